@@ -1,0 +1,98 @@
+//! The registry's one error type. Every message names the thing, the place
+//! and what to do about it; callers match on the variants.
+
+use crate::store::StoreError;
+
+pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("invalid version {input:?}: {reason} (versions are semver, like 1.2.0 or 2.0.0-rc.1)")]
+    InvalidVersion { input: String, reason: String },
+
+    #[error(
+        "invalid alias name {input:?}: {reason} (aliases are 1-64 characters of a-z, 0-9, '-' and '_', starting with a letter, like production)"
+    )]
+    InvalidAlias { input: String, reason: String },
+
+    #[error(
+        "alias {alias:?} is managed by the registry (it always names the newest version) and cannot be set by hand; promote to another alias such as production"
+    )]
+    ReservedAlias { alias: String },
+
+    #[error("version {version} already exists in {location} (versions are immutable; pick a new version or use --bump){}",
+        if *complete { "" } else { "; its save has not finished: it is in progress elsewhere, or was interrupted (then `registry verify --repair` removes it)" })]
+    VersionExists {
+        version: String,
+        location: String,
+        complete: bool,
+    },
+
+    #[error("version {version} not found in {root} (available: {})", list_or_none(available))]
+    VersionNotFound {
+        version: String,
+        root: String,
+        available: Vec<String>,
+    },
+
+    #[error("alias {alias:?} not found in {root} (existing aliases: {}; create it with `registry promote VERSION --to {alias}`)", list_or_none(available))]
+    AliasNotFound {
+        alias: String,
+        root: String,
+        available: Vec<String>,
+    },
+
+    #[error("registry {root} has no model versions yet; save (train) one first")]
+    Empty { root: String },
+
+    #[error(
+        "alias {alias:?} was moved by someone else: expected it to point to {}, but it points to {}; nothing was changed (check `registry history {alias}` and retry)",
+        expected.as_deref().unwrap_or("nothing"), actual.as_deref().unwrap_or("nothing"))]
+    AliasConflict {
+        alias: String,
+        expected: Option<String>,
+        actual: Option<String>,
+    },
+
+    #[error("alias {alias:?} has no earlier target to roll back to (see `registry history {alias}`)")]
+    NothingToRollBack { alias: String },
+
+    #[error(
+        "integrity check failed for {location}: expected {what} {expected}, found {actual}; the file was changed or damaged after it was saved (restore it from a backup, or save a new version)"
+    )]
+    IntegrityMismatch {
+        location: String,
+        what: &'static str,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("{location} is not valid registry metadata: {reason}")]
+    InvalidMetadata { location: String, reason: String },
+
+    #[error(
+        "{location} has format_version {found}, but this build reads at most {supported}; upgrade modelreg to read it"
+    )]
+    UnsupportedFormat {
+        location: String,
+        found: u32,
+        supported: u32,
+    },
+
+    #[error("could not encode the model for version {version}: {reason}")]
+    Encode { version: String, reason: String },
+
+    #[error("could not decode the model in {location} as the requested type: {reason} (was it saved by a different model type or format?)")]
+    Decode { location: String, reason: String },
+
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

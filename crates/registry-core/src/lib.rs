@@ -1,0 +1,77 @@
+//! `registry-core`: a local-first model registry that is correct under
+//! crashes and concurrency.
+//!
+//! Every saved model is an immutable [semver](https://semver.org) version:
+//! its model file and a `metadata.json` (hyperparameters, scores, lineage,
+//! sha256 of the model) under `versions/<version>/`. The `latest` alias
+//! always names the newest complete version, and is mirrored as a `latest/`
+//! directory in a local registry; other aliases (`production`, `staging`)
+//! move only when asked, by compare-and-swap, and every move is kept in an
+//! append-only history, so any of them can be rolled back.
+//!
+//! The registry knows nothing about what a model is: any `serde` type can be
+//! saved ([`Registry::save_model`]), and so can raw bytes such as an ONNX
+//! file ([`Registry::save_artifact`]).
+//!
+//! # Guarantees
+//!
+//! * A save is all or nothing: a crash at any instant leaves a registry that
+//!   opens and verifies; half-written versions are never listed or loaded.
+//! * Versions are never overwritten: saving an existing version is
+//!   [`RegistryError::VersionExists`], also between processes.
+//! * Every load checks the model's size and sha256 (and the metadata's own
+//!   digest) before decoding anything.
+//! * Resolving an alias reads one small pointer, whatever the number of
+//!   versions.
+//!
+//! These rest on the small [`store::Store`] trait, implemented for the local
+//! filesystem ([`store::FsStore`]) and memory ([`store::MemoryStore`]); both
+//! pass the same [`store::conformance`] suite.
+//!
+//! # Example
+//!
+//! ```
+//! use registry_core::{Registry, ModelInfo, ModelVersion, AliasName, Expect};
+//! use serde::{Serialize, Deserialize};
+//!
+//! #[derive(Serialize, Deserialize, PartialEq, Debug)]
+//! struct Thresholds { cut: f64 }
+//!
+//! # fn main() -> Result<(), registry_core::RegistryError> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let registry = Registry::open(dir.path().join("registry"))?;
+//!
+//! let v1: ModelVersion = "1.0.0".parse()?;
+//! let mut info = ModelInfo::default();
+//! info.test_score = Some(0.91);
+//! registry.save_model(&v1, &Thresholds { cut: 0.5 }, info)?;
+//!
+//! let (model, metadata): (Thresholds, _) = registry.get_latest_model()?;
+//! assert_eq!(model, Thresholds { cut: 0.5 });
+//! assert_eq!(metadata.version, v1);
+//!
+//! let production: AliasName = "production".parse()?;
+//! registry.set_alias(&production, &v1, Expect::Nothing)?;
+//! assert_eq!(registry.resolve(&production)?.version, v1);
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod metadata;
+mod names;
+mod registry;
+pub mod store;
+
+pub use error::{RegistryError, Result};
+pub use metadata::{
+    Actor, AliasAction, AliasRecord, ArtifactInfo, CodeInfo, DataFingerprint, Encoding, FORMAT_VERSION, Lineage,
+    ModelInfo, ModelMetadata,
+};
+pub use names::{AliasName, Bump, ModelVersion};
+pub use registry::{Artifact, Expect, Finding, LoadedArtifact, Registry, RepairReport, VerifyReport};
+
+/// sha256 of `bytes` as lower-case hex, the digest format used throughout
+/// the registry (artifacts, metadata, data fingerprints).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    metadata::sha256_hex(bytes)
+}

@@ -1,0 +1,192 @@
+//! The storage trait under the registry, and its implementations.
+//!
+//! A registry needs very little from storage, and asking for little is what
+//! lets the same registry run on a local disk, in memory and on an object
+//! store. Every operation here maps onto one S3 request (`PUT` with
+//! `If-None-Match: *`, `GET`, `LIST`, `PUT` with `If-Match`, `DELETE`), and on
+//! a local filesystem onto a write-fsync-link or write-fsync-rename sequence.
+//!
+//! Keys are `/`-separated relative paths made of the characters
+//! `[A-Za-z0-9._+-]` (see [`validate_key`]); no component is empty, `.` or
+//! `..`, and no component starts with a `.` (those names are reserved for a
+//! store's own temporary and lock files, which listings never show).
+
+mod fs;
+mod memory;
+
+pub mod conformance;
+
+pub use fs::FsStore;
+pub use memory::MemoryStore;
+
+use std::path::PathBuf;
+
+/// An opaque token naming one state of a pointer object (an S3 ETag, a
+/// content digest, a generation number). Only equality is meaningful.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PointerTag(pub String);
+
+/// A pointer object's bytes together with the tag of that exact state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pointer {
+    pub bytes: Vec<u8>,
+    pub tag: PointerTag,
+}
+
+/// What a storage operation can fail with. `location` is what a person can
+/// look at: a filesystem path or a URL.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{location} does not exist")]
+    NotFound { location: String },
+    #[error("{location} already exists and objects are never overwritten")]
+    AlreadyExists { location: String },
+    #[error(
+        "{location} was changed by someone else since it was read (compare-and-swap conflict); read it again and retry"
+    )]
+    Conflict { location: String },
+    #[error("invalid key {key:?}: {reason}")]
+    InvalidKey { key: String, reason: String },
+    #[error("refusing to use {location}: {reason}")]
+    Unsafe { location: String, reason: String },
+    #[error("I/O error on {location}: {source}{hint}", hint = io_hint(source))]
+    Io {
+        location: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_hint(err: &std::io::Error) -> &'static str {
+    match err.raw_os_error() {
+        Some(libc::ENOSPC) => " (no space left on the device: free some space and retry; nothing was changed)",
+        Some(libc::EROFS) => " (the file system is read-only: reads work, writes need a writable registry)",
+        Some(libc::EACCES) | Some(libc::EPERM) => " (permission denied: check the owner and mode of the registry directory)",
+        _ => "",
+    }
+}
+
+impl StoreError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StoreError::NotFound { .. })
+    }
+}
+
+/// The few operations a model registry needs from storage.
+///
+/// Guarantees every implementation must give (checked by
+/// [`conformance::check_store`]):
+///
+/// * **Atomic visibility.** A reader sees either all of an object's bytes or
+///   none of it; never a prefix, never a mix of two writes.
+/// * **Durability.** When a writing method returns `Ok`, the write survives a
+///   crash or power loss of the writer (for the filesystem store: data and
+///   directory entries are fsynced).
+/// * **Immutability of created objects.** Objects written by [`Store::create`]
+///   are never replaced; only [`Store::delete`] (used solely by explicit
+///   repair) removes them.
+/// * **Linearisable pointers.** [`Store::swap_pointer`] is a compare-and-swap:
+///   of several concurrent swaps from the same tag, exactly one succeeds.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Where `key` lives, for messages: a path or a URL.
+    fn location(&self, key: &str) -> String;
+
+    /// Writes a new object, failing with [`StoreError::AlreadyExists`] if
+    /// `key` already exists (whether or not the bytes are equal). Atomic and
+    /// durable; of several concurrent creators of one key exactly one
+    /// succeeds.
+    fn create(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError>;
+
+    /// Reads a whole object; [`StoreError::NotFound`] if absent.
+    fn read(&self, key: &str) -> Result<Vec<u8>, StoreError>;
+
+    /// Every key that starts with `prefix`, sorted bytewise. `prefix` is a
+    /// key prefix, usually ending in `/`; the empty prefix lists everything.
+    /// Objects created before the call started are listed; objects being
+    /// created concurrently may or may not be. Temporary files and lock files
+    /// of the store itself are never listed.
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Reads a pointer object (a small object that [`Store::swap_pointer`]
+    /// replaces) with the tag of the state read; `None` if it does not exist.
+    fn read_pointer(&self, key: &str) -> Result<Option<Pointer>, StoreError>;
+
+    /// Replaces a pointer object if it is still in the state `expected`
+    /// (`None`: it must not exist yet), returning the new state's tag.
+    /// Atomic and durable. If the pointer changed in between, nothing is
+    /// written and [`StoreError::Conflict`] is returned.
+    fn swap_pointer(
+        &self,
+        key: &str,
+        expected: Option<&PointerTag>,
+        new: &[u8],
+    ) -> Result<PointerTag, StoreError>;
+
+    /// Removes an object. Used only by explicit repair of interrupted writes
+    /// (`verify --repair`), never by a normal save. Deleting an absent key is
+    /// [`StoreError::NotFound`].
+    fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Optional convenience for people and outside tools: make the objects
+    /// under `target_prefix` browsable under `view` (the filesystem store
+    /// points a symlink `view -> target_prefix`, swapped atomically). Nothing
+    /// in this crate ever reads through a view. The default does nothing.
+    fn publish_view(&self, view: &str, target_prefix: &str) -> Result<(), StoreError> {
+        let _ = (view, target_prefix);
+        Ok(())
+    }
+
+    /// Where `view` currently points, if this store keeps views.
+    fn read_view(&self, view: &str) -> Result<Option<String>, StoreError> {
+        let _ = view;
+        Ok(None)
+    }
+
+    /// Removes leftovers of interrupted writes that the store itself made
+    /// (temporary files of writers that are no longer running). Returns what
+    /// was removed. The default has nothing to remove.
+    fn remove_leftovers(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
+}
+
+/// Checks that `key` is a well-formed storage key (see the module docs).
+pub fn validate_key(key: &str) -> Result<(), StoreError> {
+    let bad = |reason: &str| {
+        Err(StoreError::InvalidKey {
+            key: key.to_string(),
+            reason: reason.to_string(),
+        })
+    };
+    if key.is_empty() {
+        return bad("empty");
+    }
+    if key.len() > 1024 {
+        return bad("longer than 1024 bytes");
+    }
+    for part in key.split('/') {
+        if part.is_empty() {
+            return bad("empty path component");
+        }
+        if part.starts_with('.') {
+            return bad("components may not start with '.'");
+        }
+        if let Some(c) = part
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-')))
+        {
+            return bad(&format!("character {c:?} is not allowed"));
+        }
+    }
+    Ok(())
+}
+
+/// A filesystem path with the key appended, for messages and for the
+/// filesystem store.
+pub(crate) fn key_path(root: &std::path::Path, key: &str) -> PathBuf {
+    let mut p = root.to_path_buf();
+    for part in key.split('/') {
+        p.push(part);
+    }
+    p
+}
