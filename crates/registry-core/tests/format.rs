@@ -1,0 +1,81 @@
+//! Pins the on-disk layout described in docs/FORMAT.md. A change to these
+//! snapshots is a change to the format: bump `format_version` and update
+//! the document.
+
+use registry_core::{Actor, AliasName, CodeInfo, DataFingerprint, Expect, ModelInfo, ModelVersion, Registry};
+
+fn tree(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap()).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        let rel = path.strip_prefix(root).unwrap().display().to_string();
+        let ft = e.file_type().unwrap();
+        if ft.is_symlink() {
+            out.push(format!("{rel} -> {}", std::fs::read_link(&path).unwrap().display()));
+        } else if ft.is_dir() {
+            out.push(format!("{rel}/"));
+            tree(root, &path, out);
+        } else {
+            out.push(rel);
+        }
+    }
+}
+
+#[test]
+fn on_disk_layout_matches_format_md() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("registry");
+    let reg = Registry::open(&root).unwrap().with_actor(Actor {
+        user: "alice".into(),
+        host: "trainbox".into(),
+    });
+    let mut info = ModelInfo::default();
+    info.model_type = Some("example.Thresholds/1".into());
+    info.hyperparameters.insert("alpha".into(), serde_json::json!(0.5));
+    info.hyperparameters.insert("ngram_max".into(), serde_json::json!(2));
+    info.cv_score = Some(0.791);
+    info.cv_std = Some(0.012);
+    info.test_score = Some(0.802);
+    info.metrics.insert("accuracy".into(), serde_json::json!(0.802));
+    info.lineage.data = Some(DataFingerprint {
+        name: "rotten_tomatoes_snippets.tsv".into(),
+        sha256: "7dc937f571c94236e247ceced16e6ca0db8638a2c974f05cf46e8472e6e6cff1".into(),
+        rows: 12752,
+    });
+    info.lineage.code = Some(CodeInfo {
+        name: "trainer".into(),
+        version: "0.1.0".into(),
+        git_commit: Some("0123456789abcdef".into()),
+    });
+    info.lineage.seed = Some(42);
+    info.lineage.folds = Some(5);
+    info.lineage.duration_seconds = Some(1.5);
+    info.description = Some("first model".into());
+    info.tags.insert("team".into(), "nlp".into());
+    let v1: ModelVersion = "1.0.0".parse().unwrap();
+    reg.save_model(&v1, &vec![1.0f32, 2.0], info.clone()).unwrap();
+    reg.save_model(&"1.0.1".parse().unwrap(), &vec![3.0f32], info).unwrap();
+    reg.set_alias(&"production".parse::<AliasName>().unwrap(), &v1, Expect::Nothing)
+        .unwrap();
+
+    let mut listing = Vec::new();
+    tree(&root, &root, &mut listing);
+    listing.retain(|l| !l.contains("/.") && !l.starts_with('.'));
+    insta::assert_snapshot!("layout", listing.join("\n"));
+
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("versions/1.0.0/metadata.json")).unwrap()).unwrap();
+    insta::assert_json_snapshot!("metadata_json", metadata, {
+        ".timestamp" => "[timestamp]",
+        ".metadata_sha256" => "[sha256]",
+    });
+    let pointer: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("aliases/production.json")).unwrap()).unwrap();
+    insta::assert_json_snapshot!("alias_pointer", pointer, {
+        ".moved_at" => "[timestamp]",
+        ".metadata_sha256" => "[sha256]",
+        ".moved_by.user" => "[user]",
+        ".moved_by.host" => "[host]",
+    });
+}
