@@ -1,0 +1,52 @@
+//! Helpers for tests that run registry code in child processes: the test
+//! binary re-executes itself, running one `#[test]` function that acts as the
+//! child when `MODELREG_CHILD_ROLE` is set (and returns at once otherwise).
+
+#![allow(dead_code)]
+
+use serde::{Deserialize, Serialize};
+use std::process::{Child, Command, Stdio};
+
+/// The model type the children save: it names its own version, so a reader
+/// can tell whether the model it got belongs to the metadata it got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payload {
+    pub version: String,
+    pub filler: Vec<u8>,
+}
+
+pub fn role() -> Option<String> {
+    std::env::var("MODELREG_CHILD_ROLE").ok()
+}
+
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("child needs {name}"))
+}
+
+/// Starts this test binary running only `test_name`, as a child with `role`.
+pub fn spawn_child(test_name: &str, role: &str, vars: &[(&str, String)]) -> Child {
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut cmd = Command::new(exe);
+    cmd.args([test_name, "--exact", "--nocapture", "--test-threads=1", "-q"])
+        .env("MODELREG_CHILD_ROLE", role)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn child")
+}
+
+/// A small deterministic generator (xorshift64*), so failures reproduce.
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}

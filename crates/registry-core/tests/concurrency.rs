@@ -1,0 +1,147 @@
+//! Concurrency between processes (not just threads): writers saving
+//! distinct versions, writers racing for the same versions, movers flipping
+//! `production` with compare-and-swap, and readers loading it meanwhile.
+
+mod common;
+
+use common::{Payload, Rng, env, role, spawn_child};
+use registry_core::{AliasName, Expect, ModelInfo, ModelVersion, Registry, RegistryError};
+use std::io::Read;
+
+fn open() -> Registry {
+    Registry::open(env("MODELREG_TEST_ROOT")).unwrap()
+}
+
+fn payload(v: &ModelVersion, size: usize) -> Payload {
+    Payload {
+        version: v.to_string(),
+        filler: vec![1; size],
+    }
+}
+
+#[test]
+fn child_role() {
+    let Some(role) = role() else { return };
+    let registry = open();
+    let id: u64 = env("MODELREG_TEST_ID").parse().unwrap();
+    let production: AliasName = "production".parse().unwrap();
+    let mut rng = Rng(id + 17);
+    match role.as_str() {
+        // 25 distinct versions of its own, then a race on 10 shared ones.
+        "writer" => {
+            for i in 0..25 {
+                let v = ModelVersion::new(id + 1, 0, i);
+                registry.save_model(&v, &payload(&v, 20_000), ModelInfo::default()).unwrap();
+                println!("saved {v}");
+            }
+            for i in 0..10 {
+                let v = ModelVersion::new(99, 0, i);
+                match registry.save_model(&v, &payload(&v, 20_000 + id as usize), ModelInfo::default()) {
+                    Ok(_) => println!("won {v}"),
+                    Err(RegistryError::VersionExists { .. }) => println!("lost {v}"),
+                    Err(e) => panic!("unexpected error: {e}"),
+                }
+            }
+        }
+        // Flip production between the first writer's versions with --expect.
+        "mover" => {
+            for _ in 0..40 {
+                let current = registry.resolve(&production).unwrap().version;
+                let target = ModelVersion::new(1, 0, rng.below(5));
+                match registry.set_alias(&production, &target, Expect::Version(current)) {
+                    Ok(record) => println!("moved {}", record.seq),
+                    Err(RegistryError::AliasConflict { .. }) => println!("conflict"),
+                    Err(e) => panic!("unexpected error: {e}"),
+                }
+            }
+        }
+        "reader" => {
+            for _ in 0..150 {
+                let (model, md): (Payload, _) = registry.get_by_alias(&production).unwrap();
+                assert_eq!(model.version, md.version.to_string(), "model paired with another version's metadata");
+                let (model, md): (Payload, _) = registry.get_latest_model().unwrap();
+                assert_eq!(model.version, md.version.to_string());
+                println!("read {}", md.version);
+            }
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+#[test]
+fn processes_race_without_losing_or_mixing_anything() {
+    if role().is_some() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("registry");
+    let registry = Registry::open(&root).unwrap();
+    // Seed versions 1.0.0..=1.0.4 and production, so movers and readers
+    // have something to work on from the start.
+    for i in 0..5 {
+        let v = ModelVersion::new(1, 0, i);
+        registry.save_model(&v, &payload(&v, 100), ModelInfo::default()).unwrap();
+    }
+    let production: AliasName = "production".parse().unwrap();
+    registry
+        .set_alias(&production, &ModelVersion::new(1, 0, 0), Expect::Nothing)
+        .unwrap();
+
+    let vars = |id: u64| {
+        vec![
+            ("MODELREG_TEST_ROOT", root.display().to_string()),
+            ("MODELREG_TEST_ID", id.to_string()),
+        ]
+    };
+    // Writers use major versions 2..=5 (1 is the seeded one).
+    let mut children = Vec::new();
+    for id in 1..=4 {
+        children.push(("writer", spawn_child("child_role", "writer", &vars(id))));
+        children.push(("mover", spawn_child("child_role", "mover", &vars(id + 10))));
+        children.push(("reader", spawn_child("child_role", "reader", &vars(id + 20))));
+    }
+    let mut lines = Vec::new();
+    for (role, mut child) in children {
+        let status = child.wait().unwrap();
+        let mut out = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        let mut err = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert!(status.success(), "{role} failed:\n{err}");
+        lines.extend(out.lines().map(String::from));
+    }
+    let count = |prefix: &str| lines.iter().filter(|l| l.starts_with(prefix)).count();
+
+    // All 100 distinct saves landed.
+    let listed = registry.list_versions().unwrap();
+    assert_eq!(count("saved "), 100);
+    for id in 1..=4u64 {
+        for i in 0..25 {
+            assert!(listed.contains(&ModelVersion::new(id + 1, 0, i)));
+        }
+    }
+    // Each contested version has exactly one winner, the others were told.
+    for i in 0..10 {
+        let v = ModelVersion::new(99, 0, i);
+        assert_eq!(lines.iter().filter(|l| **l == format!("won {v}")).count(), 1, "{v}");
+        assert_eq!(lines.iter().filter(|l| **l == format!("lost {v}")).count(), 3, "{v}");
+    }
+    // Every move attempt either succeeded or reported a conflict, and the
+    // history holds exactly one entry per successful move (+ the first set).
+    assert_eq!(count("moved ") + count("conflict"), 4 * 40);
+    let history = registry.alias_history(&production).unwrap();
+    assert_eq!(history.len(), count("moved ") + 1);
+    let seqs: Vec<u64> = history.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (1..=history.len() as u64).collect::<Vec<_>>(), "no gaps, no duplicates");
+    for pair in history.windows(2) {
+        assert_eq!(pair[1].previous.as_ref(), Some(&pair[0].version), "history is a chain");
+    }
+    assert_eq!(count("read "), 4 * 150);
+    // latest ended at the highest version saved.
+    assert_eq!(
+        registry.resolve(&AliasName::latest()).unwrap().version,
+        ModelVersion::new(99, 0, 9)
+    );
+    let report = registry.verify().unwrap();
+    assert!(report.is_ok() && report.leftovers.is_empty(), "{report:#?}");
+}
