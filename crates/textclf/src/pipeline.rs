@@ -1,0 +1,320 @@
+//! [`TextClassifier`]: tokenizer + vectorizer + classifier, trained together
+//! and served together.
+
+use crate::error::{Result, TextClfError};
+use crate::linear::{self, ClassifierConfig, LinearModel};
+use crate::vectorizer::{self, VectorizerConfig, Vocabulary, Weighting, merge_counts};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The version of this type's serialised layout; part of `model_type`.
+pub const MODEL_FORMAT: u32 = 1;
+
+/// Feature names, stored as one string and end offsets so that loading a
+/// model allocates twice instead of once per term.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct TermList {
+    text: String,
+    #[serde(with = "crate::raw::u32s")]
+    ends: Vec<u32>,
+}
+
+impl TermList {
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+}
+
+/// A trained text classifier. Serialise it with [`TextClassifier::to_bytes`]
+/// (postcard) or any serde format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextClassifier {
+    labels: Vec<String>,
+    vectorizer: VectorizerConfig,
+    classifier: ClassifierConfig,
+    vocabulary: Vocabulary,
+    weighting: Weighting,
+    model: LinearModel,
+    terms: TermList,
+}
+
+/// Reusable buffers for predicting many texts without allocating.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    buf: String,
+    words: Vec<u64>,
+    ids: Vec<u64>,
+    row: Vec<(u32, f32)>,
+    probs: Vec<f64>,
+}
+
+/// One prediction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction<'m> {
+    pub label: &'m str,
+    pub probability: f64,
+}
+
+/// Turns string labels into indices `0..k` in sorted label order.
+pub(crate) fn encode_labels(labels: &[String]) -> Result<(Vec<String>, Vec<u32>)> {
+    let names: Vec<String> = labels
+        .iter()
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if names.len() < 2 {
+        return Err(TextClfError::SingleClass {
+            label: names.first().cloned().unwrap_or_default(),
+        });
+    }
+    let index: BTreeMap<&str, u32> = names.iter().enumerate().map(|(i, l)| (l.as_str(), i as u32)).collect();
+    let y = labels.iter().map(|l| index[l.as_str()]).collect();
+    Ok((names, y))
+}
+
+pub(crate) fn tokenize_all(config: &VectorizerConfig, texts: &[&str]) -> Vec<Vec<u64>> {
+    use rayon::prelude::*;
+    texts
+        .par_iter()
+        .map_init(
+            || (String::new(), Vec::new()),
+            |(buf, words), t| {
+                let mut out = Vec::new();
+                config.tokenizer.term_ids(t, buf, words, &mut out);
+                out
+            },
+        )
+        .collect()
+}
+
+impl TextClassifier {
+    /// Fits vectorizer and classifier on `texts` with string `labels`.
+    pub fn fit(
+        texts: &[&str],
+        labels: &[String],
+        vectorizer: VectorizerConfig,
+        classifier: ClassifierConfig,
+    ) -> Result<TextClassifier> {
+        if texts.len() != labels.len() {
+            return Err(TextClfError::InvalidInput(format!(
+                "{} texts but {} labels",
+                texts.len(),
+                labels.len()
+            )));
+        }
+        let (names, y) = encode_labels(labels)?;
+        let docs = tokenize_all(&vectorizer, texts);
+        let refs: Vec<&[u64]> = docs.iter().map(Vec::as_slice).collect();
+        Self::fit_tokenized(texts, &refs, &names, &y, vectorizer, classifier, None).map(|(m, _)| m)
+    }
+
+    /// Fits on documents already turned into term ids; `texts` is only used
+    /// to name the features. Returns the optimiser state for warm starts.
+    pub(crate) fn fit_tokenized(
+        texts: &[&str],
+        docs: &[&[u64]],
+        names: &[String],
+        y: &[u32],
+        vectorizer: VectorizerConfig,
+        classifier: ClassifierConfig,
+        warm: Option<&[f64]>,
+    ) -> Result<(TextClassifier, Option<Vec<f64>>)> {
+        let fitted = vectorizer::fit_vocabulary(&vectorizer, docs);
+        let vocabulary = Vocabulary::new(&fitted.ids);
+        let x = vectorizer::transform(&vocabulary, &fitted.weighting, docs);
+        let (model, params) = fit_classifier(&x, y, names.len(), classifier, warm)?;
+        let mut term_text: vectorizer::IdMap<String> = vectorizer::IdMap::default();
+        for t in texts {
+            vectorizer.tokenizer.terms_with_text(t, |id, text| {
+                if vocabulary.get(id).is_some() {
+                    term_text.entry(id).or_insert(text);
+                }
+            });
+        }
+        let mut terms = TermList::default();
+        for id in &fitted.ids {
+            terms.text.push_str(term_text.get(id).map(String::as_str).unwrap_or("?"));
+            terms.ends.push(terms.text.len() as u32);
+        }
+        Ok((
+            TextClassifier {
+                labels: names.to_vec(),
+                vectorizer,
+                classifier,
+                vocabulary,
+                weighting: fitted.weighting,
+                model,
+                terms,
+            },
+            params,
+        ))
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    pub fn vectorizer_config(&self) -> &VectorizerConfig {
+        &self.vectorizer
+    }
+
+    pub fn classifier_config(&self) -> &ClassifierConfig {
+        &self.classifier
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.vocabulary.len()
+    }
+
+    /// The weighted sparse features of `text`, in `scratch.row`.
+    #[inline]
+    fn featurize(&self, text: &str, scratch: &mut Scratch) {
+        scratch.ids.clear();
+        self.vectorizer
+            .tokenizer
+            .term_ids(text, &mut scratch.buf, &mut scratch.words, &mut scratch.ids);
+        scratch.row.clear();
+        for &id in &scratch.ids {
+            if let Some(f) = self.vocabulary.get(id) {
+                scratch.row.push((f, 1.0));
+            }
+        }
+        merge_counts(&mut scratch.row);
+        self.weighting.apply(&mut scratch.row);
+    }
+
+    /// Probabilities of every label (in [`TextClassifier::labels`] order).
+    /// Text with no known word gets the model's prior.
+    pub fn predict_proba_with<'s>(&self, text: &str, scratch: &'s mut Scratch) -> &'s [f64] {
+        self.featurize(text, scratch);
+        self.model.probabilities(&scratch.row, &mut scratch.probs);
+        &scratch.probs
+    }
+
+    /// The most probable label and its probability, reusing `scratch`.
+    #[inline]
+    pub fn predict_with(&self, text: &str, scratch: &mut Scratch) -> Prediction<'_> {
+        let probs = self.predict_proba_with(text, scratch);
+        let (best, p) = probs
+            .iter()
+            .enumerate()
+            .fold((0, f64::NEG_INFINITY), |(bi, bp), (i, &p)| if p > bp { (i, p) } else { (bi, bp) });
+        Prediction {
+            label: &self.labels[best],
+            probability: p,
+        }
+    }
+
+    pub fn predict(&self, text: &str) -> Prediction<'_> {
+        self.predict_with(text, &mut Scratch::default())
+    }
+
+    /// `(label, probability)` for every label.
+    pub fn predict_proba(&self, text: &str) -> Vec<(&str, f64)> {
+        let mut scratch = Scratch::default();
+        let probs = self.predict_proba_with(text, &mut scratch);
+        self.labels.iter().map(String::as_str).zip(probs.iter().copied()).collect()
+    }
+
+    pub fn predict_batch<'m, S: AsRef<str>>(&'m self, texts: &[S]) -> Vec<Prediction<'m>> {
+        let mut scratch = Scratch::default();
+        texts.iter().map(|t| self.predict_with(t.as_ref(), &mut scratch)).collect()
+    }
+
+    pub fn predict_proba_batch<S: AsRef<str>>(&self, texts: &[S]) -> Vec<Vec<f64>> {
+        let mut scratch = Scratch::default();
+        texts
+            .iter()
+            .map(|t| self.predict_proba_with(t.as_ref(), &mut scratch).to_vec())
+            .collect()
+    }
+
+    /// The terms that push hardest towards each label (two-label models:
+    /// positive weights favour the second label).
+    pub fn top_terms(&self, n: usize) -> Vec<(String, f32)> {
+        let k = self.model.n_outputs as usize;
+        if k != 1 {
+            return Vec::new();
+        }
+        let mut idx: Vec<usize> = (0..self.vocabulary.len()).collect();
+        idx.sort_by(|&a, &b| self.model.weights[b].total_cmp(&self.model.weights[a]));
+        idx.iter()
+            .take(n)
+            .chain(idx.iter().rev().take(n))
+            .map(|&i| (self.terms.get(i).to_string(), self.model.weights[i]))
+            .collect()
+    }
+
+    /// The compact binary artifact (postcard).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        postcard::to_stdvec(self).map_err(|e| TextClfError::Serialization(e.to_string()))
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<TextClassifier> {
+        postcard::from_bytes(bytes).map_err(|e| TextClfError::Serialization(e.to_string()))
+    }
+
+    /// The hyperparameters as a JSON object, for registry metadata.
+    pub fn hyperparameters(&self) -> serde_json::Map<String, serde_json::Value> {
+        hyperparameters(&self.vectorizer, &self.classifier)
+    }
+}
+
+/// Flat JSON view of a candidate's hyperparameters.
+pub fn hyperparameters(
+    vectorizer: &VectorizerConfig,
+    classifier: &ClassifierConfig,
+) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::json;
+    let mut m = serde_json::Map::new();
+    m.insert("classifier".into(), json!(classifier.family()));
+    match *classifier {
+        ClassifierConfig::MultinomialNb { alpha } => {
+            m.insert("alpha".into(), json!(alpha));
+        }
+        ClassifierConfig::LogisticRegression { c } => {
+            m.insert("c".into(), json!(c));
+        }
+        ClassifierConfig::NbLogisticRegression { alpha, c } => {
+            m.insert("alpha".into(), json!(alpha));
+            m.insert("c".into(), json!(c));
+        }
+    }
+    m.insert("ngram_max".into(), json!(vectorizer.tokenizer.ngram_max));
+    m.insert("lowercase".into(), json!(vectorizer.tokenizer.lowercase));
+    m.insert("min_df".into(), json!(vectorizer.min_df));
+    m.insert("max_df".into(), json!(vectorizer.max_df));
+    m.insert("max_features".into(), json!(vectorizer.max_features));
+    m.insert("tf".into(), json!(vectorizer.tf));
+    m.insert("idf".into(), json!(vectorizer.idf));
+    m.insert("l2_norm".into(), json!(vectorizer.l2_norm));
+    m
+}
+
+/// Fits one classifier on a weighted matrix.
+pub(crate) fn fit_classifier(
+    x: &vectorizer::Csr,
+    y: &[u32],
+    k: usize,
+    config: ClassifierConfig,
+    warm: Option<&[f64]>,
+) -> Result<(LinearModel, Option<Vec<f64>>)> {
+    Ok(match config {
+        ClassifierConfig::MultinomialNb { alpha } => (linear::fit_multinomial_nb(x, y, k, alpha), None),
+        ClassifierConfig::LogisticRegression { c } => {
+            let fit = linear::fit_logistic_regression(x, y, k, c, warm);
+            (fit.model, Some(fit.params))
+        }
+        ClassifierConfig::NbLogisticRegression { alpha, c } => {
+            if k != 2 {
+                return Err(TextClfError::InvalidInput(format!(
+                    "nb_logistic_regression needs exactly two labels, the data has {k}"
+                )));
+            }
+            let fit = linear::fit_nb_logistic_regression(x, y, alpha, c, warm);
+            (fit.model, Some(fit.params))
+        }
+    })
+}

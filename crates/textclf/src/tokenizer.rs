@@ -1,0 +1,198 @@
+//! Unicode-aware word tokenizer and n-gram term ids.
+//!
+//! Terms are identified by a 64-bit hash (xxh3 for words, a mixing function
+//! for n-grams) rather than by their text: a vocabulary lookup then costs one
+//! probe of an integer table, with no string comparison and no allocation.
+//! With 64-bit ids the chance that any two of 10^6 distinct terms collide is
+//! about 3 in 10^8.
+
+use serde::{Deserialize, Serialize};
+
+/// How text becomes terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Tokenizer {
+    /// Lower-case before splitting (Unicode-aware).
+    pub lowercase: bool,
+    /// Longest word n-gram produced (1 = words only, 2 = words and bigrams).
+    pub ngram_max: u8,
+}
+
+impl Default for Tokenizer {
+    fn default() -> Self {
+        Tokenizer {
+            lowercase: true,
+            ngram_max: 2,
+        }
+    }
+}
+
+fn is_apostrophe(c: char) -> bool {
+    c == '\'' || c == '\u{2019}'
+}
+
+/// Mixes two term ids into the id of their sequence (splitmix64 finaliser).
+#[inline]
+pub fn combine(a: u64, b: u64) -> u64 {
+    let mut x = a.rotate_left(23) ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The id of a single word.
+#[inline]
+pub fn word_id(word: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(word.as_bytes())
+}
+
+impl Tokenizer {
+    /// Normalises `text` into `buf` (lower-cased if configured, curly
+    /// apostrophes made straight), reusing its allocation.
+    pub fn normalize_into(&self, text: &str, buf: &mut String) {
+        buf.clear();
+        if text.is_ascii() {
+            buf.push_str(text);
+            if self.lowercase {
+                buf.make_ascii_lowercase();
+            }
+            return;
+        }
+        for c in text.chars() {
+            if is_apostrophe(c) {
+                buf.push('\'');
+            } else if self.lowercase {
+                buf.extend(c.to_lowercase());
+            } else {
+                buf.push(c);
+            }
+        }
+    }
+
+    /// Calls `f` with each word of already-normalised text: maximal runs of
+    /// alphanumeric characters, keeping apostrophes between two of them
+    /// (`don't`, `it's`).
+    #[inline]
+    pub fn for_each_word<'t>(&self, normalized: &'t str, mut f: impl FnMut(&'t str)) {
+        let bytes = normalized.as_bytes();
+        let mut start: Option<usize> = None;
+        let mut iter = normalized.char_indices().peekable();
+        while let Some((i, c)) = iter.next() {
+            let word_char = if c.is_ascii() {
+                bytes[i].is_ascii_alphanumeric()
+            } else {
+                c.is_alphanumeric()
+            };
+            if word_char {
+                if start.is_none() {
+                    start = Some(i);
+                }
+            } else if c == '\'' && start.is_some() && iter.peek().is_some_and(|&(_, n)| n.is_alphanumeric()) {
+                // An in-word apostrophe: keep going.
+            } else if let Some(s) = start.take() {
+                f(&normalized[s..i]);
+            }
+        }
+        if let Some(s) = start {
+            f(&normalized[s..]);
+        }
+    }
+
+    /// Appends the ids of all terms (words, then n-grams up to `ngram_max`)
+    /// of `text` to `out`. `buf` is scratch space reused between calls.
+    pub fn term_ids(&self, text: &str, buf: &mut String, words: &mut Vec<u64>, out: &mut Vec<u64>) {
+        self.normalize_into(text, buf);
+        words.clear();
+        self.for_each_word(buf, |w| words.push(word_id(w)));
+        out.extend_from_slice(words);
+        for n in 2..=self.ngram_max.max(1) as usize {
+            for window in words.windows(n) {
+                out.push(window[1..].iter().fold(window[0], |acc, &w| combine(acc, w)));
+            }
+        }
+    }
+
+    /// Like [`Tokenizer::term_ids`], but also yields each term's text
+    /// (n-grams joined by a space). Used once per training run to name the
+    /// vocabulary, never on the prediction path.
+    pub fn terms_with_text(&self, text: &str, mut f: impl FnMut(u64, String)) {
+        let mut buf = String::new();
+        self.normalize_into(text, &mut buf);
+        let mut words: Vec<&str> = Vec::new();
+        self.for_each_word(&buf, |w| words.push(w));
+        let ids: Vec<u64> = words.iter().map(|w| word_id(w)).collect();
+        for (w, id) in words.iter().zip(&ids) {
+            f(*id, (*w).to_string());
+        }
+        for n in 2..=self.ngram_max.max(1) as usize {
+            for (i, window) in ids.windows(n).enumerate() {
+                let id = window[1..].iter().fold(window[0], |acc, &w| combine(acc, w));
+                f(id, words[i..i + n].join(" "));
+            }
+        }
+    }
+
+    /// The words of `text`, as owned strings (for tests and tools).
+    pub fn words(&self, text: &str) -> Vec<String> {
+        let mut buf = String::new();
+        self.normalize_into(text, &mut buf);
+        let mut out = Vec::new();
+        self.for_each_word(&buf, |w| out.push(w.to_string()));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_lowercases_and_keeps_in_word_apostrophes() {
+        let t = Tokenizer::default();
+        assert_eq!(
+            t.words("Don't stop -- it's GREAT, isn’t it? 'quoted' rock'n'roll 42x"),
+            ["don't", "stop", "it's", "great", "isn't", "it", "quoted", "rock'n'roll", "42x"]
+        );
+    }
+
+    #[test]
+    fn unicode_letters_and_case() {
+        let t = Tokenizer::default();
+        assert_eq!(t.words("Ça MARCHE très-bien, ÉTÉ 東京"), ["ça", "marche", "très", "bien", "été", "東京"]);
+        let keep = Tokenizer {
+            lowercase: false,
+            ngram_max: 1,
+        };
+        assert_eq!(keep.words("Hello World"), ["Hello", "World"]);
+    }
+
+    #[test]
+    fn empty_and_punctuation_only_text_has_no_terms() {
+        let t = Tokenizer::default();
+        let (mut buf, mut words, mut out) = (String::new(), Vec::new(), Vec::new());
+        for text in ["", "   ", "!!! ... ---", "'"] {
+            out.clear();
+            t.term_ids(text, &mut buf, &mut words, &mut out);
+            assert!(out.is_empty(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn ngram_ids_match_their_text_form() {
+        let t = Tokenizer {
+            lowercase: true,
+            ngram_max: 3,
+        };
+        let (mut buf, mut words, mut ids) = (String::new(), Vec::new(), Vec::new());
+        t.term_ids("a b c d", &mut buf, &mut words, &mut ids);
+        assert_eq!(ids.len(), 4 + 3 + 2);
+        let mut named = Vec::new();
+        t.terms_with_text("a b c d", |id, text| named.push((id, text)));
+        let from_text: Vec<u64> = named.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, from_text);
+        assert_eq!(named[4].1, "a b");
+        assert_eq!(named[8].1, "b c d");
+        assert_ne!(combine(ids[0], ids[1]), combine(ids[1], ids[0]), "order matters");
+    }
+}
