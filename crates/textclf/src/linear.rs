@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 /// Classifier hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+// Externally tagged: postcard cannot read internally tagged enums.
+#[serde(rename_all = "snake_case")]
 pub enum ClassifierConfig {
     /// Multinomial naive Bayes with additive (Lidstone) smoothing `alpha`.
     MultinomialNb { alpha: f64 },
