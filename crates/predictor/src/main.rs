@@ -1,0 +1,112 @@
+//! `predictor`: load a registered text classifier and label texts.
+//! `cargo run -p predictor -- "this is great"` uses `latest`.
+
+use clap::Parser;
+use registry_core::{AliasName, LoadedArtifact, ModelVersion, Registry, RegistryError};
+use std::io::{BufRead, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use textclf::{Scratch, TextClassifier};
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "Label texts with a registered model",
+    long_about = "Label texts with a registered model. Texts come from the arguments, or one per line from standard input when there are none."
+)]
+struct Args {
+    /// Texts to classify; none: read one text per line from stdin.
+    texts: Vec<String>,
+    /// Registry directory.
+    #[arg(long, env = "MODELREG_DIR", default_value = "registry")]
+    registry: PathBuf,
+    /// Use this version instead of latest.
+    #[arg(long, conflicts_with = "alias")]
+    version: Option<String>,
+    /// Use the version this alias points to (e.g. production).
+    #[arg(long)]
+    alias: Option<String>,
+    /// Print JSON lines with text, label, probability and version.
+    #[arg(long)]
+    json: bool,
+}
+
+fn explain(e: RegistryError) -> String {
+    match e {
+        RegistryError::Empty { root } => format!(
+            "registry {root} has no models yet; train one with `cargo run -p trainer` (or point --registry / MODELREG_DIR at another registry)"
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn load(args: &Args) -> Result<LoadedArtifact, String> {
+    let registry = Registry::open(&args.registry).map_err(explain)?;
+    let loaded = if let Some(v) = &args.version {
+        let version: ModelVersion = v.parse().map_err(explain)?;
+        registry.load_artifact(&version)
+    } else {
+        let alias: AliasName = match &args.alias {
+            Some(a) => a.parse().map_err(explain)?,
+            None => AliasName::latest(),
+        };
+        registry.load_alias_artifact(&alias)
+    };
+    loaded.map_err(explain)
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let loaded = load(&args)?;
+    let version = loaded.metadata.version.to_string();
+    let model = TextClassifier::from_bytes(&loaded.bytes).map_err(|e| {
+        format!("version {version}: the model file is not a textclf model this build can read: {e}")
+    })?;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut scratch = Scratch::default();
+    let mut answer = |text: &str, out: &mut BufWriter<_>| -> std::io::Result<()> {
+        let p = model.predict_with(text, &mut scratch);
+        if args.json {
+            let line = serde_json::json!({
+                "text": text, "label": p.label, "probability": p.probability, "version": version,
+            });
+            writeln!(out, "{line}")
+        } else {
+            writeln!(out, "{}\t{:.4}", p.label, p.probability)
+        }
+    };
+    let io_err = |e: std::io::Error| format!("cannot write the answer: {e}");
+    if args.texts.is_empty() {
+        // Stream: one line in, one line out, nothing accumulated.
+        let stdin = std::io::stdin();
+        let mut reader = stdin.lock();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| format!("cannot read standard input: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim_end_matches(['\n', '\r']);
+            answer(text, &mut out).map_err(io_err)?;
+        }
+    } else {
+        for text in &args.texts {
+            answer(text, &mut out).map_err(io_err)?;
+        }
+    }
+    out.flush().map_err(io_err)
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
