@@ -10,7 +10,7 @@ use textclf::{Scratch, TextClassifier};
 
 #[derive(Parser, Debug)]
 #[command(
-    version,
+    disable_version_flag = true,
     about = "Label texts with a registered model",
     long_about = "Label texts with a registered model. Texts come from the arguments, or one per line from standard input when there are none."
 )]
@@ -58,9 +58,8 @@ fn load(args: &Args) -> Result<LoadedArtifact, String> {
 fn run(args: Args) -> Result<(), String> {
     let loaded = load(&args)?;
     let version = loaded.metadata.version.to_string();
-    let model = TextClassifier::from_bytes(&loaded.bytes).map_err(|e| {
-        format!("version {version}: the model file is not a textclf model this build can read: {e}")
-    })?;
+    let model = TextClassifier::from_bytes(&loaded.bytes)
+        .map_err(|e| format!("version {version}: the model file is not a textclf model this build can read: {e}"))?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut scratch = Scratch::default();

@@ -186,7 +186,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     println!("data:            {} ({} rows, sha256 {})", d.name, d.rows, d.sha256);
                 }
                 if let Some(seed) = l.seed {
-                    println!("seed / folds:    {seed} / {}", l.folds.map_or("-".into(), |f| f.to_string()));
+                    println!(
+                        "seed / folds:    {seed} / {}",
+                        l.folds.map_or("-".into(), |f| f.to_string())
+                    );
                 }
                 if let Some(c) = &l.code {
                     println!(
@@ -267,7 +270,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if cli.json {
                 println!("{}", Value::Array(history.iter().map(record_json).collect()));
             } else {
-                println!("{:>4}  {:<26} {:<9} {:<12} {:<12} BY", "SEQ", "WHEN", "ACTION", "FROM", "TO");
+                println!(
+                    "{:>4}  {:<26} {:<9} {:<12} {:<12} BY",
+                    "SEQ", "WHEN", "ACTION", "FROM", "TO"
+                );
                 for r in history {
                     println!(
                         "{:>4}  {:<26} {:<9} {:<12} {:<12} {}@{}",
@@ -365,7 +371,11 @@ fn flatten(prefix: &str, v: &Value, out: &mut std::collections::BTreeMap<String,
     match v {
         Value::Object(m) => {
             for (k, x) in m {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&key, x, out);
             }
         }

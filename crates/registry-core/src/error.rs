@@ -43,7 +43,10 @@ pub enum RegistryError {
         available: Vec<String>,
     },
 
-    #[error("alias {alias:?} not found in {root} (existing aliases: {}; create it with `registry promote VERSION --to {alias}`)", list_or_none(available))]
+    #[error(
+        "alias {alias:?} not found in {root} (existing aliases: {}; create it with `registry promote VERSION --to {alias}`)",
+        list_or_none(available)
+    )]
     AliasNotFound {
         alias: String,
         root: String,
@@ -90,7 +93,9 @@ pub enum RegistryError {
     #[error("could not encode the model for version {version}: {reason}")]
     Encode { version: String, reason: String },
 
-    #[error("could not decode the model in {location} as the requested type: {reason} (was it saved by a different model type or format?)")]
+    #[error(
+        "could not decode the model in {location} as the requested type: {reason} (was it saved by a different model type or format?)"
+    )]
     Decode { location: String, reason: String },
 
     #[error(transparent)]

@@ -18,6 +18,7 @@
 //!   so recording twice is harmless), so every state that ever existed is
 //!   recorded exactly once, even if a mover is killed.
 
+use crate::Actor;
 use crate::error::{RegistryError, Result};
 use crate::metadata::{
     AliasAction, AliasRecord, ArtifactInfo, Encoding, FORMAT_VERSION, ModelInfo, ModelMetadata, RegistryMarker,
@@ -25,7 +26,6 @@ use crate::metadata::{
 };
 use crate::names::{AliasName, Bump, ModelVersion};
 use crate::store::{FsStore, Pointer, Store, StoreError};
-use crate::Actor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, BTreeSet};
@@ -182,7 +182,12 @@ impl<S: Store> Registry<S> {
 
     /// Saves `model` (encoded with postcard as `model.bin`) as `version`,
     /// then moves `latest` to it if it is the newest version.
-    pub fn save_model<M: Serialize>(&self, version: &ModelVersion, model: &M, info: ModelInfo) -> Result<ModelMetadata> {
+    pub fn save_model<M: Serialize>(
+        &self,
+        version: &ModelVersion,
+        model: &M,
+        info: ModelInfo,
+    ) -> Result<ModelMetadata> {
         let bytes = postcard::to_stdvec(model).map_err(|e| RegistryError::Encode {
             version: version.to_string(),
             reason: e.to_string(),
@@ -233,7 +238,12 @@ impl<S: Store> Registry<S> {
     }
 
     /// Saves raw model bytes as `versions/<version>/model.<extension>`.
-    pub fn save_artifact(&self, version: &ModelVersion, artifact: Artifact, mut info: ModelInfo) -> Result<ModelMetadata> {
+    pub fn save_artifact(
+        &self,
+        version: &ModelVersion,
+        artifact: Artifact,
+        mut info: ModelInfo,
+    ) -> Result<ModelMetadata> {
         let ext_ok = !artifact.extension.is_empty()
             && artifact.extension.len() <= 16
             && artifact.extension.chars().all(|c| c.is_ascii_alphanumeric());
@@ -271,7 +281,12 @@ impl<S: Store> Registry<S> {
             location: self.store.location(&version_prefix(version)),
             complete,
         };
-        if self.store.list(&version_prefix(version))?.iter().any(|k| k.ends_with(METADATA_FILE)) {
+        if self
+            .store
+            .list(&version_prefix(version))?
+            .iter()
+            .any(|k| k.ends_with(METADATA_FILE))
+        {
             return Err(exists(true));
         }
         match self.store.create(&model_key, &artifact.bytes) {
@@ -476,11 +491,7 @@ impl<S: Store> Registry<S> {
     /// count, so a version number is never reused), or `1.0.0`.
     pub fn next_version(&self, bump: Bump) -> Result<ModelVersion> {
         let scan = self.scan_versions()?;
-        let highest = scan
-            .complete
-            .iter()
-            .chain(scan.incomplete.iter().map(|(v, _)| v))
-            .max();
+        let highest = scan.complete.iter().chain(scan.incomplete.iter().map(|(v, _)| v)).max();
         Ok(match highest {
             Some(v) => v.bumped(bump),
             None => ModelVersion::new(1, 0, 0),
@@ -568,11 +579,8 @@ impl<S: Store> Registry<S> {
             reason: e.to_string(),
         })?;
         bytes.push(b'\n');
-        self.store.swap_pointer(
-            &alias_key(alias),
-            current.as_ref().map(|(_, p)| &p.tag),
-            &bytes,
-        )?;
+        self.store
+            .swap_pointer(&alias_key(alias), current.as_ref().map(|(_, p)| &p.tag), &bytes)?;
         // Best effort: the next mover records this state if we die here.
         self.record_history(&record, &bytes)?;
         Ok(record)
@@ -654,7 +662,12 @@ impl<S: Store> Registry<S> {
                 alias: alias.to_string(),
             });
         };
-        self.move_alias(alias, &previous, Expect::Version(current.version), AliasAction::Rollback)
+        self.move_alias(
+            alias,
+            &previous,
+            Expect::Version(current.version),
+            AliasAction::Rollback,
+        )
     }
 
     /// Every state `alias` has had, oldest first.
@@ -676,11 +689,7 @@ impl<S: Store> Registry<S> {
                 return Err(RegistryError::AliasNotFound {
                     alias: alias.to_string(),
                     root: self.location(),
-                    available: self
-                        .list_aliases()?
-                        .into_iter()
-                        .map(|r| r.alias.to_string())
-                        .collect(),
+                    available: self.list_aliases()?.into_iter().map(|r| r.alias.to_string()).collect(),
                 });
             }
             None => {}
@@ -793,15 +802,18 @@ impl<S: Store> Registry<S> {
         if !latest_seen && !scan.complete.is_empty() {
             report.leftovers.push(Finding {
                 location: self.store.location(&alias_key(&AliasName::latest())),
-                message: "versions exist but latest was never set (a first save was interrupted; `verify --repair` sets it)"
-                    .into(),
+                message:
+                    "versions exist but latest was never set (a first save was interrupted; `verify --repair` sets it)"
+                        .into(),
             });
         }
         for key in self.store.list("history/")? {
             let location = self.store.location(&key);
             match self.store.read(&key) {
                 Ok(bytes) => {
-                    if let Err(e) = parse_versioned(&bytes, &location).and_then(|m| from_map::<AliasRecord>(m, &location)) {
+                    if let Err(e) =
+                        parse_versioned(&bytes, &location).and_then(|m| from_map::<AliasRecord>(m, &location))
+                    {
                         report.problems.push(Finding {
                             location,
                             message: e.to_string(),

@@ -31,7 +31,9 @@ fn child_role() {
         "writer" => {
             for i in 0..25 {
                 let v = ModelVersion::new(id + 1, 0, i);
-                registry.save_model(&v, &payload(&v, 20_000), ModelInfo::default()).unwrap();
+                registry
+                    .save_model(&v, &payload(&v, 20_000), ModelInfo::default())
+                    .unwrap();
                 println!("saved {v}");
             }
             for i in 0..10 {
@@ -58,7 +60,11 @@ fn child_role() {
         "reader" => {
             for _ in 0..150 {
                 let (model, md): (Payload, _) = registry.get_by_alias(&production).unwrap();
-                assert_eq!(model.version, md.version.to_string(), "model paired with another version's metadata");
+                assert_eq!(
+                    model.version,
+                    md.version.to_string(),
+                    "model paired with another version's metadata"
+                );
                 let (model, md): (Payload, _) = registry.get_latest_model().unwrap();
                 assert_eq!(model.version, md.version.to_string());
                 println!("read {}", md.version);
@@ -80,7 +86,9 @@ fn processes_race_without_losing_or_mixing_anything() {
     // have something to work on from the start.
     for i in 0..5 {
         let v = ModelVersion::new(1, 0, i);
-        registry.save_model(&v, &payload(&v, 100), ModelInfo::default()).unwrap();
+        registry
+            .save_model(&v, &payload(&v, 100), ModelInfo::default())
+            .unwrap();
     }
     let production: AliasName = "production".parse().unwrap();
     registry
@@ -132,7 +140,11 @@ fn processes_race_without_losing_or_mixing_anything() {
     let history = registry.alias_history(&production).unwrap();
     assert_eq!(history.len(), count("moved ") + 1);
     let seqs: Vec<u64> = history.iter().map(|r| r.seq).collect();
-    assert_eq!(seqs, (1..=history.len() as u64).collect::<Vec<_>>(), "no gaps, no duplicates");
+    assert_eq!(
+        seqs,
+        (1..=history.len() as u64).collect::<Vec<_>>(),
+        "no gaps, no duplicates"
+    );
     for pair in history.windows(2) {
         assert_eq!(pair[1].previous.as_ref(), Some(&pair[0].version), "history is a chain");
     }

@@ -51,9 +51,18 @@ fn fs_store_refuses_symlinks_below_its_root() {
     std::os::unix::fs::symlink(outside.path(), root.join("versions/1.0.0")).unwrap();
     std::os::unix::fs::symlink(outside.path().join("secret.json"), root.join("leak.json")).unwrap();
     let store = FsStore::new(&root);
-    assert!(matches!(store.read("versions/1.0.0/secret.json"), Err(StoreError::Unsafe { .. })));
+    assert!(matches!(
+        store.read("versions/1.0.0/secret.json"),
+        Err(StoreError::Unsafe { .. })
+    ));
     assert!(matches!(store.read("leak.json"), Err(StoreError::Unsafe { .. })));
-    assert!(matches!(store.create("versions/1.0.0/model.bin", b"x"), Err(StoreError::Unsafe { .. })));
-    assert!(!outside.path().join("model.bin").exists(), "nothing written outside the root");
+    assert!(matches!(
+        store.create("versions/1.0.0/model.bin", b"x"),
+        Err(StoreError::Unsafe { .. })
+    ));
+    assert!(
+        !outside.path().join("model.bin").exists(),
+        "nothing written outside the root"
+    );
     assert!(store.list("versions/").unwrap().is_empty(), "links are not listed");
 }

@@ -67,15 +67,28 @@ fn registry_survives_sigkill_at_random_moments() {
         let mut stderr = String::new();
         child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
         assert!(!stderr.contains("panicked"), "round {round}: child failed:\n{stderr}");
-        reported_saved.extend(stdout.lines().filter_map(|l| l.strip_prefix("saved ")).map(String::from));
+        reported_saved.extend(
+            stdout
+                .lines()
+                .filter_map(|l| l.strip_prefix("saved "))
+                .map(String::from),
+        );
 
         // The registry opens and verifies after every kill.
         let registry = Registry::open(&root).unwrap();
         let report = registry.verify().unwrap();
         assert!(report.is_ok(), "round {round}: {:#?}", report.problems);
-        let listed: Vec<String> = registry.list_versions().unwrap().iter().map(|v| v.to_string()).collect();
+        let listed: Vec<String> = registry
+            .list_versions()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
         for v in &reported_saved {
-            assert!(listed.contains(v), "round {round}: reported-saved version {v} is missing");
+            assert!(
+                listed.contains(v),
+                "round {round}: reported-saved version {v} is missing"
+            );
         }
         if !listed.is_empty() {
             let (model, md): (Payload, _) = match registry.get_latest_model() {

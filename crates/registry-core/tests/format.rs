@@ -2,6 +2,8 @@
 //! snapshots is a change to the format: bump `format_version` and update
 //! the document.
 
+#![allow(clippy::field_reassign_with_default)]
+
 use registry_core::{Actor, AliasName, CodeInfo, DataFingerprint, Expect, ModelInfo, ModelVersion, Registry};
 
 fn tree(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {

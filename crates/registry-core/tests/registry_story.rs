@@ -1,6 +1,8 @@
 //! A user's story with the registry: save, load, promote, roll back,
 //! verify; and each guarantee the crate docs make.
 
+#![allow(clippy::field_reassign_with_default)]
+
 use registry_core::store::{MemoryStore, Store};
 use registry_core::{
     AliasAction, AliasName, Artifact, Bump, DataFingerprint, Encoding, Expect, ModelInfo, ModelVersion, Registry,
@@ -43,7 +45,10 @@ fn open() -> (tempfile::TempDir, Registry) {
 #[test]
 fn save_then_load_latest_version_and_alias() {
     let (_dir, reg) = open();
-    assert!(matches!(reg.get_latest_model::<Weights>(), Err(RegistryError::Empty { .. })));
+    assert!(matches!(
+        reg.get_latest_model::<Weights>(),
+        Err(RegistryError::Empty { .. })
+    ));
     reg.save_model(&v("1.0.0"), &weights(3), info(0.8)).unwrap();
     reg.save_model(&v("1.1.0"), &weights(5), info(0.9)).unwrap();
 
@@ -70,10 +75,16 @@ fn versions_are_immutable() {
     reg.save_model(&v("1.0.0"), &weights(3), info(0.8)).unwrap();
     let before = std::fs::read(reg.root().join("versions/1.0.0/model.bin")).unwrap();
     let err = reg.save_model(&v("1.0.0"), &weights(4), info(0.9)).unwrap_err();
-    assert!(matches!(err, RegistryError::VersionExists { complete: true, .. }), "{err}");
+    assert!(
+        matches!(err, RegistryError::VersionExists { complete: true, .. }),
+        "{err}"
+    );
     let msg = err.to_string();
     assert!(msg.contains("1.0.0") && msg.contains("immutable"), "{msg}");
-    assert_eq!(std::fs::read(reg.root().join("versions/1.0.0/model.bin")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(reg.root().join("versions/1.0.0/model.bin")).unwrap(),
+        before
+    );
     let (m, _): (Weights, _) = reg.get_model(&v("1.0.0")).unwrap();
     assert_eq!(m, weights(3));
 }
@@ -85,19 +96,38 @@ fn latest_never_moves_backwards() {
     reg.save_model(&v("1.5.0"), &weights(2), info(0.8)).unwrap();
     reg.save_model(&v("2.0.0-rc.1"), &weights(3), info(0.8)).unwrap();
     assert_eq!(reg.resolve(&AliasName::latest()).unwrap().version, v("2.0.0"));
-    assert_eq!(reg.list_versions().unwrap(), vec![v("1.5.0"), v("2.0.0-rc.1"), v("2.0.0")]);
+    assert_eq!(
+        reg.list_versions().unwrap(),
+        vec![v("1.5.0"), v("2.0.0-rc.1"), v("2.0.0")]
+    );
 }
 
 #[test]
 fn list_versions_uses_semver_precedence() {
     let reg = Registry::with_store(MemoryStore::new());
-    for s in ["1.10.0", "1.2.0", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-beta.11", "1.0.0-beta.2", "1.0.0"] {
+    for s in [
+        "1.10.0",
+        "1.2.0",
+        "1.0.0-alpha",
+        "1.0.0-alpha.1",
+        "1.0.0-beta.11",
+        "1.0.0-beta.2",
+        "1.0.0",
+    ] {
         reg.save_model(&v(s), &weights(1), ModelInfo::default()).unwrap();
     }
     let listed: Vec<String> = reg.list_versions().unwrap().iter().map(|v| v.to_string()).collect();
     assert_eq!(
         listed,
-        ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0", "1.2.0", "1.10.0"]
+        [
+            "1.0.0-alpha",
+            "1.0.0-alpha.1",
+            "1.0.0-beta.2",
+            "1.0.0-beta.11",
+            "1.0.0",
+            "1.2.0",
+            "1.10.0"
+        ]
     );
 }
 
@@ -111,7 +141,8 @@ fn next_version_bumps_the_highest() {
     assert_eq!(reg.next_version(Bump::Patch).unwrap(), v("1.2.4"));
     assert_eq!(reg.next_version(Bump::Minor).unwrap(), v("1.3.0"));
     assert_eq!(reg.next_version(Bump::Major).unwrap(), v("2.0.0"));
-    reg.save_model(&v("1.3.0-rc.1"), &weights(1), ModelInfo::default()).unwrap();
+    reg.save_model(&v("1.3.0-rc.1"), &weights(1), ModelInfo::default())
+        .unwrap();
     assert_eq!(reg.next_version(Bump::Patch).unwrap(), v("1.3.0"));
     let saved = reg.save_next(Bump::Patch, &weights(2), ModelInfo::default()).unwrap();
     assert_eq!(saved.version, v("1.3.0"));
@@ -119,13 +150,33 @@ fn next_version_bumps_the_highest() {
 
 #[test]
 fn invalid_versions_and_aliases_are_rejected() {
-    for bad in ["", "../x", "/etc", "1.0.0/../../x", "1.0", "v1.0.0", "1.0.0\0", "1.0.0+build.1", "01.0.0"] {
+    for bad in [
+        "",
+        "../x",
+        "/etc",
+        "1.0.0/../../x",
+        "1.0",
+        "v1.0.0",
+        "1.0.0\0",
+        "1.0.0+build.1",
+        "01.0.0",
+    ] {
         let err = bad.parse::<ModelVersion>().unwrap_err();
         assert!(matches!(err, RegistryError::InvalidVersion { .. }), "{bad:?}: {err}");
         assert!(err.to_string().contains("semver"), "{err}");
     }
     let long = "a".repeat(65);
-    for bad in ["", "../x", "/etc", "Production", "prod/../x", "prod\0", "1prod", "prod.json", long.as_str()] {
+    for bad in [
+        "",
+        "../x",
+        "/etc",
+        "Production",
+        "prod/../x",
+        "prod\0",
+        "1prod",
+        "prod.json",
+        long.as_str(),
+    ] {
         let err = bad.parse::<AliasName>().unwrap_err();
         assert!(matches!(err, RegistryError::InvalidAlias { .. }), "{bad:?}: {err}");
     }
@@ -143,7 +194,9 @@ fn promote_rollback_and_history() {
     reg.set_alias(&prod, &v("1.2.0"), Expect::Version(v("1.0.0"))).unwrap();
 
     // A stale expectation is refused and changes nothing.
-    let err = reg.set_alias(&prod, &v("1.1.0"), Expect::Version(v("1.0.0"))).unwrap_err();
+    let err = reg
+        .set_alias(&prod, &v("1.1.0"), Expect::Version(v("1.0.0")))
+        .unwrap_err();
     match &err {
         RegistryError::AliasConflict { expected, actual, .. } => {
             assert_eq!(expected.as_deref(), Some("1.0.0"));
@@ -180,9 +233,13 @@ fn promote_rollback_and_history() {
 fn latest_is_reserved_and_unknown_targets_are_refused() {
     let (_dir, reg) = open();
     reg.save_model(&v("1.0.0"), &weights(2), info(0.7)).unwrap();
-    let err = reg.set_alias(&AliasName::latest(), &v("1.0.0"), Expect::Anything).unwrap_err();
+    let err = reg
+        .set_alias(&AliasName::latest(), &v("1.0.0"), Expect::Anything)
+        .unwrap_err();
     assert!(matches!(err, RegistryError::ReservedAlias { .. }));
-    let err = reg.set_alias(&alias("staging"), &v("9.9.9"), Expect::Anything).unwrap_err();
+    let err = reg
+        .set_alias(&alias("staging"), &v("9.9.9"), Expect::Anything)
+        .unwrap_err();
     match err {
         RegistryError::VersionNotFound { available, .. } => assert_eq!(available, vec!["1.0.0".to_string()]),
         other => panic!("{other}"),
@@ -210,9 +267,13 @@ fn raw_artifacts_and_json_models() {
     assert_eq!(md.artifact.file, "model.onnx");
     let loaded = reg.load_artifact(&v("1.0.0")).unwrap();
     assert_eq!(loaded.bytes, vec![8, 7, 0, 1, 2]);
-    assert!(matches!(reg.get_model::<Weights>(&v("1.0.0")), Err(RegistryError::Decode { .. })));
+    assert!(matches!(
+        reg.get_model::<Weights>(&v("1.0.0")),
+        Err(RegistryError::Decode { .. })
+    ));
 
-    reg.save_model_json(&v("1.0.1"), &weights(2), ModelInfo::default()).unwrap();
+    reg.save_model_json(&v("1.0.1"), &weights(2), ModelInfo::default())
+        .unwrap();
     let raw = reg.store().read("versions/1.0.1/model.json").unwrap();
     assert!(serde_json::from_slice::<Weights>(&raw).is_ok());
     let (w, _): (Weights, _) = reg.get_model(&v("1.0.1")).unwrap();
@@ -231,7 +292,10 @@ fn every_load_checks_size_and_sha256() {
     let err = reg.get_latest_model::<Weights>().unwrap_err();
     match &err {
         RegistryError::IntegrityMismatch {
-            location, expected, actual, ..
+            location,
+            expected,
+            actual,
+            ..
         } => {
             assert!(location.ends_with("versions/1.0.0/model.bin"), "{location}");
             assert_ne!(expected, actual);
@@ -247,7 +311,11 @@ fn every_load_checks_size_and_sha256() {
     ));
     let report = reg.verify().unwrap();
     assert!(!report.is_ok());
-    assert_eq!(report.problems.len(), 2, "the version and the alias pointing at it: {report:?}");
+    assert_eq!(
+        report.problems.len(),
+        2,
+        "the version and the alias pointing at it: {report:?}"
+    );
 }
 
 #[test]
@@ -273,7 +341,14 @@ fn newer_formats_are_refused_with_a_clear_error() {
     std::fs::write(&path, text.replace("\"format_version\": 1", "\"format_version\": 7")).unwrap();
     let err = reg.metadata(&v("1.0.0")).unwrap_err();
     assert!(
-        matches!(err, RegistryError::UnsupportedFormat { found: 7, supported: 1, .. }),
+        matches!(
+            err,
+            RegistryError::UnsupportedFormat {
+                found: 7,
+                supported: 1,
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("upgrade"));
@@ -283,7 +358,8 @@ fn newer_formats_are_refused_with_a_clear_error() {
 fn verify_passes_on_a_healthy_registry_and_repair_removes_interrupted_saves() {
     let (_dir, reg) = open();
     reg.save_model(&v("1.0.0"), &weights(2), info(0.7)).unwrap();
-    reg.set_alias(&alias("production"), &v("1.0.0"), Expect::Anything).unwrap();
+    reg.set_alias(&alias("production"), &v("1.0.0"), Expect::Anything)
+        .unwrap();
     let report = reg.verify().unwrap();
     assert!(report.is_ok() && report.leftovers.is_empty(), "{report:?}");
     assert_eq!((report.versions_checked, report.aliases_checked), (1, 2));
@@ -294,13 +370,20 @@ fn verify_passes_on_a_healthy_registry_and_repair_removes_interrupted_saves() {
     std::fs::write(dir.join("model.bin"), b"half").unwrap();
     std::fs::write(dir.join(".tmp-otherhost-1-1x1"), b"half").unwrap();
     assert_eq!(reg.list_versions().unwrap(), vec![v("1.0.0")]);
-    assert_eq!(reg.next_version(Bump::Patch).unwrap(), v("1.0.2"), "never reuse a started version");
+    assert_eq!(
+        reg.next_version(Bump::Patch).unwrap(),
+        v("1.0.2"),
+        "never reuse a started version"
+    );
     let report = reg.verify().unwrap();
     assert!(report.is_ok(), "leftovers are not damage: {report:?}");
     assert_eq!(report.leftovers.len(), 1);
 
     let repaired = reg.repair().unwrap();
-    assert!(repaired.removed.iter().any(|r| r.ends_with("versions/1.0.1/model.bin")), "{repaired:?}");
+    assert!(
+        repaired.removed.iter().any(|r| r.ends_with("versions/1.0.1/model.bin")),
+        "{repaired:?}"
+    );
     assert!(reg.verify().unwrap().leftovers.is_empty());
     let (w, _): (Weights, _) = reg.get_model(&v("1.0.0")).unwrap();
     assert_eq!(w, weights(2), "repair never touches a complete version");

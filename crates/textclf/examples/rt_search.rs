@@ -10,10 +10,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (model, report) = textclf::grid_search(&texts, &data.labels, &textclf::SearchConfig::default(), &|_| {})?;
     let elapsed = start.elapsed();
     for c in &report.candidates {
-        println!("{:.4} ± {:.4}  {}", c.mean, c.std, serde_json::Value::Object(c.hyperparameters.clone()));
+        println!(
+            "{:.4} ± {:.4}  {}",
+            c.mean,
+            c.std,
+            serde_json::Value::Object(c.hyperparameters.clone())
+        );
     }
-    println!("best: {}", serde_json::Value::Object(report.winner().hyperparameters.clone()));
-    println!("cv {:.4} test {:.4} in {:.2?}; {} features", report.winner().mean, report.test.accuracy, elapsed, model.n_features());
+    println!(
+        "best: {}",
+        serde_json::Value::Object(report.winner().hyperparameters.clone())
+    );
+    println!(
+        "cv {:.4} test {:.4} in {:.2?}; {} features",
+        report.winner().mean,
+        report.test.accuracy,
+        elapsed,
+        model.n_features()
+    );
     let bytes = model.to_bytes()?;
     println!("artifact {} bytes", bytes.len());
     Ok(())

@@ -34,9 +34,7 @@ impl Dataset {
             path: path.display().to_string(),
             source,
         })?;
-        let is_csv = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+        let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
         Self::parse(&bytes, &path.display().to_string(), if is_csv { b',' } else { b'\t' })
     }
 
@@ -62,10 +60,7 @@ impl Dataset {
             line,
             reason,
         };
-        let headers = reader
-            .headers()
-            .map_err(|e| malformed(1, e.to_string()))?
-            .clone();
+        let headers = reader.headers().map_err(|e| malformed(1, e.to_string()))?.clone();
         let find = |column: &str| -> Result<usize> {
             let positions: Vec<usize> = headers
                 .iter()

@@ -10,10 +10,16 @@ pub enum TextClfError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is empty: a dataset needs a header line naming the `label` and `text` columns, then one example per line")]
+    #[error(
+        "{path} is empty: a dataset needs a header line naming the `label` and `text` columns, then one example per line"
+    )]
     EmptyDataset { path: String },
     #[error("{path}, line 1: no `{column}` column in the header (found: {found}); name the columns `label` and `text`")]
-    MissingColumn { path: String, column: String, found: String },
+    MissingColumn {
+        path: String,
+        column: String,
+        found: String,
+    },
     #[error("{path}, line 1: column `{column}` appears twice in the header; keep one")]
     DuplicateColumn { path: String, column: String },
     #[error("{path}, line {line}: {reason}")]

@@ -3,7 +3,7 @@
 //! * [`Tokenizer`]: Unicode-aware words (lower-cased, in-word apostrophes
 //!   kept) and word n-grams, identified by 64-bit hashes so the hot path
 //!   allocates nothing per token.
-//! * [`VectorizerConfig`]: vocabulary (`min_df`, `max_df`, `max_features`)
+//! * The vectorizer ([`VectorizerConfig`]): vocabulary (`min_df`, `max_df`, `max_features`)
 //!   and TF-IDF exactly as scikit-learn's `TfidfVectorizer` defines it.
 //! * Classifiers ([`ClassifierConfig`]): multinomial naive Bayes, logistic
 //!   regression (binary and multinomial) and NB-weighted logistic

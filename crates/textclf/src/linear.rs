@@ -62,7 +62,11 @@ fn sigmoid(z: f64) -> f64 {
 
 /// `ln(1 + e^z)` without overflow.
 fn softplus(z: f64) -> f64 {
-    if z > 0.0 { z + (-z).exp().ln_1p() } else { z.exp().ln_1p() }
+    if z > 0.0 {
+        z + (-z).exp().ln_1p()
+    } else {
+        z.exp().ln_1p()
+    }
 }
 
 impl LinearModel {
@@ -280,6 +284,7 @@ pub fn fit_nb_logistic_regression(x: &Csr, y: &[u32], alpha: f64, c: f64, warm: 
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)]
 mod tests {
     use super::*;
 
@@ -315,7 +320,10 @@ mod tests {
 
     #[test]
     fn logistic_regression_separates_and_gives_probabilities() {
-        let x = csr(&[&[(0, 1.0)], &[(0, 1.0), (2, 0.5)], &[(1, 1.0)], &[(1, 1.0), (2, 0.5)]], 3);
+        let x = csr(
+            &[&[(0, 1.0)], &[(0, 1.0), (2, 0.5)], &[(1, 1.0)], &[(1, 1.0), (2, 0.5)]],
+            3,
+        );
         let y = [0, 0, 1, 1];
         let fit = fit_logistic_regression(&x, &y, 2, 10.0, None);
         let mut p = Vec::new();
@@ -337,7 +345,15 @@ mod tests {
     /// binary objective vanishes.
     #[test]
     fn logistic_regression_reaches_the_optimum() {
-        let x = csr(&[&[(0, 1.0), (1, 0.3)], &[(0, 0.2), (1, 1.0)], &[(0, 0.9)], &[(1, 0.8), (0, 0.5)]], 2);
+        let x = csr(
+            &[
+                &[(0, 1.0), (1, 0.3)],
+                &[(0, 0.2), (1, 1.0)],
+                &[(0, 0.9)],
+                &[(1, 0.8), (0, 0.5)],
+            ],
+            2,
+        );
         let y = [0u32, 1, 0, 1];
         let c = 2.0;
         let fit = fit_logistic_regression(&x, &y, 2, c, None);
@@ -346,7 +362,11 @@ mod tests {
         let mut gb = 0.0;
         for i in 0..4 {
             let (idx, val) = x.row(i);
-            let z: f64 = b + idx.iter().zip(val).map(|(&j, &v)| v as f64 * w[j as usize]).sum::<f64>();
+            let z: f64 = b + idx
+                .iter()
+                .zip(val)
+                .map(|(&j, &v)| v as f64 * w[j as usize])
+                .sum::<f64>();
             let resid = c * (sigmoid(z) - y[i] as f64);
             gb += resid;
             for (&j, &v) in idx.iter().zip(val) {

@@ -137,6 +137,7 @@ pub fn minimize(mut f: impl FnMut(&[f64], &mut [f64]) -> f64, x: &mut [f64], opt
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)]
 mod tests {
     use super::*;
 

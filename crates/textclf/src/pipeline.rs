@@ -135,7 +135,9 @@ impl TextClassifier {
         }
         let mut terms = TermList::default();
         for id in &fitted.ids {
-            terms.text.push_str(term_text.get(id).map(String::as_str).unwrap_or("?"));
+            terms
+                .text
+                .push_str(term_text.get(id).map(String::as_str).unwrap_or("?"));
             terms.ends.push(terms.text.len() as u32);
         }
         Ok((
@@ -197,10 +199,10 @@ impl TextClassifier {
     #[inline]
     pub fn predict_with(&self, text: &str, scratch: &mut Scratch) -> Prediction<'_> {
         let probs = self.predict_proba_with(text, scratch);
-        let (best, p) = probs
-            .iter()
-            .enumerate()
-            .fold((0, f64::NEG_INFINITY), |(bi, bp), (i, &p)| if p > bp { (i, p) } else { (bi, bp) });
+        let (best, p) = probs.iter().enumerate().fold(
+            (0, f64::NEG_INFINITY),
+            |(bi, bp), (i, &p)| if p > bp { (i, p) } else { (bi, bp) },
+        );
         Prediction {
             label: &self.labels[best],
             probability: p,
@@ -215,12 +217,19 @@ impl TextClassifier {
     pub fn predict_proba(&self, text: &str) -> Vec<(&str, f64)> {
         let mut scratch = Scratch::default();
         let probs = self.predict_proba_with(text, &mut scratch);
-        self.labels.iter().map(String::as_str).zip(probs.iter().copied()).collect()
+        self.labels
+            .iter()
+            .map(String::as_str)
+            .zip(probs.iter().copied())
+            .collect()
     }
 
     pub fn predict_batch<'m, S: AsRef<str>>(&'m self, texts: &[S]) -> Vec<Prediction<'m>> {
         let mut scratch = Scratch::default();
-        texts.iter().map(|t| self.predict_with(t.as_ref(), &mut scratch)).collect()
+        texts
+            .iter()
+            .map(|t| self.predict_with(t.as_ref(), &mut scratch))
+            .collect()
     }
 
     pub fn predict_proba_batch<S: AsRef<str>>(&self, texts: &[S]) -> Vec<Vec<f64>> {

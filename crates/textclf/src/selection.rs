@@ -177,7 +177,9 @@ impl Grid {
                 ngram_max: vec![1, 2],
                 min_df: vec![1, 2],
                 tf: vec![TfMode::Sublinear],
-                ..SubGrid::with(ClassifierGrid::LogisticRegression { c: vec![1.0, 10.0, 30.0] })
+                ..SubGrid::with(ClassifierGrid::LogisticRegression {
+                    c: vec![1.0, 10.0, 30.0],
+                })
             },
             SubGrid {
                 ngram_max: vec![2],
@@ -244,15 +246,19 @@ impl Grid {
                 return bad(format!("sub-grid {i}: max_df {m} is not in (0, 1]"));
             }
             let classifiers: Vec<ClassifierConfig> = match &g.classifier {
-                ClassifierGrid::MultinomialNb { alpha } => {
-                    alpha.iter().map(|&alpha| ClassifierConfig::MultinomialNb { alpha }).collect()
-                }
+                ClassifierGrid::MultinomialNb { alpha } => alpha
+                    .iter()
+                    .map(|&alpha| ClassifierConfig::MultinomialNb { alpha })
+                    .collect(),
                 ClassifierGrid::LogisticRegression { c } => {
                     c.iter().map(|&c| ClassifierConfig::LogisticRegression { c }).collect()
                 }
                 ClassifierGrid::NbLogisticRegression { alpha, c } => alpha
                     .iter()
-                    .flat_map(|&alpha| c.iter().map(move |&c| ClassifierConfig::NbLogisticRegression { alpha, c }))
+                    .flat_map(|&alpha| {
+                        c.iter()
+                            .map(move |&c| ClassifierConfig::NbLogisticRegression { alpha, c })
+                    })
                     .collect(),
             };
             if classifiers.is_empty() {
@@ -509,17 +515,13 @@ pub fn grid_search(
                 ClassifierConfig::NbLogisticRegression { alpha, c } => (2, alpha, c),
             };
             let (ka, kb) = (key(a), key(b));
-            ka.0.cmp(&kb.0)
-                .then(ka.1.total_cmp(&kb.1))
-                .then(ka.2.total_cmp(&kb.2))
+            ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1)).then(ka.2.total_cmp(&kb.2))
         });
     }
 
     let mut tokenized: HashMap<Tokenizer, Vec<Vec<u64>>> = HashMap::new();
     for (v, _) in &groups {
-        tokenized
-            .entry(v.tokenizer)
-            .or_insert_with(|| tokenize_all(v, texts));
+        tokenized.entry(v.tokenizer).or_insert_with(|| tokenize_all(v, texts));
     }
 
     let total = candidates.len() * config.folds + 1;
@@ -647,7 +649,10 @@ pub fn grid_search(
 fn argmax(p: &[f64]) -> usize {
     p.iter()
         .enumerate()
-        .fold((0, f64::NEG_INFINITY), |(bi, bp), (i, &v)| if v > bp { (i, v) } else { (bi, bp) })
+        .fold(
+            (0, f64::NEG_INFINITY),
+            |(bi, bp), (i, &v)| if v > bp { (i, v) } else { (bi, bp) },
+        )
         .0
 }
 
@@ -678,15 +683,21 @@ mod tests {
         all.sort_unstable();
         assert_eq!(all, rows, "disjoint and covering");
         let positives: Vec<usize> = folds.iter().map(|f| f.iter().filter(|&&r| y[r] == 1).count()).collect();
-        assert!(positives.iter().max().unwrap() - positives.iter().min().unwrap() <= 1, "{positives:?}");
+        assert!(
+            positives.iter().max().unwrap() - positives.iter().min().unwrap() <= 1,
+            "{positives:?}"
+        );
         let sizes: Vec<usize> = folds.iter().map(Vec::len).collect();
-        assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1, "{sizes:?}");
+        assert!(
+            sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1,
+            "{sizes:?}"
+        );
     }
 
     #[test]
     fn grids_parse_and_validate() {
-        let g = Grid::from_json(r#"[{"ngram_max":[1,2],"classifier":{"type":"logistic_regression","c":[1,10]}}]"#)
-            .unwrap();
+        let g =
+            Grid::from_json(r#"[{"ngram_max":[1,2],"classifier":{"type":"logistic_regression","c":[1,10]}}]"#).unwrap();
         assert_eq!(g.candidates().unwrap().len(), 4);
         for bad in [
             r#"[]"#,

@@ -152,14 +152,27 @@ mod tests {
         let t = Tokenizer::default();
         assert_eq!(
             t.words("Don't stop -- it's GREAT, isn’t it? 'quoted' rock'n'roll 42x"),
-            ["don't", "stop", "it's", "great", "isn't", "it", "quoted", "rock'n'roll", "42x"]
+            [
+                "don't",
+                "stop",
+                "it's",
+                "great",
+                "isn't",
+                "it",
+                "quoted",
+                "rock'n'roll",
+                "42x"
+            ]
         );
     }
 
     #[test]
     fn unicode_letters_and_case() {
         let t = Tokenizer::default();
-        assert_eq!(t.words("Ça MARCHE très-bien, ÉTÉ 東京"), ["ça", "marche", "très", "bien", "été", "東京"]);
+        assert_eq!(
+            t.words("Ça MARCHE très-bien, ÉTÉ 東京"),
+            ["ça", "marche", "très", "bien", "été", "東京"]
+        );
         let keep = Tokenizer {
             lowercase: false,
             ngram_max: 1,

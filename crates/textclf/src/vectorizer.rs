@@ -190,7 +190,11 @@ impl Weighting {
                 TfMode::Binary => 1.0,
                 TfMode::Sublinear => 1.0 + v.ln(),
             };
-            *v = if self.idf.is_empty() { tf } else { tf * self.idf[*i as usize] };
+            *v = if self.idf.is_empty() {
+                tf
+            } else {
+                tf * self.idf[*i as usize]
+            };
         }
         if self.l2_norm {
             let norm = row.iter().map(|(_, v)| (*v as f64) * (*v as f64)).sum::<f64>().sqrt();
@@ -345,7 +349,11 @@ mod tests {
         let docs = ids(&base.tokenizer, &["x x x x y", "x z", "x y"]);
         let refs: Vec<&[u64]> = docs.iter().map(|d| d.as_slice()).collect();
         let x = crate::tokenizer::word_id("x");
-        for (tf, want) in [(TfMode::Raw, 4.0f32), (TfMode::Binary, 1.0), (TfMode::Sublinear, 1.0 + 4f32.ln())] {
+        for (tf, want) in [
+            (TfMode::Raw, 4.0f32),
+            (TfMode::Binary, 1.0),
+            (TfMode::Sublinear, 1.0 + 4f32.ln()),
+        ] {
             let fitted = fit_vocabulary(&VectorizerConfig { tf, ..base }, &refs);
             let vocab = Vocabulary::new(&fitted.ids);
             let m = transform(&vocab, &fitted.weighting, &refs);
@@ -377,7 +385,10 @@ mod tests {
 
     #[test]
     fn vocabulary_table_finds_every_id_and_nothing_else() {
-        let ids: Vec<u64> = (0..5000u64).map(|i| crate::tokenizer::combine(i, 7)).chain([0, 1]).collect();
+        let ids: Vec<u64> = (0..5000u64)
+            .map(|i| crate::tokenizer::combine(i, 7))
+            .chain([0, 1])
+            .collect();
         let v = Vocabulary::new(&ids);
         for (i, &id) in ids.iter().enumerate().take(5000) {
             assert_eq!(v.get(id), Some(i as u32));

@@ -13,7 +13,7 @@ use textclf::{Dataset, Grid, Progress, SearchConfig};
 const DEFAULT_DATA: &str = "fixtures/rotten_tomatoes_snippets.tsv";
 
 #[derive(Parser, Debug)]
-#[command(version, about = "Train a text classifier and register it as a new model version")]
+#[command(about = "Train a text classifier and register it as a new model version", disable_version_flag = true)]
 struct Args {
     /// Labelled data: TSV or CSV with `label` and `text` columns.
     #[arg(long, default_value = DEFAULT_DATA)]
@@ -67,7 +67,11 @@ fn resolve_data(path: &Path) -> PathBuf {
         return path.to_path_buf();
     }
     let from_source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(DEFAULT_DATA);
-    if from_source.exists() { from_source } else { path.to_path_buf() }
+    if from_source.exists() {
+        from_source
+    } else {
+        path.to_path_buf()
+    }
 }
 
 fn load_grid(path: &Path) -> Result<Grid, String> {
@@ -154,15 +158,22 @@ fn run(args: Args) -> Result<(), String> {
         tags: args.tags.iter().cloned().collect(),
         ..ModelInfo::default()
     };
-    info.metrics.insert("accuracy".into(), serde_json::json!(report.test.accuracy));
-    info.metrics.insert("per_label".into(), serde_json::json!(report.test.per_label));
-    info.metrics.insert("confusion".into(), serde_json::json!(report.test.confusion));
-    info.metrics.insert("labels".into(), serde_json::json!(report.test.labels));
-    info.metrics.insert("cv_fold_scores".into(), serde_json::json!(winner.fold_scores));
+    info.metrics
+        .insert("accuracy".into(), serde_json::json!(report.test.accuracy));
+    info.metrics
+        .insert("per_label".into(), serde_json::json!(report.test.per_label));
+    info.metrics
+        .insert("confusion".into(), serde_json::json!(report.test.confusion));
+    info.metrics
+        .insert("labels".into(), serde_json::json!(report.test.labels));
+    info.metrics
+        .insert("cv_fold_scores".into(), serde_json::json!(winner.fold_scores));
     info.metrics.insert("n_train".into(), serde_json::json!(report.n_train));
     info.metrics.insert("n_test".into(), serde_json::json!(report.n_test));
-    info.metrics.insert("n_features".into(), serde_json::json!(model.n_features()));
-    info.metrics.insert("candidates".into(), serde_json::json!(report.candidates.len()));
+    info.metrics
+        .insert("n_features".into(), serde_json::json!(model.n_features()));
+    info.metrics
+        .insert("candidates".into(), serde_json::json!(report.candidates.len()));
     info.lineage.data = Some(DataFingerprint {
         name: data.name.clone(),
         sha256: data.sha256.clone(),
@@ -203,13 +214,14 @@ fn run(args: Args) -> Result<(), String> {
         });
         println!("{out}");
     } else if !args.quiet {
-        let hp: Vec<String> = winner
-            .hyperparameters
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
+        let hp: Vec<String> = winner.hyperparameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
         println!("registered version {}", saved.version);
-        println!("  data:            {} ({} rows, sha256 {})", data.name, data.len(), &data.sha256[..12]);
+        println!(
+            "  data:            {} ({} rows, sha256 {})",
+            data.name,
+            data.len(),
+            &data.sha256[..12]
+        );
         println!("  hyperparameters: {}", hp.join(" "));
         println!(
             "  cv accuracy:     {:.4} ± {:.4} ({} folds, {} candidates)",
@@ -218,10 +230,19 @@ fn run(args: Args) -> Result<(), String> {
             args.folds,
             report.candidates.len()
         );
-        println!("  test accuracy:   {:.4} ({} held out)", report.test.accuracy, report.n_test);
+        println!(
+            "  test accuracy:   {:.4} ({} held out)",
+            report.test.accuracy, report.n_test
+        );
         println!("  time:            {elapsed:.2} s");
         println!("  saved to:        {}", path.display());
-        println!("  latest:          {}", registry.resolve(&registry_core::AliasName::latest()).map(|r| r.version.to_string()).unwrap_or_default());
+        println!(
+            "  latest:          {}",
+            registry
+                .resolve(&registry_core::AliasName::latest())
+                .map(|r| r.version.to_string())
+                .unwrap_or_default()
+        );
     }
     Ok(())
 }

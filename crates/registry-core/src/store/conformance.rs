@@ -104,10 +104,15 @@ pub fn pointers<S: Store + ?Sized>(store: &S, ns: &str) {
         matches!(store.swap_pointer(&key, None, b"x"), Err(StoreError::Conflict { .. })),
         "creating an existing pointer must conflict"
     );
-    let t2 = store.swap_pointer(&key, Some(&t1), b"v2").expect("swap from current tag");
+    let t2 = store
+        .swap_pointer(&key, Some(&t1), b"v2")
+        .expect("swap from current tag");
     assert_ne!(t1, t2);
     assert!(
-        matches!(store.swap_pointer(&key, Some(&t1), b"v3"), Err(StoreError::Conflict { .. })),
+        matches!(
+            store.swap_pointer(&key, Some(&t1), b"v3"),
+            Err(StoreError::Conflict { .. })
+        ),
         "a stale tag must conflict"
     );
     assert!(matches!(

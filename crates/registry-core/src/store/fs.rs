@@ -71,7 +71,8 @@ impl FsStore {
                 Ok(m) if m.file_type().is_symlink() => {
                     return Err(StoreError::Unsafe {
                         location: p.display().to_string(),
-                        reason: "it is a symbolic link; the registry never follows links below its root (remove it)".into(),
+                        reason: "it is a symbolic link; the registry never follows links below its root (remove it)"
+                            .into(),
                     });
                 }
                 Ok(_) => {}
@@ -123,22 +124,14 @@ impl FsStore {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        dir.join(format!(
-            "{TEMP_PREFIX}{}-{}-{n}x{nanos}",
-            self.host,
-            std::process::id()
-        ))
+        dir.join(format!("{TEMP_PREFIX}{}-{}-{n}x{nanos}", self.host, std::process::id()))
     }
 
     /// Writes `bytes` to a new temporary file in `dir` and fsyncs it.
     fn write_temp(&self, dir: &Path, bytes: &[u8]) -> Result<PathBuf, StoreError> {
         let tmp = self.temp_path(dir);
         let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o644)
-                .open(&tmp)?;
+            let mut f = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp)?;
             f.write_all(bytes)?;
             f.sync_all()
         })();
@@ -280,7 +273,8 @@ impl Store for FsStore {
                 if e.raw_os_error() == Some(libc::ELOOP) {
                     StoreError::Unsafe {
                         location: path.display().to_string(),
-                        reason: "it is a symbolic link; the registry never follows links below its root (remove it)".into(),
+                        reason: "it is a symbolic link; the registry never follows links below its root (remove it)"
+                            .into(),
                     }
                 } else {
                     self.io(&path)(e)
@@ -322,12 +316,7 @@ impl Store for FsStore {
         }
     }
 
-    fn swap_pointer(
-        &self,
-        key: &str,
-        expected: Option<&PointerTag>,
-        new: &[u8],
-    ) -> Result<PointerTag, StoreError> {
+    fn swap_pointer(&self, key: &str, expected: Option<&PointerTag>, new: &[u8]) -> Result<PointerTag, StoreError> {
         let path = self.path(key)?;
         let dir = self.parent_of(&path).to_path_buf();
         self.ensure_dir(&dir)?;
@@ -390,7 +379,9 @@ impl Store for FsStore {
         {
             return Err(StoreError::Unsafe {
                 location: view_path.display().to_string(),
-                reason: "it should be a symbolic link the registry maintains, but is a real file or directory; move it away".into(),
+                reason:
+                    "it should be a symbolic link the registry maintains, but is a real file or directory; move it away"
+                        .into(),
             });
         }
         let tmp = self.temp_path(&dir);

@@ -79,12 +79,7 @@ impl Store for MemoryStore {
         }))
     }
 
-    fn swap_pointer(
-        &self,
-        key: &str,
-        expected: Option<&PointerTag>,
-        new: &[u8],
-    ) -> Result<PointerTag, StoreError> {
+    fn swap_pointer(&self, key: &str, expected: Option<&PointerTag>, new: &[u8]) -> Result<PointerTag, StoreError> {
         validate_key(key)?;
         let mut s = self.state();
         let current = s.objects.get(key).map(|(_, g)| PointerTag(g.to_string()));

@@ -61,7 +61,9 @@ fn io_hint(err: &std::io::Error) -> &'static str {
     match err.raw_os_error() {
         Some(libc::ENOSPC) => " (no space left on the device: free some space and retry; nothing was changed)",
         Some(libc::EROFS) => " (the file system is read-only: reads work, writes need a writable registry)",
-        Some(libc::EACCES) | Some(libc::EPERM) => " (permission denied: check the owner and mode of the registry directory)",
+        Some(libc::EACCES) | Some(libc::EPERM) => {
+            " (permission denied: check the owner and mode of the registry directory)"
+        }
         _ => "",
     }
 }
@@ -115,12 +117,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// (`None`: it must not exist yet), returning the new state's tag.
     /// Atomic and durable. If the pointer changed in between, nothing is
     /// written and [`StoreError::Conflict`] is returned.
-    fn swap_pointer(
-        &self,
-        key: &str,
-        expected: Option<&PointerTag>,
-        new: &[u8],
-    ) -> Result<PointerTag, StoreError>;
+    fn swap_pointer(&self, key: &str, expected: Option<&PointerTag>, new: &[u8]) -> Result<PointerTag, StoreError>;
 
     /// Removes an object. Used only by explicit repair of interrupted writes
     /// (`verify --repair`), never by a normal save. Deleting an absent key is

@@ -1,0 +1,210 @@
+//! The whole workflow through the real binaries, on a temporary registry and
+//! the tiny fixture: train twice, predict by latest / version / alias,
+//! promote, gate, roll back, history, diff, verify, and the error paths.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The trainer and predictor binaries, built if `cargo test -p
+/// registry-cli` ran without them.
+fn bin(name: &str) -> PathBuf {
+    if name == "registry" {
+        return PathBuf::from(env!("CARGO_BIN_EXE_registry"));
+    }
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let dir = PathBuf::from(env!("CARGO_BIN_EXE_registry"))
+        .parent()
+        .expect("target dir")
+        .to_path_buf();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace()).args(["build", "-p", "trainer", "-p", "predictor"]);
+        if dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "building trainer and predictor failed");
+    });
+    dir.join(name)
+}
+
+fn run(name: &str, registry: &Path, args: &[&str]) -> Output {
+    Command::new(bin(name))
+        .args(args)
+        .env("MODELREG_DIR", registry)
+        .env("MODELREG_USER", "tester")
+        .current_dir(workspace())
+        .output()
+        .expect("run binary")
+}
+
+fn ok(name: &str, registry: &Path, args: &[&str]) -> String {
+    let out = run(name, registry, args);
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+fn fails(name: &str, registry: &Path, args: &[&str]) -> String {
+    let out = run(name, registry, args);
+    assert!(!out.status.success(), "{name} {args:?} should fail");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn redact(s: &str, registry: &Path) -> String {
+    let re_ts = |line: &str| {
+        line.split(' ')
+            .map(|w| {
+                if w.len() >= 20 && w.as_bytes().get(4) == Some(&b'-') && w.contains('T') {
+                    "[timestamp]".to_string()
+                } else {
+                    w.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    s.replace(&registry.display().to_string(), "[registry]")
+        .lines()
+        .map(re_ts)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+const TINY: &str = "fixtures/tiny.tsv";
+
+#[test]
+fn train_predict_promote_rollback_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("registry");
+
+    // An empty registry says how to fill it.
+    let err = fails("predictor", &reg, &["hello"]);
+    assert!(err.contains("cargo run -p trainer"), "{err}");
+
+    // Train twice: two versions, latest is the second.
+    let first: serde_json::Value =
+        serde_json::from_str(&ok("trainer", &reg, &["--data", TINY, "--json", "--folds", "3"])).unwrap();
+    assert_eq!(first["version"], "1.0.0");
+    for key in ["test_score", "cv_score", "cv_std", "hyperparameters", "path"] {
+        assert!(!first[key].is_null(), "--json lacks {key}");
+    }
+    let summary = ok(
+        "trainer",
+        &reg,
+        &["--data", TINY, "--folds", "3", "--tag", "team=nlp", "--description", "second"],
+    );
+    assert!(summary.contains("registered version 1.0.1"), "{summary}");
+    let list = ok("registry", &reg, &["list"]);
+    assert!(list.contains("1.0.0") && list.contains("1.0.1"), "{list}");
+    assert!(list.lines().find(|l| l.starts_with("1.0.1")).unwrap().contains("latest"));
+
+    // Predict: latest, an explicit version, an alias; several texts; stdin.
+    let out = ok("predictor", &reg, &["this is great", "terrible, awful waste"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2);
+    for l in &lines {
+        let (label, p) = l.split_once('\t').unwrap();
+        assert!(label == "positive" || label == "negative");
+        let p: f64 = p.parse().unwrap();
+        assert!((0.5..=1.0).contains(&p), "{l}");
+    }
+    let json = ok("predictor", &reg, &["--version", "1.0.0", "--json", "great"]);
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(v["version"], "1.0.0");
+    assert_eq!(v["text"], "great");
+    let err = fails("predictor", &reg, &["--alias", "production", "x"]);
+    assert!(err.contains("alias \"production\" not found"), "{err}");
+
+    ok("registry", &reg, &["promote", "1.0.0", "--to", "production"]);
+    let out = ok("predictor", &reg, &["--alias", "production", "--json", "fine"]);
+    assert!(out.contains("\"version\":\"1.0.0\""), "{out}");
+    let mut child = Command::new(bin("predictor"))
+        .env("MODELREG_DIR", &reg)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"good\nbad\r\n\nlovely\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 4, "one answer per line");
+
+    // Compare-and-swap and the promotion gate.
+    let err = fails("registry", &reg, &["promote", "1.0.1", "--to", "production", "--expect", "1.0.1"]);
+    assert!(err.contains("moved by someone else"), "{err}");
+    ok(
+        "registry",
+        &reg,
+        &["promote", "1.0.1", "--to", "production", "--expect", "1.0.0", "--if-better"],
+    );
+    let history = ok("registry", &reg, &["history", "production"]);
+    assert_eq!(history.lines().count(), 3, "{history}");
+    let back = ok("registry", &reg, &["rollback", "production"]);
+    assert!(back.contains("1.0.1 -> 1.0.0"), "{back}");
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok("registry", &reg, &["show", "production", "--json"])).unwrap();
+    assert_eq!(shown["version"], "1.0.0");
+    assert_eq!(shown["lineage"]["data"]["name"], "tiny.tsv");
+    assert_eq!(shown["lineage"]["created_by"]["user"], "tester");
+    assert!(shown["path"].as_str().unwrap().ends_with("versions/1.0.0/metadata.json"));
+
+    let diff = ok("registry", &reg, &["diff", "1.0.0", "1.0.1"]);
+    assert!(diff.contains("description") && diff.contains("artifact.sha256"), "{diff}");
+    let verify = ok("registry", &reg, &["verify"]);
+    assert!(verify.contains("0 problems"), "{verify}");
+
+    // Errors: unknown version lists what exists; bad names; damage.
+    let err = fails("predictor", &reg, &["--version", "9.9.9", "x"]);
+    assert!(err.contains("available: 1.0.0, 1.0.1"), "{err}");
+    let err = fails("registry", &reg, &["promote", "../../etc", "--to", "production"]);
+    assert!(err.contains("invalid version"), "{err}");
+    let err = fails("registry", &reg, &["promote", "1.0.0", "--to", "../x"]);
+    assert!(err.contains("invalid alias"), "{err}");
+    let err = fails("trainer", &reg, &["--data", TINY, "--version", "1.0.0"]);
+    assert!(err.contains("already exists"), "{err}");
+    let err = fails("trainer", &reg, &["--data", "fixtures/nope.tsv"]);
+    assert!(err.contains("nope.tsv"), "{err}");
+
+    let model = reg.join("versions/1.0.1/model.bin");
+    let mut bytes = std::fs::read(&model).unwrap();
+    bytes[10] ^= 0xff;
+    std::fs::write(&model, bytes).unwrap();
+    let err = fails("predictor", &reg, &["x"]);
+    assert!(err.contains("versions/1.0.1/model.bin") && err.contains("sha256"), "{err}");
+    let verify = run("registry", &reg, &["verify"]);
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("PROBLEM"));
+}
+
+#[test]
+fn help_and_messages_are_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("registry");
+    insta::assert_snapshot!("registry_help", ok("registry", &reg, &["--help"]));
+    insta::assert_snapshot!("trainer_help", ok("trainer", &reg, &["--help"]));
+    insta::assert_snapshot!("predictor_help", ok("predictor", &reg, &["--help"]));
+    insta::assert_snapshot!("list_empty", redact(&ok("registry", &reg, &["list"]), &reg));
+    insta::assert_snapshot!("predict_empty", redact(&fails("predictor", &reg, &["x"]), &reg));
+    ok("trainer", &reg, &["--data", TINY, "--folds", "3", "--quiet"]);
+    insta::assert_snapshot!("list_one", redact(&ok("registry", &reg, &["list"]), &reg));
+    insta::assert_snapshot!(
+        "unknown_alias",
+        redact(&fails("registry", &reg, &["show", "staging"]), &reg)
+    );
+}
