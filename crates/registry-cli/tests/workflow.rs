@@ -24,7 +24,8 @@ fn bin(name: &str) -> PathBuf {
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace()).args(["build", "-p", "trainer", "-p", "predictor"]);
+        cmd.current_dir(workspace())
+            .args(["build", "-p", "trainer", "-p", "predictor"]);
         if dir.ends_with("release") {
             cmd.arg("--release");
         }
@@ -104,12 +105,26 @@ fn train_predict_promote_rollback_verify() {
     let summary = ok(
         "trainer",
         &reg,
-        &["--data", TINY, "--folds", "3", "--tag", "team=nlp", "--description", "second"],
+        &[
+            "--data",
+            TINY,
+            "--folds",
+            "3",
+            "--tag",
+            "team=nlp",
+            "--description",
+            "second",
+        ],
     );
     assert!(summary.contains("registered version 1.0.1"), "{summary}");
     let list = ok("registry", &reg, &["list"]);
     assert!(list.contains("1.0.0") && list.contains("1.0.1"), "{list}");
-    assert!(list.lines().find(|l| l.starts_with("1.0.1")).unwrap().contains("latest"));
+    assert!(
+        list.lines()
+            .find(|l| l.starts_with("1.0.1"))
+            .unwrap()
+            .contains("latest")
+    );
 
     // Predict: latest, an explicit version, an alias; several texts; stdin.
     let out = ok("predictor", &reg, &["this is great", "terrible, awful waste"]);
@@ -143,15 +158,31 @@ fn train_predict_promote_rollback_verify() {
         stdin.write_all(b"good\nbad\r\n\nlovely\n").unwrap();
     }
     let out = child.wait_with_output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 4, "one answer per line");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        4,
+        "one answer per line"
+    );
 
     // Compare-and-swap and the promotion gate.
-    let err = fails("registry", &reg, &["promote", "1.0.1", "--to", "production", "--expect", "1.0.1"]);
+    let err = fails(
+        "registry",
+        &reg,
+        &["promote", "1.0.1", "--to", "production", "--expect", "1.0.1"],
+    );
     assert!(err.contains("moved by someone else"), "{err}");
     ok(
         "registry",
         &reg,
-        &["promote", "1.0.1", "--to", "production", "--expect", "1.0.0", "--if-better"],
+        &[
+            "promote",
+            "1.0.1",
+            "--to",
+            "production",
+            "--expect",
+            "1.0.0",
+            "--if-better",
+        ],
     );
     let history = ok("registry", &reg, &["history", "production"]);
     assert_eq!(history.lines().count(), 3, "{history}");
@@ -162,10 +193,18 @@ fn train_predict_promote_rollback_verify() {
     assert_eq!(shown["version"], "1.0.0");
     assert_eq!(shown["lineage"]["data"]["name"], "tiny.tsv");
     assert_eq!(shown["lineage"]["created_by"]["user"], "tester");
-    assert!(shown["path"].as_str().unwrap().ends_with("versions/1.0.0/metadata.json"));
+    assert!(
+        shown["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("versions/1.0.0/metadata.json")
+    );
 
     let diff = ok("registry", &reg, &["diff", "1.0.0", "1.0.1"]);
-    assert!(diff.contains("description") && diff.contains("artifact.sha256"), "{diff}");
+    assert!(
+        diff.contains("description") && diff.contains("artifact.sha256"),
+        "{diff}"
+    );
     let verify = ok("registry", &reg, &["verify"]);
     assert!(verify.contains("0 problems"), "{verify}");
 
@@ -186,7 +225,10 @@ fn train_predict_promote_rollback_verify() {
     bytes[10] ^= 0xff;
     std::fs::write(&model, bytes).unwrap();
     let err = fails("predictor", &reg, &["x"]);
-    assert!(err.contains("versions/1.0.1/model.bin") && err.contains("sha256"), "{err}");
+    assert!(
+        err.contains("versions/1.0.1/model.bin") && err.contains("sha256"),
+        "{err}"
+    );
     let verify = run("registry", &reg, &["verify"]);
     assert_eq!(verify.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&verify.stdout).contains("PROBLEM"));

@@ -13,7 +13,10 @@ use textclf::{Dataset, Grid, Progress, SearchConfig};
 const DEFAULT_DATA: &str = "fixtures/rotten_tomatoes_snippets.tsv";
 
 #[derive(Parser, Debug)]
-#[command(about = "Train a text classifier and register it as a new model version", disable_version_flag = true)]
+#[command(
+    about = "Train a text classifier and register it as a new model version",
+    disable_version_flag = true
+)]
 struct Args {
     /// Labelled data: TSV or CSV with `label` and `text` columns.
     #[arg(long, default_value = DEFAULT_DATA)]

@@ -51,7 +51,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let raw = registry.get_latest_model::<Centroids>();
     assert!(raw.is_err(), "latest is the raw ONNX artifact, not Centroids");
-    println!("latest is {} ({})", next, registry.load_artifact(&next)?.metadata.artifact.file);
+    println!(
+        "latest is {} ({})",
+        next,
+        registry.load_artifact(&next)?.metadata.artifact.file
+    );
     let report = registry.verify()?;
     assert!(report.is_ok());
     println!("verified {} versions", report.versions_checked);

@@ -24,7 +24,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..ModelInfo::default()
     };
     let saved = registry.save_next(registry_core::Bump::Patch, &model, info)?;
-    println!("registered {} (test accuracy {:.3})", saved.version, report.test.accuracy);
+    println!(
+        "registered {} (test accuracy {:.3})",
+        saved.version, report.test.accuracy
+    );
 
     let (served, metadata): (TextClassifier, _) = registry.get_latest_model()?;
     for text in ["I love it", "It broke after a day"] {
