@@ -18,7 +18,7 @@ struct Args {
     /// Texts to classify; none: read one text per line from stdin.
     texts: Vec<String>,
     /// Registry directory.
-    #[arg(long, env = "MODELREG_DIR", default_value = "registry")]
+    #[arg(long, env = "MODELREG_DIR", hide_env_values = true, default_value = "registry")]
     registry: PathBuf,
     /// Use this version instead of latest.
     #[arg(long, conflicts_with = "alias")]

@@ -22,7 +22,7 @@ struct Args {
     #[arg(long, default_value = DEFAULT_DATA)]
     data: PathBuf,
     /// Registry directory.
-    #[arg(long, env = "MODELREG_DIR", default_value = "registry")]
+    #[arg(long, env = "MODELREG_DIR", hide_env_values = true, default_value = "registry")]
     registry: PathBuf,
     /// Exact version to register (semver); default: bump the highest.
     #[arg(long, conflicts_with = "bump")]
