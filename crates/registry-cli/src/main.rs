@@ -11,7 +11,13 @@ use std::process::ExitCode;
 #[command(version, about = "Inspect and manage a modelreg model registry")]
 struct Cli {
     /// Registry directory.
-    #[arg(long, global = true, env = "MODELREG_DIR", hide_env_values = true, default_value = "registry")]
+    #[arg(
+        long,
+        global = true,
+        env = "MODELREG_DIR",
+        hide_env_values = true,
+        default_value = "registry"
+    )]
     registry: PathBuf,
     /// Print JSON instead of text.
     #[arg(long, global = true)]

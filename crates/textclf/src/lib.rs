@@ -72,7 +72,7 @@ pub use vectorizer::{TfMode, VectorizerConfig};
 #[doc(hidden)]
 pub mod internals {
     pub use crate::linear::{fit_logistic_regression, fit_multinomial_nb};
-    pub use crate::vectorizer::Csr;
+    pub use crate::vectorizer::{Csr, fit_transform_texts};
 }
 
 /// The `model_type` string to record in registry metadata.
