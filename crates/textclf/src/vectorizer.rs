@@ -290,6 +290,22 @@ pub(crate) fn transform(vocab: &Vocabulary, weighting: &Weighting, docs: &[&[u64
     m
 }
 
+/// Fits a vocabulary on `train` and returns the weighted matrices of
+/// `train` and `other`: the vectorizer alone, for tests that compare the
+/// classifiers with other implementations.
+pub fn fit_transform_texts(config: &VectorizerConfig, train: &[&str], other: &[&str]) -> (Csr, Csr) {
+    let tokenize = |texts: &[&str]| -> Vec<Vec<u64>> { crate::pipeline::tokenize_all(config, texts) };
+    let (a, b) = (tokenize(train), tokenize(other));
+    let ra: Vec<&[u64]> = a.iter().map(Vec::as_slice).collect();
+    let rb: Vec<&[u64]> = b.iter().map(Vec::as_slice).collect();
+    let fitted = fit_vocabulary(config, &ra);
+    let vocab = Vocabulary::new(&fitted.ids);
+    (
+        transform(&vocab, &fitted.weighting, &ra),
+        transform(&vocab, &fitted.weighting, &rb),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,20 +414,4 @@ mod tests {
             assert_eq!(v.get(crate::tokenizer::combine(i, 8)), None);
         }
     }
-}
-
-/// Fits a vocabulary on `train` and returns the weighted matrices of
-/// `train` and `other`: the vectorizer alone, for tests that compare the
-/// classifiers with other implementations.
-pub fn fit_transform_texts(config: &VectorizerConfig, train: &[&str], other: &[&str]) -> (Csr, Csr) {
-    let tokenize = |texts: &[&str]| -> Vec<Vec<u64>> { crate::pipeline::tokenize_all(config, texts) };
-    let (a, b) = (tokenize(train), tokenize(other));
-    let ra: Vec<&[u64]> = a.iter().map(Vec::as_slice).collect();
-    let rb: Vec<&[u64]> = b.iter().map(Vec::as_slice).collect();
-    let fitted = fit_vocabulary(config, &ra);
-    let vocab = Vocabulary::new(&fitted.ids);
-    (
-        transform(&vocab, &fitted.weighting, &ra),
-        transform(&vocab, &fitted.weighting, &rb),
-    )
 }
