@@ -60,7 +60,7 @@ mod vectorizer;
 pub use dataset::Dataset;
 pub use error::{Result, TextClfError};
 pub use linear::{ClassifierConfig, LinearModel};
-pub use pipeline::{MODEL_FORMAT, Prediction, Scratch, TextClassifier, hyperparameters};
+pub use pipeline::{MODEL_FORMAT, NAMED_FEATURES, Prediction, Scratch, TextClassifier, hyperparameters};
 pub use selection::{
     Candidate, CandidateResult, ClassifierGrid, Evaluation, Grid, LabelMetrics, Progress, SearchConfig, SearchReport,
     SubGrid, grid_search, stratified_folds, stratified_split,

@@ -10,10 +10,17 @@ use std::collections::BTreeMap;
 /// The version of this type's serialised layout; part of `model_type`.
 pub const MODEL_FORMAT: u32 = 1;
 
-/// Feature names, stored as one string and end offsets so that loading a
-/// model allocates twice instead of once per term.
+/// How many of the most influential features keep their text in the model.
+/// Naming every feature would triple the artifact (and so the time to read
+/// and checksum it at every start); explanations need only the strongest.
+pub const NAMED_FEATURES: usize = 2000;
+
+/// Names of the most influential features, strongest first, stored as one
+/// string and end offsets so that loading allocates twice, not per term.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct TermList {
+    #[serde(with = "crate::raw::u32s")]
+    features: Vec<u32>,
     text: String,
     #[serde(with = "crate::raw::u32s")]
     ends: Vec<u32>,
@@ -125,19 +132,31 @@ impl TextClassifier {
         let vocabulary = Vocabulary::new(&fitted.ids);
         let x = vectorizer::transform(&vocabulary, &fitted.weighting, docs);
         let (model, params) = fit_classifier(&x, y, names.len(), classifier, warm)?;
+        let k = model.n_outputs as usize;
+        let influence = |f: usize| -> f32 {
+            model.weights[f * k..(f + 1) * k]
+                .iter()
+                .fold(0.0f32, |m, w| m.max(w.abs()))
+        };
+        let mut strongest: Vec<u32> = (0..fitted.ids.len() as u32).collect();
+        strongest.sort_by(|&a, &b| influence(b as usize).total_cmp(&influence(a as usize)).then(a.cmp(&b)));
+        strongest.truncate(NAMED_FEATURES);
+        let wanted: vectorizer::IdMap<()> = strongest.iter().map(|&f| (fitted.ids[f as usize], ())).collect();
         let mut term_text: vectorizer::IdMap<String> = vectorizer::IdMap::default();
         for t in texts {
             vectorizer.tokenizer.terms_with_text(t, |id, text| {
-                if vocabulary.get(id).is_some() {
+                if wanted.contains_key(&id) {
                     term_text.entry(id).or_insert(text);
                 }
             });
         }
         let mut terms = TermList::default();
-        for id in &fitted.ids {
+        for &f in &strongest {
+            let id = fitted.ids[f as usize];
+            terms.features.push(f);
             terms
                 .text
-                .push_str(term_text.get(id).map(String::as_str).unwrap_or("?"));
+                .push_str(term_text.get(&id).map(String::as_str).unwrap_or("?"));
             terms.ends.push(terms.text.len() as u32);
         }
         Ok((
@@ -240,19 +259,22 @@ impl TextClassifier {
             .collect()
     }
 
-    /// The terms that push hardest towards each label (two-label models:
-    /// positive weights favour the second label).
-    pub fn top_terms(&self, n: usize) -> Vec<(String, f32)> {
+    /// The `n` most influential terms (at most [`NAMED_FEATURES`]), strongest
+    /// first, with their weight per output (two-label models have one output:
+    /// positive favours the second label).
+    pub fn top_terms(&self, n: usize) -> Vec<(&str, &[f32])> {
         let k = self.model.n_outputs as usize;
-        if k != 1 {
-            return Vec::new();
-        }
-        let mut idx: Vec<usize> = (0..self.vocabulary.len()).collect();
-        idx.sort_by(|&a, &b| self.model.weights[b].total_cmp(&self.model.weights[a]));
-        idx.iter()
+        self.terms
+            .features
+            .iter()
             .take(n)
-            .chain(idx.iter().rev().take(n))
-            .map(|&i| (self.terms.get(i).to_string(), self.model.weights[i]))
+            .enumerate()
+            .map(|(i, &f)| {
+                (
+                    self.terms.get(i),
+                    &self.model.weights[f as usize * k..(f as usize + 1) * k],
+                )
+            })
             .collect()
     }
 

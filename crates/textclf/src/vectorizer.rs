@@ -69,42 +69,42 @@ impl Default for VectorizerConfig {
     }
 }
 
-/// An open-addressing table from term id to feature index, stored as flat
-/// arrays so that loading a model needs no rehashing. Slot key 0 means
-/// empty; a term whose id is 0 is stored as 1 (and 1 as 1: a 2^-63 event).
+/// An open-addressing table from term id to feature index, stored as one
+/// flat array so that loading a model needs no rehashing, and a lookup
+/// touches one 8-byte slot (one cache line). A slot packs the id's upper 32
+/// bits (a fingerprint) with the feature index; the slot position comes from
+/// the id's lower bits, so an unknown term is mistaken for a known one only
+/// if it matches both: about once in 2^32 lookups of unknown terms at most.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Vocabulary {
     #[serde(with = "crate::raw::u64s")]
-    keys: Vec<u64>,
-    #[serde(with = "crate::raw::u32s")]
-    features: Vec<u32>,
+    slots: Vec<u64>,
     len: u32,
 }
 
+const EMPTY: u64 = u64::MAX;
+
 #[inline]
-fn slot_key(id: u64) -> u64 {
-    if id == 0 { 1 } else { id }
+fn pack(id: u64, feature: u32) -> u64 {
+    (id & 0xFFFF_FFFF_0000_0000) | feature as u64
 }
 
 impl Vocabulary {
     /// Builds the table for `ids`, where `ids[i]` gets feature index `i`.
     pub fn new(ids: &[u64]) -> Self {
+        assert!(ids.len() < u32::MAX as usize, "more than 2^32 - 1 features");
         let capacity = (ids.len() * 2).next_power_of_two().max(16);
-        let mut keys = vec![0u64; capacity];
-        let mut features = vec![0u32; capacity];
+        let mut slots = vec![EMPTY; capacity];
         let mask = capacity - 1;
         for (i, &id) in ids.iter().enumerate() {
-            let key = slot_key(id);
-            let mut slot = (key as usize) & mask;
-            while keys[slot] != 0 {
+            let mut slot = (id as usize) & mask;
+            while slots[slot] != EMPTY {
                 slot = (slot + 1) & mask;
             }
-            keys[slot] = key;
-            features[slot] = i as u32;
+            slots[slot] = pack(id, i as u32);
         }
         Vocabulary {
-            keys,
-            features,
+            slots,
             len: ids.len() as u32,
         }
     }
@@ -112,16 +112,16 @@ impl Vocabulary {
     /// The feature index of a term id, if it is in the vocabulary.
     #[inline]
     pub fn get(&self, id: u64) -> Option<u32> {
-        let key = slot_key(id);
-        let mask = self.keys.len() - 1;
-        let mut slot = (key as usize) & mask;
+        let mask = self.slots.len() - 1;
+        let fingerprint = id & 0xFFFF_FFFF_0000_0000;
+        let mut slot = (id as usize) & mask;
         loop {
-            let k = self.keys[slot];
-            if k == key {
-                return Some(self.features[slot]);
-            }
-            if k == 0 {
+            let s = self.slots[slot];
+            if s == EMPTY {
                 return None;
+            }
+            if s & 0xFFFF_FFFF_0000_0000 == fingerprint {
+                return Some(s as u32);
             }
             slot = (slot + 1) & mask;
         }
