@@ -463,7 +463,14 @@ impl<S: Store> Registry<S> {
     /// All complete versions, in semver precedence order (oldest first).
     /// Interrupted saves are not listed.
     pub fn list_versions(&self) -> Result<Vec<ModelVersion>> {
-        Ok(self.scan_versions()?.complete)
+        let mut versions: Vec<ModelVersion> = self
+            .store
+            .list_groups("versions/", Some(METADATA_FILE))?
+            .iter()
+            .filter_map(|g| g.parse().ok())
+            .collect();
+        versions.sort();
+        Ok(versions)
     }
 
     fn scan_versions(&self) -> Result<VersionScan> {

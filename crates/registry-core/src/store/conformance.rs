@@ -15,6 +15,7 @@ pub fn check_store<S: Store + ?Sized>(store: &S) {
     create_never_overwrites(store, &ns);
     missing_keys(store, &ns);
     listing(store, &ns);
+    groups(store, &ns);
     pointers(store, &ns);
     delete(store, &ns);
     invalid_keys(store);
@@ -225,4 +226,32 @@ pub fn concurrent_swaps_lose_no_update<S: Store + ?Sized>(store: &S, ns: &str) {
     });
     let p = store.read_pointer(&key).expect("read").expect("exists");
     assert_eq!(p.bytes, b"100", "lost updates ({conflicts} conflicts were reported)");
+}
+
+/// `list_groups` sees one level, optionally filtered by a member object.
+pub fn groups<S: Store + ?Sized>(store: &S, ns: &str) {
+    for k in [
+        "g/1.0.0/metadata.json",
+        "g/1.0.0/model.bin",
+        "g/1.1.0/model.bin",
+        "g/2.0.0/metadata.json",
+        "gx/3.0.0/metadata.json",
+    ] {
+        store.create(&format!("{ns}/{k}"), b"x").expect("create");
+    }
+    let prefix = format!("{ns}/g/");
+    assert_eq!(
+        store.list_groups(&prefix, None).expect("groups"),
+        ["1.0.0", "1.1.0", "2.0.0"]
+    );
+    assert_eq!(
+        store.list_groups(&prefix, Some("metadata.json")).expect("groups"),
+        ["1.0.0", "2.0.0"]
+    );
+    assert!(
+        store
+            .list_groups(&format!("{ns}/none/"), None)
+            .expect("groups")
+            .is_empty()
+    );
 }

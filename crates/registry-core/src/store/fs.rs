@@ -305,6 +305,49 @@ impl Store for FsStore {
         Ok(out)
     }
 
+    fn list_groups(&self, prefix: &str, containing: Option<&str>) -> Result<Vec<String>, StoreError> {
+        let trimmed = prefix.trim_end_matches('/');
+        if !prefix.ends_with('/') || trimmed.is_empty() {
+            return Err(StoreError::InvalidKey {
+                key: prefix.to_string(),
+                reason: "list_groups needs a prefix ending in '/'".into(),
+            });
+        }
+        validate_key(trimmed)?;
+        if let Some(name) = containing {
+            validate_key(name)?;
+        }
+        self.refuse_symlinks(trimmed)?;
+        let dir = key_path(&self.root, trimmed);
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.io(&dir)(e)),
+        };
+        let mut groups = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(self.io(&dir))?;
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if name.starts_with('.') || !entry.file_type().map_err(self.io(&dir))?.is_dir() {
+                continue;
+            }
+            let keep = match containing {
+                None => fs::read_dir(entry.path())
+                    .map(|mut d| d.any(|e| e.is_ok_and(|e| !e.file_name().to_string_lossy().starts_with('.'))))
+                    .unwrap_or(false),
+                // One stat per group; a symlink does not count.
+                Some(file) => fs::symlink_metadata(entry.path().join(file)).is_ok_and(|m| m.file_type().is_file()),
+            };
+            if keep {
+                groups.push(name);
+            }
+        }
+        groups.sort_unstable();
+        Ok(groups)
+    }
+
     fn read_pointer(&self, key: &str) -> Result<Option<Pointer>, StoreError> {
         match self.read(key) {
             Ok(bytes) => {

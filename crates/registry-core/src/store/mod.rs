@@ -109,6 +109,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// of the store itself are never listed.
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
 
+    /// The group names directly under `prefix`: every `g` for which some key
+    /// `prefix + g + "/" + …` exists; with `containing: Some(name)`, only the
+    /// groups holding the object `prefix + g + "/" + name`. Sorted bytewise.
+    /// The default derives it from [`Store::list`] (one LIST on an object
+    /// store); the filesystem store reads one directory and checks one name
+    /// per group instead of reading every group's directory.
+    fn list_groups(&self, prefix: &str, containing: Option<&str>) -> Result<Vec<String>, StoreError> {
+        let mut groups: Vec<String> = Vec::new();
+        for key in self.list(prefix)? {
+            let Some((group, rest)) = key[prefix.len()..].split_once('/') else {
+                continue;
+            };
+            if containing.is_some_and(|name| rest != name) {
+                continue;
+            }
+            if groups.last().map(String::as_str) != Some(group) {
+                groups.push(group.to_string());
+            }
+        }
+        groups.dedup();
+        Ok(groups)
+    }
+
     /// Reads a pointer object (a small object that [`Store::swap_pointer`]
     /// replaces) with the tag of the state read; `None` if it does not exist.
     fn read_pointer(&self, key: &str) -> Result<Option<Pointer>, StoreError>;
