@@ -1,0 +1,171 @@
+//! The trainer's work, as a library: load a dataset, run the grid search,
+//! and register the winner with everything needed to answer "which model
+//! is this?" later (scores, hyperparameters, data fingerprint, code, seed,
+//! who, how long). `main.rs` only parses arguments and prints.
+
+use registry_core::{
+    AliasName, Bump, CodeInfo, DataFingerprint, ModelInfo, ModelMetadata, ModelVersion, Registry, RegistryError,
+};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use textclf::{Dataset, Grid, Progress, SearchConfig, SearchReport, TextClfError};
+
+/// The bundled training data, relative to the workspace root.
+pub const DEFAULT_DATA: &str = "fixtures/rotten_tomatoes_snippets.tsv";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Data(#[from] TextClfError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("{0}")]
+    Grid(String),
+}
+
+/// What to train and where to register it.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub data: PathBuf,
+    pub registry: PathBuf,
+    /// Exact version; `None`: `bump` the highest existing one.
+    pub version: Option<ModelVersion>,
+    pub bump: Bump,
+    pub search: SearchConfig,
+    pub description: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What happened.
+#[derive(Debug)]
+pub struct TrainOutcome {
+    pub metadata: ModelMetadata,
+    pub report: SearchReport,
+    pub data_name: String,
+    pub data_sha256: String,
+    pub data_rows: usize,
+    /// The version's directory.
+    pub path: PathBuf,
+    pub seconds: f64,
+    pub latest: Option<ModelVersion>,
+}
+
+/// The bundled data, found from the current directory or from the source
+/// tree this binary was built from (so `cargo run -p trainer` works from
+/// any directory of the checkout).
+pub fn resolve_data(path: &Path) -> PathBuf {
+    if path.exists() || path != Path::new(DEFAULT_DATA) {
+        return path.to_path_buf();
+    }
+    let from_source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(DEFAULT_DATA);
+    if from_source.exists() { from_source } else { path.to_path_buf() }
+}
+
+/// Reads a grid: JSON (`.json`), or TOML with a `grid` array of sub-grids.
+pub fn load_grid(path: &Path) -> Result<Grid, TrainError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| TrainError::Grid(format!("cannot read grid {}: {e}", path.display())))?;
+    if path.extension().is_some_and(|e| e == "json") {
+        return Grid::from_json(&text).map_err(|e| TrainError::Grid(format!("{}: {e}", path.display())));
+    }
+    #[derive(serde::Deserialize)]
+    struct TomlGrid {
+        grid: Grid,
+    }
+    toml::from_str::<TomlGrid>(&text)
+        .map(|g| g.grid)
+        .map_err(|e| TrainError::Grid(format!("{}: invalid grid: {e}", path.display())))
+}
+
+fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// Trains, selects, and registers a new version. Nothing is written to the
+/// registry unless training succeeds, and an explicit version that already
+/// exists is refused before any training starts.
+pub fn train_and_register(
+    options: &TrainOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<TrainOutcome, TrainError> {
+    let started = Instant::now();
+    let data = Dataset::load(&resolve_data(&options.data))?;
+    let registry = Registry::open(&options.registry)?;
+    if let Some(v) = &options.version
+        && registry.list_versions()?.contains(v)
+    {
+        return Err(RegistryError::VersionExists {
+            version: v.to_string(),
+            location: registry.root().join("versions").join(v.to_string()).display().to_string(),
+            complete: true,
+        }
+        .into());
+    }
+    let texts: Vec<&str> = data.texts.iter().map(String::as_str).collect();
+    let (model, report) = textclf::grid_search(&texts, &data.labels, &options.search, progress)?;
+    let winner = report.winner();
+
+    let mut info = ModelInfo {
+        model_type: Some(textclf::model_type()),
+        hyperparameters: winner.hyperparameters.clone(),
+        cv_score: Some(winner.mean),
+        cv_std: Some(winner.std),
+        test_score: Some(report.test.accuracy),
+        description: options.description.clone(),
+        tags: options.tags.clone(),
+        ..ModelInfo::default()
+    };
+    let metrics = [
+        ("accuracy", serde_json::json!(report.test.accuracy)),
+        ("per_label", serde_json::json!(report.test.per_label)),
+        ("confusion", serde_json::json!(report.test.confusion)),
+        ("labels", serde_json::json!(report.test.labels)),
+        ("cv_fold_scores", serde_json::json!(winner.fold_scores)),
+        ("n_train", serde_json::json!(report.n_train)),
+        ("n_test", serde_json::json!(report.n_test)),
+        ("n_features", serde_json::json!(model.n_features())),
+        ("candidates", serde_json::json!(report.candidates.len())),
+    ];
+    for (k, v) in metrics {
+        info.metrics.insert(k.into(), v);
+    }
+    info.lineage.data = Some(DataFingerprint {
+        name: data.name.clone(),
+        sha256: data.sha256.clone(),
+        rows: data.len() as u64,
+    });
+    info.lineage.code = Some(CodeInfo {
+        name: "trainer".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: git_commit(),
+    });
+    info.lineage.seed = Some(options.search.seed);
+    info.lineage.folds = Some(options.search.folds as u32);
+    info.lineage.parent_version = registry.resolve(&AliasName::latest()).ok().map(|r| r.version);
+    info.lineage.duration_seconds = Some(started.elapsed().as_secs_f64());
+
+    let metadata = match &options.version {
+        Some(v) => registry.save_model(v, &model, info)?,
+        None => registry.save_next(options.bump, &model, info)?,
+    };
+    Ok(TrainOutcome {
+        path: registry.root().join("versions").join(metadata.version.to_string()),
+        latest: registry.resolve(&AliasName::latest()).ok().map(|r| r.version),
+        metadata,
+        report,
+        data_name: data.name,
+        data_sha256: data.sha256,
+        data_rows: data.texts.len(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
