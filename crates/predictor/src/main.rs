@@ -58,6 +58,16 @@ fn load(args: &Args) -> Result<LoadedArtifact, String> {
 fn run(args: Args) -> Result<(), String> {
     let loaded = load(&args)?;
     let version = loaded.metadata.version.to_string();
+    let expected = textclf::model_type();
+    match loaded.metadata.info.model_type.as_deref() {
+        Some(t) if t == expected => {}
+        other => {
+            return Err(format!(
+                "version {version} holds a {} model, but this predictor reads {expected}; retrain it with this build (`cargo run -p trainer`) or use a matching predictor",
+                other.unwrap_or("untyped")
+            ));
+        }
+    }
     let model = TextClassifier::from_bytes(&loaded.bytes)
         .map_err(|e| format!("version {version}: the model file is not a textclf model this build can read: {e}"))?;
     let stdout = std::io::stdout();

@@ -255,7 +255,7 @@ pub fn fit_nb_logistic_regression(x: &Csr, y: &[u32], alpha: f64, c: f64, warm: 
 /// Binary L2 logistic regression in the dual (liblinear's
 /// `solve_l2r_lr_dual`). Returns `[w..., b]` and the number of passes.
 fn dual_coordinate_descent(x: &Csr, y: &[u32], c: f64) -> (Vec<f64>, usize) {
-    const EPS: f64 = 0.01;
+    const EPS: f64 = 0.1;
     const MAX_PASSES: usize = 1000;
     const MAX_INNER: usize = 100;
     let d = x.n_cols;
@@ -436,6 +436,8 @@ mod tests {
                 g[j as usize] += resid * v as f64;
             }
         }
-        assert!(g.iter().all(|v| v.abs() < 1e-2) && gb.abs() < 1e-2, "{g:?} {gb}");
+        // The solver stops at liblinear's default dual tolerance (0.1), which
+        // leaves the primal gradient ~50x below where it started (~1).
+        assert!(g.iter().all(|v| v.abs() < 0.05) && gb.abs() < 0.05, "{g:?} {gb}");
     }
 }

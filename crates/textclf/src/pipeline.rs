@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The version of this type's serialised layout; part of `model_type`.
-pub const MODEL_FORMAT: u32 = 1;
+pub const MODEL_FORMAT: u32 = 2;
 
 /// How many of the most influential features keep their text in the model.
 /// Naming every feature would triple the artifact (and so the time to read
@@ -144,11 +144,16 @@ impl TextClassifier {
         let wanted: vectorizer::IdMap<()> = strongest.iter().map(|&f| (fitted.ids[f as usize], ())).collect();
         let mut term_text: vectorizer::IdMap<String> = vectorizer::IdMap::default();
         for t in texts {
-            vectorizer.tokenizer.terms_with_text(t, |id, text| {
-                if wanted.contains_key(&id) {
-                    term_text.entry(id).or_insert(text);
-                }
-            });
+            if term_text.len() == wanted.len() {
+                break;
+            }
+            vectorizer.tokenizer.named_terms(
+                t,
+                |id| wanted.contains_key(&id),
+                |id, text| {
+                    term_text.entry(id).or_insert_with(text);
+                },
+            );
         }
         let mut terms = TermList::default();
         for &f in &strongest {
@@ -315,6 +320,7 @@ pub fn hyperparameters(
     }
     m.insert("ngram_max".into(), json!(vectorizer.tokenizer.ngram_max));
     m.insert("lowercase".into(), json!(vectorizer.tokenizer.lowercase));
+    m.insert("char_ngrams".into(), json!(vectorizer.tokenizer.char_ngrams));
     m.insert("min_df".into(), json!(vectorizer.min_df));
     m.insert("max_df".into(), json!(vectorizer.max_df));
     m.insert("max_features".into(), json!(vectorizer.max_features));

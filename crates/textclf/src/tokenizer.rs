@@ -15,6 +15,12 @@ pub struct Tokenizer {
     pub lowercase: bool,
     /// Longest word n-gram produced (1 = words only, 2 = words and bigrams).
     pub ngram_max: u8,
+    /// Also character n-grams of these lengths (inclusive) inside each word
+    /// padded with a space on both sides, like scikit-learn's
+    /// `analyzer="char_wb"`. They catch misspellings, inflections and
+    /// sub-word sentiment ("unfunny") at the cost of ~20 more terms a word.
+    #[serde(default)]
+    pub char_ngrams: Option<(u8, u8)>,
 }
 
 impl Default for Tokenizer {
@@ -22,6 +28,31 @@ impl Default for Tokenizer {
         Tokenizer {
             lowercase: true,
             ngram_max: 2,
+            char_ngrams: None,
+        }
+    }
+}
+
+/// Character n-grams are hashed with their own seed, so `"ok"` the word
+/// and `"ok"` the character bigram are different terms.
+const CHAR_SEED: u64 = 0xC4A2_5EED;
+
+/// Calls `f` with the byte ranges of the character n-grams (lengths `lo..=hi`)
+/// of `padded`, a word with a space before and after. `bounds` is scratch.
+#[inline]
+fn for_each_char_ngram(padded: &str, lo: usize, hi: usize, bounds: &mut Vec<usize>, mut f: impl FnMut(&str)) {
+    bounds.clear();
+    bounds.extend(padded.char_indices().map(|(i, _)| i));
+    bounds.push(padded.len());
+    let n_chars = bounds.len() - 1;
+    for n in lo..=hi {
+        if n >= n_chars {
+            // The whole padded word, once, as scikit-learn does.
+            f(padded);
+            break;
+        }
+        for start in 0..=n_chars - n {
+            f(&padded[bounds[start]..bounds[start + n]]);
         }
     }
 }
@@ -104,7 +135,23 @@ impl Tokenizer {
     pub fn term_ids(&self, text: &str, buf: &mut String, words: &mut Vec<u64>, out: &mut Vec<u64>) {
         self.normalize_into(text, buf);
         words.clear();
-        self.for_each_word(buf, |w| words.push(word_id(w)));
+        match self.char_ngrams {
+            None => self.for_each_word(buf, |w| words.push(word_id(w))),
+            Some((lo, hi)) => {
+                let mut padded = String::new();
+                let mut bounds = Vec::new();
+                self.for_each_word(buf, |w| {
+                    words.push(word_id(w));
+                    padded.clear();
+                    padded.push(' ');
+                    padded.push_str(w);
+                    padded.push(' ');
+                    for_each_char_ngram(&padded, lo as usize, hi as usize, &mut bounds, |g| {
+                        out.push(xxhash_rust::xxh3::xxh3_64_with_seed(g.as_bytes(), CHAR_SEED))
+                    });
+                });
+            }
+        }
         out.extend_from_slice(words);
         for n in 2..=self.ngram_max.max(1) as usize {
             for window in words.windows(n) {
@@ -114,21 +161,43 @@ impl Tokenizer {
     }
 
     /// Like [`Tokenizer::term_ids`], but also yields each term's text
-    /// (n-grams joined by a space). Used once per training run to name the
-    /// vocabulary, never on the prediction path.
+    /// (n-grams joined by a space, character n-grams in brackets with `_`
+    /// for the padding). Used to name features, never on the prediction path.
     pub fn terms_with_text(&self, text: &str, mut f: impl FnMut(u64, String)) {
+        self.named_terms(text, |_| true, |id, text| f(id, text()));
+    }
+
+    /// Yields `(id, text)` only for the terms `wanted` accepts, building the
+    /// text only for those (naming a vocabulary touches every document).
+    pub fn named_terms(&self, text: &str, wanted: impl Fn(u64) -> bool, mut f: impl FnMut(u64, &dyn Fn() -> String)) {
         let mut buf = String::new();
         self.normalize_into(text, &mut buf);
         let mut words: Vec<&str> = Vec::new();
         self.for_each_word(&buf, |w| words.push(w));
         let ids: Vec<u64> = words.iter().map(|w| word_id(w)).collect();
+        if let Some((lo, hi)) = self.char_ngrams {
+            let mut bounds = Vec::new();
+            for w in &words {
+                let padded = format!(" {w} ");
+                for_each_char_ngram(&padded, lo as usize, hi as usize, &mut bounds, |g| {
+                    let id = xxhash_rust::xxh3::xxh3_64_with_seed(g.as_bytes(), CHAR_SEED);
+                    if wanted(id) {
+                        f(id, &|| format!("[{}]", g.replace(' ', "_")));
+                    }
+                });
+            }
+        }
         for (w, id) in words.iter().zip(&ids) {
-            f(*id, (*w).to_string());
+            if wanted(*id) {
+                f(*id, &|| (*w).to_string());
+            }
         }
         for n in 2..=self.ngram_max.max(1) as usize {
             for (i, window) in ids.windows(n).enumerate() {
                 let id = window[1..].iter().fold(window[0], |acc, &w| combine(acc, w));
-                f(id, words[i..i + n].join(" "));
+                if wanted(id) {
+                    f(id, &|| words[i..i + n].join(" "));
+                }
             }
         }
     }
@@ -176,6 +245,7 @@ mod tests {
         let keep = Tokenizer {
             lowercase: false,
             ngram_max: 1,
+            char_ngrams: None,
         };
         assert_eq!(keep.words("Hello World"), ["Hello", "World"]);
     }
@@ -191,11 +261,45 @@ mod tests {
         }
     }
 
+    /// As scikit-learn's `char_wb` (2, 3) on "ab cde": " a", "ab", "b ",
+    /// " ab", "ab " and " c", "cd", "de", "e ", " cd", "cde", "de ".
+    #[test]
+    fn char_ngrams_inside_padded_words() {
+        let t = Tokenizer {
+            lowercase: true,
+            ngram_max: 1,
+            char_ngrams: Some((2, 3)),
+        };
+        let mut named = Vec::new();
+        t.terms_with_text("ab cde", |_, text| named.push(text));
+        assert_eq!(
+            named,
+            [
+                "[_a]", "[ab]", "[b_]", "[_ab]", "[ab_]", "[_c]", "[cd]", "[de]", "[e_]", "[_cd]", "[cde]", "[de_]",
+                "ab", "cde"
+            ]
+        );
+        let (mut buf, mut words, mut ids) = (String::new(), Vec::new(), Vec::new());
+        t.term_ids("ab cde", &mut buf, &mut words, &mut ids);
+        let mut from_text = Vec::new();
+        t.terms_with_text("ab cde", |id, _| from_text.push(id));
+        assert_eq!(ids, from_text, "same ids on both paths");
+        // A word shorter than the shortest n-gram counts once, whole.
+        let mut short = Vec::new();
+        Tokenizer {
+            char_ngrams: Some((4, 5)),
+            ..t
+        }
+        .terms_with_text("a", |_, text| short.push(text));
+        assert_eq!(short, ["[_a_]", "a"]);
+    }
+
     #[test]
     fn ngram_ids_match_their_text_form() {
         let t = Tokenizer {
             lowercase: true,
             ngram_max: 3,
+            char_ngrams: None,
         };
         let (mut buf, mut words, mut ids) = (String::new(), Vec::new(), Vec::new());
         t.term_ids("a b c d", &mut buf, &mut words, &mut ids);

@@ -290,6 +290,106 @@ pub(crate) fn transform(vocab: &Vocabulary, weighting: &Weighting, docs: &[&[u64
     m
 }
 
+/// Documents over one global term index, built once per tokenizer so that
+/// cross-validation folds choose their vocabulary with array counts instead
+/// of hashing every term again: rows hold `(global term, count)` sorted by
+/// global term, and `ids[g]` is term `g`'s id.
+pub(crate) struct IndexedDocs {
+    pub rows: Csr,
+    pub ids: Vec<u64>,
+}
+
+pub(crate) fn index_documents(docs: &[Vec<u64>]) -> IndexedDocs {
+    let mut index: IdMap<u32> = IdMap::default();
+    let mut ids = Vec::new();
+    let mut rows = Csr::empty(0);
+    let mut row = Vec::new();
+    for doc in docs {
+        row.clear();
+        for &id in doc {
+            let g = *index.entry(id).or_insert_with(|| {
+                ids.push(id);
+                (ids.len() - 1) as u32
+            });
+            row.push((g, 1.0f32));
+        }
+        merge_counts(&mut row);
+        rows.push_row(&row);
+    }
+    rows.n_cols = ids.len();
+    IndexedDocs { rows, ids }
+}
+
+/// The weighted matrices of `train_rows` and `val_rows` with a vocabulary
+/// chosen on `train_rows` alone: the same definitions as [`fit_vocabulary`]
+/// and [`transform`] (features may be numbered differently).
+pub(crate) fn fold_matrices(
+    config: &VectorizerConfig,
+    docs: &IndexedDocs,
+    train_rows: &[usize],
+    val_rows: &[usize],
+) -> (Csr, Csr) {
+    let n_terms = docs.ids.len();
+    let mut df = vec![0u32; n_terms];
+    let mut total = vec![0u64; if config.max_features.is_some() { n_terms } else { 0 }];
+    for &r in train_rows {
+        let (idx, val) = docs.rows.row(r);
+        for (&g, &c) in idx.iter().zip(val) {
+            df[g as usize] += 1;
+            if !total.is_empty() {
+                total[g as usize] += c as u64;
+            }
+        }
+    }
+    let n = train_rows.len() as f64;
+    let max_df = ((config.max_df * n).floor() as u32).max(1);
+    let mut kept: Vec<u32> = (0..n_terms as u32)
+        .filter(|&g| df[g as usize] >= config.min_df && df[g as usize] <= max_df)
+        .collect();
+    if let Some(limit) = config.max_features {
+        kept.sort_unstable_by(|&a, &b| {
+            total[b as usize]
+                .cmp(&total[a as usize])
+                .then(docs.ids[a as usize].cmp(&docs.ids[b as usize]))
+        });
+        kept.truncate(limit as usize);
+        kept.sort_unstable();
+    }
+    let mut local = vec![u32::MAX; n_terms];
+    for (i, &g) in kept.iter().enumerate() {
+        local[g as usize] = i as u32;
+    }
+    let weighting = Weighting {
+        tf: config.tf,
+        l2_norm: config.l2_norm,
+        idf: if config.idf {
+            kept.iter()
+                .map(|&g| (((1.0 + n) / (1.0 + df[g as usize] as f64)).ln() + 1.0) as f32)
+                .collect()
+        } else {
+            Vec::new()
+        },
+    };
+    let build = |rows: &[usize]| {
+        let mut m = Csr::empty(kept.len());
+        let mut row = Vec::new();
+        for &r in rows {
+            row.clear();
+            let (idx, val) = docs.rows.row(r);
+            row.extend(
+                idx.iter()
+                    .zip(val)
+                    .filter(|(g, _)| local[**g as usize] != u32::MAX)
+                    .map(|(g, c)| (local[*g as usize], *c)),
+            );
+            weighting.apply(&mut row);
+            m.push_row(&row);
+        }
+        m
+    };
+    (build(train_rows), build(val_rows))
+}
+
 /// Fits a vocabulary on `train` and returns the weighted matrices of
 /// `train` and `other`: the vectorizer alone, for tests that compare the
 /// classifiers with other implementations.
@@ -331,6 +431,7 @@ mod tests {
             tokenizer: Tokenizer {
                 lowercase: true,
                 ngram_max: 1,
+                char_ngrams: None,
             },
             tf: TfMode::Raw,
             ..VectorizerConfig::default()
@@ -357,6 +458,7 @@ mod tests {
             tokenizer: Tokenizer {
                 lowercase: true,
                 ngram_max: 1,
+                char_ngrams: None,
             },
             idf: false,
             l2_norm: false,

@@ -59,6 +59,7 @@ fn multinomial_nb_predicts_like_smartcore() {
         tokenizer: Tokenizer {
             lowercase: true,
             ngram_max: 1,
+            char_ngrams: None,
         },
         min_df: 2,
         tf: TfMode::Raw,
@@ -94,6 +95,7 @@ fn logistic_regression_predicts_like_smartcore() {
         tokenizer: Tokenizer {
             lowercase: true,
             ngram_max: 1,
+            char_ngrams: None,
         },
         min_df: 3,
         ..VectorizerConfig::default()

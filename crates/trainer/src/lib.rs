@@ -59,7 +59,11 @@ pub fn resolve_data(path: &Path) -> PathBuf {
         return path.to_path_buf();
     }
     let from_source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(DEFAULT_DATA);
-    if from_source.exists() { from_source } else { path.to_path_buf() }
+    if from_source.exists() {
+        from_source
+    } else {
+        path.to_path_buf()
+    }
 }
 
 /// Reads a grid: JSON (`.json`), or TOML with a `grid` array of sub-grids.
@@ -106,7 +110,12 @@ pub fn train_and_register(
     {
         return Err(RegistryError::VersionExists {
             version: v.to_string(),
-            location: registry.root().join("versions").join(v.to_string()).display().to_string(),
+            location: registry
+                .root()
+                .join("versions")
+                .join(v.to_string())
+                .display()
+                .to_string(),
             complete: true,
         }
         .into());

@@ -64,13 +64,23 @@ fn run(args: Args) -> Result<(), String> {
     let options = TrainOptions {
         data: args.data.clone(),
         registry: args.registry.clone(),
-        version: args.version.as_deref().map(str::parse).transpose().map_err(|e| format!("{e}"))?,
+        version: args
+            .version
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| format!("{e}"))?,
         bump: args.bump.parse()?,
         search: SearchConfig {
             folds: args.folds,
             test_size: args.test_size,
             seed: args.seed,
-            grid: args.grid.as_deref().map(load_grid).transpose().map_err(|e| e.to_string())?,
+            grid: args
+                .grid
+                .as_deref()
+                .map(load_grid)
+                .transpose()
+                .map_err(|e| e.to_string())?,
         },
         description: args.description.clone(),
         tags: args.tags.iter().cloned().collect(),
