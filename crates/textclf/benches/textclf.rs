@@ -31,17 +31,31 @@ fn bench(c: &mut Criterion) {
     });
     g.sample_size(50);
     g.bench_function("sha256_artifact", |b| b.iter(|| black_box(registry_sha(&bytes))));
+    let words_grid = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/grids/words-only.json"),
+    )
+    .unwrap();
+    let words_config = SearchConfig {
+        grid: Some(textclf::Grid::from_json(&words_grid).unwrap()),
+        ..SearchConfig::default()
+    };
+    let (words_model, _) = textclf::grid_search(&texts, &data.labels, &words_config, &|_| {}).unwrap();
     g.throughput(Throughput::Elements(texts.len() as u64));
-    g.bench_function("predict_all_snippets", |b| {
-        let mut scratch = Scratch::default();
-        b.iter(|| {
-            let mut positive = 0usize;
-            for t in &texts {
-                positive += (model.predict_with(t, &mut scratch).label == "positive") as usize;
-            }
-            black_box(positive)
-        })
-    });
+    for (name, m) in [
+        ("predict_default_model", &model),
+        ("predict_words_only_model", &words_model),
+    ] {
+        g.bench_function(name, |b| {
+            let mut scratch = Scratch::default();
+            b.iter(|| {
+                let mut positive = 0usize;
+                for t in &texts {
+                    positive += (m.predict_with(t, &mut scratch).label == "positive") as usize;
+                }
+                black_box(positive)
+            })
+        });
+    }
     g.throughput(Throughput::Elements(1));
     let labels = &data.labels[..10_000];
     let fit_texts = &texts[..10_000];

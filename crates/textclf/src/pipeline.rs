@@ -3,7 +3,7 @@
 
 use crate::error::{Result, TextClfError};
 use crate::linear::{self, ClassifierConfig, LinearModel};
-use crate::vectorizer::{self, VectorizerConfig, Vocabulary, Weighting, merge_counts};
+use crate::vectorizer::{self, VectorizerConfig, Vocabulary, Weighting};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -52,6 +52,7 @@ pub struct Scratch {
     buf: String,
     words: Vec<u64>,
     ids: Vec<u64>,
+    features: Vec<u32>,
     row: Vec<(u32, f32)>,
     probs: Vec<f64>,
 }
@@ -201,13 +202,19 @@ impl TextClassifier {
         self.vectorizer
             .tokenizer
             .term_ids(text, &mut scratch.buf, &mut scratch.words, &mut scratch.ids);
+        // Sort plain feature numbers (cheaper than pairs), then count runs.
+        scratch.features.clear();
+        scratch
+            .features
+            .extend(scratch.ids.iter().filter_map(|&id| self.vocabulary.get(id)));
+        scratch.features.sort_unstable();
         scratch.row.clear();
-        for &id in &scratch.ids {
-            if let Some(f) = self.vocabulary.get(id) {
-                scratch.row.push((f, 1.0));
+        for &f in &scratch.features {
+            match scratch.row.last_mut() {
+                Some((last, count)) if *last == f => *count += 1.0,
+                _ => scratch.row.push((f, 1.0)),
             }
         }
-        merge_counts(&mut scratch.row);
         self.weighting.apply(&mut scratch.row);
     }
 
