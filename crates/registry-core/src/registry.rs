@@ -111,7 +111,9 @@ pub struct RepairReport {
 #[derive(Debug)]
 pub struct Registry<S: Store = FsStore> {
     store: S,
-    actor: Actor,
+    /// Who saves and moves: looked up on first write, since reads (a
+    /// predictor's start-up) should not pay for user and host look-ups.
+    actor: std::sync::OnceLock<Actor>,
 }
 
 impl Registry<FsStore> {
@@ -133,14 +135,21 @@ impl<S: Store> Registry<S> {
     pub fn with_store(store: S) -> Self {
         Registry {
             store,
-            actor: Actor::current(),
+            actor: std::sync::OnceLock::new(),
         }
     }
 
     /// Attribute saves and alias moves to `actor` instead of the OS user.
-    pub fn with_actor(mut self, actor: Actor) -> Self {
-        self.actor = actor;
-        self
+    pub fn with_actor(self, actor: Actor) -> Self {
+        let _ = self.actor.set(actor.clone());
+        Registry {
+            store: self.store,
+            actor: std::sync::OnceLock::from(actor),
+        }
+    }
+
+    fn actor(&self) -> &Actor {
+        self.actor.get_or_init(Actor::current)
     }
 
     pub fn store(&self) -> &S {
@@ -260,7 +269,7 @@ impl<S: Store> Registry<S> {
         let file = format!("model.{}", artifact.extension);
         let model_key = format!("{}{file}", version_prefix(version));
         if info.lineage.created_by.is_none() {
-            info.lineage.created_by = Some(self.actor.clone());
+            info.lineage.created_by = Some(self.actor().clone());
         }
         let mut metadata = ModelMetadata {
             format_version: FORMAT_VERSION,
@@ -578,7 +587,7 @@ impl<S: Store> Registry<S> {
             previous: current.as_ref().map(|(r, _)| r.version.clone()),
             metadata_sha256: metadata_sha256.to_string(),
             moved_at: OffsetDateTime::now_utc(),
-            moved_by: self.actor.clone(),
+            moved_by: self.actor().clone(),
             action,
         };
         let mut bytes = serde_json::to_vec_pretty(&record).map_err(|e| RegistryError::Encode {

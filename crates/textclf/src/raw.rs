@@ -7,7 +7,7 @@
 macro_rules! blob {
     ($name:ident, $t:ty, $n:expr) => {
         pub mod $name {
-            use serde::{Deserialize, Deserializer, Serializer};
+            use serde::{Deserializer, Serializer};
 
             pub fn serialize<S: Serializer>(v: &[$t], s: S) -> Result<S::Ok, S::Error> {
                 let mut bytes = Vec::with_capacity(v.len() * $n);
@@ -18,22 +18,40 @@ macro_rules! blob {
             }
 
             pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<$t>, D::Error> {
-                let bytes = serde_bytes::ByteBuf::deserialize(d)?;
-                if bytes.len() % $n != 0 {
-                    return Err(serde::de::Error::custom(format!(
-                        "array blob of {} bytes is not a multiple of {}",
-                        bytes.len(),
-                        $n
-                    )));
+                struct Blob;
+                impl<'de> serde::de::Visitor<'de> for Blob {
+                    type Value = Vec<$t>;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(f, "a byte blob of little-endian {}", stringify!($t))
+                    }
+                    // Borrowed straight from the input (postcard): one copy.
+                    fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Self::Value, E> {
+                        if bytes.len() % $n != 0 {
+                            return Err(E::custom(format!(
+                                "array blob of {} bytes is not a multiple of {}",
+                                bytes.len(),
+                                $n
+                            )));
+                        }
+                        Ok(bytes
+                            .chunks_exact($n)
+                            .map(|c| {
+                                let mut a = [0u8; $n];
+                                a.copy_from_slice(c);
+                                <$t>::from_le_bytes(a)
+                            })
+                            .collect())
+                    }
+                    // Self-describing formats without a bytes type (JSON).
+                    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                        let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                        while let Some(b) = seq.next_element::<u8>()? {
+                            bytes.push(b);
+                        }
+                        self.visit_bytes(&bytes)
+                    }
                 }
-                Ok(bytes
-                    .chunks_exact($n)
-                    .map(|c| {
-                        let mut a = [0u8; $n];
-                        a.copy_from_slice(c);
-                        <$t>::from_le_bytes(a)
-                    })
-                    .collect())
+                d.deserialize_bytes(Blob)
             }
         }
     };

@@ -93,7 +93,10 @@ impl Vocabulary {
     /// Builds the table for `ids`, where `ids[i]` gets feature index `i`.
     pub fn new(ids: &[u64]) -> Self {
         assert!(ids.len() < u32::MAX as usize, "more than 2^32 - 1 features");
-        let capacity = (ids.len() * 2).next_power_of_two().max(16);
+        // Load factor 3/8 to 3/4: a miss (most character n-grams are not in
+        // the vocabulary) probes a few slots of one or two cache lines, and
+        // the table stays small to read and checksum at every start.
+        let capacity = (ids.len() + ids.len() / 3 + 1).next_power_of_two().max(16);
         let mut slots = vec![EMPTY; capacity];
         let mask = capacity - 1;
         for (i, &id) in ids.iter().enumerate() {
