@@ -20,9 +20,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (model, report) = textclf::grid_search(&texts, &data.labels, &config, &|_| {})?;
     let elapsed = start.elapsed();
     for c in &report.candidates {
-        println!("{:.4} ± {:.4}  {}", c.mean, c.std, serde_json::Value::Object(c.hyperparameters.clone()));
+        println!(
+            "{:.4} ± {:.4}  {}",
+            c.mean,
+            c.std,
+            serde_json::Value::Object(c.hyperparameters.clone())
+        );
     }
-    println!("best: {}", serde_json::Value::Object(report.winner().hyperparameters.clone()));
+    println!(
+        "best: {}",
+        serde_json::Value::Object(report.winner().hyperparameters.clone())
+    );
     println!(
         "cv {:.4} test {:.4} in {:.2?}; {} features, artifact {} bytes",
         report.winner().mean,

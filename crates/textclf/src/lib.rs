@@ -65,7 +65,7 @@ pub use selection::{
     Candidate, CandidateResult, ClassifierGrid, Evaluation, Grid, LabelMetrics, Progress, SearchConfig, SearchReport,
     SubGrid, grid_search, stratified_folds, stratified_split,
 };
-pub use tokenizer::Tokenizer;
+pub use tokenizer::{TokenScratch, Tokenizer};
 pub use vectorizer::{TfMode, VectorizerConfig};
 
 /// Internals exposed for benchmarks and agreement tests; not a stable API.

@@ -3,6 +3,7 @@
 
 use crate::error::{Result, TextClfError};
 use crate::linear::{self, ClassifierConfig, LinearModel};
+use crate::tokenizer::TokenScratch;
 use crate::vectorizer::{self, VectorizerConfig, Vocabulary, Weighting};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -49,8 +50,7 @@ pub struct TextClassifier {
 /// Reusable buffers for predicting many texts without allocating.
 #[derive(Debug, Default)]
 pub struct Scratch {
-    buf: String,
-    words: Vec<u64>,
+    tokens: TokenScratch,
     ids: Vec<u64>,
     features: Vec<u32>,
     row: Vec<(u32, f32)>,
@@ -86,14 +86,11 @@ pub(crate) fn tokenize_all(config: &VectorizerConfig, texts: &[&str]) -> Vec<Vec
     use rayon::prelude::*;
     texts
         .par_iter()
-        .map_init(
-            || (String::new(), Vec::new()),
-            |(buf, words), t| {
-                let mut out = Vec::new();
-                config.tokenizer.term_ids(t, buf, words, &mut out);
-                out
-            },
-        )
+        .map_init(TokenScratch::default, |scratch, t| {
+            let mut out = Vec::new();
+            config.tokenizer.term_ids(t, scratch, &mut out);
+            out
+        })
         .collect()
 }
 
@@ -201,7 +198,7 @@ impl TextClassifier {
         scratch.ids.clear();
         self.vectorizer
             .tokenizer
-            .term_ids(text, &mut scratch.buf, &mut scratch.words, &mut scratch.ids);
+            .term_ids(text, &mut scratch.tokens, &mut scratch.ids);
         // Sort plain feature numbers (cheaper than pairs), then count runs.
         scratch.features.clear();
         scratch

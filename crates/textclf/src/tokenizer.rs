@@ -33,6 +33,15 @@ impl Default for Tokenizer {
     }
 }
 
+/// Buffers [`Tokenizer::term_ids`] reuses between calls.
+#[derive(Debug, Default)]
+pub struct TokenScratch {
+    buf: String,
+    words: Vec<u64>,
+    padded: String,
+    bounds: Vec<usize>,
+}
+
 /// Character n-grams are hashed with their own seed, so `"ok"` the word
 /// and `"ok"` the character bigram are different terms.
 const CHAR_SEED: u64 = 0xC4A2_5EED;
@@ -130,23 +139,28 @@ impl Tokenizer {
         }
     }
 
-    /// Appends the ids of all terms (words, then n-grams up to `ngram_max`)
-    /// of `text` to `out`. `buf` is scratch space reused between calls.
-    pub fn term_ids(&self, text: &str, buf: &mut String, words: &mut Vec<u64>, out: &mut Vec<u64>) {
+    /// Appends the ids of all terms (character n-grams if configured, words,
+    /// then word n-grams up to `ngram_max`) of `text` to `out`. `scratch`
+    /// keeps its buffers between calls, so a warm call allocates nothing.
+    pub fn term_ids(&self, text: &str, scratch: &mut TokenScratch, out: &mut Vec<u64>) {
+        let TokenScratch {
+            buf,
+            words,
+            padded,
+            bounds,
+        } = scratch;
         self.normalize_into(text, buf);
         words.clear();
         match self.char_ngrams {
             None => self.for_each_word(buf, |w| words.push(word_id(w))),
             Some((lo, hi)) => {
-                let mut padded = String::new();
-                let mut bounds = Vec::new();
                 self.for_each_word(buf, |w| {
                     words.push(word_id(w));
                     padded.clear();
                     padded.push(' ');
                     padded.push_str(w);
                     padded.push(' ');
-                    for_each_char_ngram(&padded, lo as usize, hi as usize, &mut bounds, |g| {
+                    for_each_char_ngram(padded, lo as usize, hi as usize, bounds, |g| {
                         out.push(xxhash_rust::xxh3::xxh3_64_with_seed(g.as_bytes(), CHAR_SEED))
                     });
                 });
@@ -253,10 +267,10 @@ mod tests {
     #[test]
     fn empty_and_punctuation_only_text_has_no_terms() {
         let t = Tokenizer::default();
-        let (mut buf, mut words, mut out) = (String::new(), Vec::new(), Vec::new());
+        let (mut scratch, mut out) = (TokenScratch::default(), Vec::new());
         for text in ["", "   ", "!!! ... ---", "'"] {
             out.clear();
-            t.term_ids(text, &mut buf, &mut words, &mut out);
+            t.term_ids(text, &mut scratch, &mut out);
             assert!(out.is_empty(), "{text:?}");
         }
     }
@@ -279,8 +293,8 @@ mod tests {
                 "ab", "cde"
             ]
         );
-        let (mut buf, mut words, mut ids) = (String::new(), Vec::new(), Vec::new());
-        t.term_ids("ab cde", &mut buf, &mut words, &mut ids);
+        let (mut scratch, mut ids) = (TokenScratch::default(), Vec::new());
+        t.term_ids("ab cde", &mut scratch, &mut ids);
         let mut from_text = Vec::new();
         t.terms_with_text("ab cde", |id, _| from_text.push(id));
         assert_eq!(ids, from_text, "same ids on both paths");
@@ -301,8 +315,8 @@ mod tests {
             ngram_max: 3,
             char_ngrams: None,
         };
-        let (mut buf, mut words, mut ids) = (String::new(), Vec::new(), Vec::new());
-        t.term_ids("a b c d", &mut buf, &mut words, &mut ids);
+        let (mut scratch, mut ids) = (TokenScratch::default(), Vec::new());
+        t.term_ids("a b c d", &mut scratch, &mut ids);
         assert_eq!(ids.len(), 4 + 3 + 2);
         let mut named = Vec::new();
         t.terms_with_text("a b c d", |id, text| named.push((id, text)));

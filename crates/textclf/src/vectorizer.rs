@@ -417,8 +417,8 @@ mod tests {
         texts
             .iter()
             .map(|t| {
-                let (mut b, mut w, mut o) = (String::new(), Vec::new(), Vec::new());
-                tok.term_ids(t, &mut b, &mut w, &mut o);
+                let (mut scratch, mut o) = (crate::tokenizer::TokenScratch::default(), Vec::new());
+                tok.term_ids(t, &mut scratch, &mut o);
                 o
             })
             .collect()
