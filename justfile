@@ -12,16 +12,10 @@ predict TEXT:
 
 # Train a new version, then promote it to production only if it is at least as good.
 train-and-promote:
-    #!/usr/bin/env bash
-    set -euo pipefail
-    cargo build --release -q -p trainer -p registry-cli
-    version=$(./target/release/trainer --registry {{registry}} --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
-    echo "trained $version"
-    if ./target/release/registry --registry {{registry}} promote "$version" --to production --if-better; then
-        echo "decision: promoted $version to production"
-    else
-        echo "decision: kept production where it was ($version is worse)"
-    fi
+    cargo run --release -q -p trainer -- --registry {{registry}}
+    cargo run --release -q -p registry-cli -- --registry {{registry}} promote latest --to production --if-better \
+        && echo "decision: the new version is now production" \
+        || echo "decision: production unchanged (the new version scored lower; see above)"
 
 # List versions with scores and aliases.
 list:

@@ -35,7 +35,7 @@ enum Command {
         /// A version (1.0.2) or an alias (production, latest).
         target: String,
     },
-    /// Point an alias at a version.
+    /// Point an alias at a version (or at what another alias, e.g. latest, names).
     Promote {
         version: String,
         /// The alias to move, e.g. production.
@@ -77,13 +77,14 @@ impl From<RegistryError> for Failure {
 
 /// A version or an alias name, resolved to a version.
 fn resolve(registry: &Registry, target: &str) -> Result<ModelVersion, Failure> {
-    if let Ok(v) = target.parse::<ModelVersion>() {
-        return Ok(v);
-    }
+    let version_error = match target.parse::<ModelVersion>() {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
     match target.parse::<AliasName>() {
         Ok(alias) => Ok(registry.resolve(&alias)?.version),
-        Err(_) => Err(Failure(format!(
-            "{target:?} is neither a version (like 1.0.2) nor an alias (like production)"
+        Err(alias_error) => Err(Failure(format!(
+            "{target:?} is neither a version nor an alias:\n  {version_error}\n  {alias_error}"
         ))),
     }
 }
@@ -92,10 +93,18 @@ fn score(v: Option<f64>) -> String {
     v.map_or("-".into(), |s| format!("{s:.4}"))
 }
 
-fn timestamp(md: &ModelMetadata) -> String {
-    md.timestamp
-        .format(&time::format_description::well_known::Rfc3339)
+/// RFC 3339 in UTC to the second: what a table needs (metadata keeps the
+/// full precision).
+fn seconds(t: time::OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
         .unwrap_or_default()
+}
+
+fn timestamp(md: &ModelMetadata) -> String {
+    seconds(md.timestamp)
 }
 
 fn aliases_by_version(registry: &Registry) -> Result<Vec<AliasRecord>, Failure> {
@@ -136,10 +145,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     registry.root().display()
                 );
             } else {
-                println!("{:<16} {:<26} {:>8} {:>8}  ALIASES", "VERSION", "CREATED", "TEST", "CV");
+                println!("{:<16} {:<20} {:>8} {:>8}  ALIASES", "VERSION", "CREATED", "TEST", "CV");
                 for (md, names) in rows {
                     println!(
-                        "{:<16} {:<26} {:>8} {:>8}  {}",
+                        "{:<16} {:<20} {:>8} {:>8}  {}",
                         md.version.to_string(),
                         timestamp(&md),
                         score(md.info.test_score),
@@ -227,7 +236,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             expect,
             if_better,
         } => {
-            let version: ModelVersion = version.parse()?;
+            let version = resolve(&registry, &version)?;
             let alias: AliasName = to.parse()?;
             let expect = match expect.as_deref() {
                 None => Expect::Anything,

@@ -184,6 +184,28 @@ fn train_predict_promote_rollback_verify() {
             "--if-better",
         ],
     );
+    // The gate: a version that scored lower than production is refused and
+    // production stays where it was.
+    let weak = registry_core::ModelInfo {
+        test_score: Some(0.01),
+        ..registry_core::ModelInfo::default()
+    };
+    registry_core::Registry::open(&reg)
+        .unwrap()
+        .save_model(&"0.0.1".parse().unwrap(), &vec![0u8; 4], weak)
+        .unwrap();
+    let err = fails(
+        "registry",
+        &reg,
+        &["promote", "0.0.1", "--to", "production", "--if-better"],
+    );
+    assert!(
+        err.contains("not promoting") && err.contains("alias unchanged"),
+        "{err}"
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok("registry", &reg, &["show", "production", "--json"])).unwrap();
+    assert_eq!(shown["version"], "1.0.1");
     let history = ok("registry", &reg, &["history", "production"]);
     assert_eq!(history.lines().count(), 3, "{history}");
     let back = ok("registry", &reg, &["rollback", "production"]);
@@ -210,7 +232,7 @@ fn train_predict_promote_rollback_verify() {
 
     // Errors: unknown version lists what exists; bad names; damage.
     let err = fails("predictor", &reg, &["--version", "9.9.9", "x"]);
-    assert!(err.contains("available: 1.0.0, 1.0.1"), "{err}");
+    assert!(err.contains("available: 0.0.1, 1.0.0, 1.0.1"), "{err}");
     let err = fails("registry", &reg, &["promote", "../../etc", "--to", "production"]);
     assert!(err.contains("invalid version"), "{err}");
     let err = fails("registry", &reg, &["promote", "1.0.0", "--to", "../x"]);
@@ -219,6 +241,14 @@ fn train_predict_promote_rollback_verify() {
     assert!(err.contains("already exists"), "{err}");
     let err = fails("trainer", &reg, &["--data", "fixtures/nope.tsv"]);
     assert!(err.contains("nope.tsv"), "{err}");
+
+    // A registry path that is not a directory.
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let err = fails("predictor", &file, &["x"]);
+    assert!(err.contains("not-a-dir"), "{err}");
+    let err = fails("registry", &file, &["list"]);
+    assert!(err.contains("not-a-dir"), "{err}");
 
     let model = reg.join("versions/1.0.1/model.bin");
     let mut bytes = std::fs::read(&model).unwrap();
@@ -245,6 +275,17 @@ fn help_and_messages_are_pinned() {
     insta::assert_snapshot!("predict_empty", redact(&fails("predictor", &reg, &["x"]), &reg));
     ok("trainer", &reg, &["--data", TINY, "--folds", "3", "--quiet"]);
     insta::assert_snapshot!("list_one", redact(&ok("registry", &reg, &["list"]), &reg));
+    let show = ok("registry", &reg, &["show", "1.0.0"]);
+    let show: Vec<String> = show
+        .lines()
+        .map(|l| match l.split_once(':') {
+            Some((k, _)) if ["created", "trained by", "code", "artifact", "metadata"].contains(&k) => {
+                format!("{k}: [redacted]")
+            }
+            _ => l.to_string(),
+        })
+        .collect();
+    insta::assert_snapshot!("show_version", show.join("\n"));
     insta::assert_snapshot!(
         "unknown_alias",
         redact(&fails("registry", &reg, &["show", "staging"]), &reg)
