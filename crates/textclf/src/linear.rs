@@ -94,6 +94,37 @@ impl LinearModel {
         }
     }
 
+    /// Adds feature `f`'s weights, times `x`, to the per-output scores `z`.
+    #[inline]
+    pub fn add_feature(&self, f: u32, x: f64, z: &mut [f64]) {
+        let k = self.n_outputs as usize;
+        let w = &self.weights[f as usize * k..(f as usize + 1) * k];
+        for (zk, &wk) in z.iter_mut().zip(w) {
+            *zk += x * wk as f64;
+        }
+    }
+
+    /// Turns per-output scores (bias included) into class probabilities, in
+    /// place: one score becomes `[1 - p, p]`, several a softmax.
+    #[inline]
+    pub fn scores_to_probabilities(&self, z: &mut Vec<f64>) {
+        if self.n_outputs == 1 {
+            let p1 = sigmoid(z[0]);
+            z.clear();
+            z.extend([1.0 - p1, p1]);
+            return;
+        }
+        let max = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let mut sum = 0.0;
+        for o in z.iter_mut() {
+            *o = (*o - max).exp();
+            sum += *o;
+        }
+        for o in z.iter_mut() {
+            *o /= sum;
+        }
+    }
+
     fn from_class_scores(n_features: usize, k: usize, w: &[f64], b: &[f64]) -> Self {
         if k == 2 {
             LinearModel {

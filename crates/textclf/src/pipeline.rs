@@ -45,6 +45,22 @@ pub struct TextClassifier {
     weighting: Weighting,
     model: LinearModel,
     terms: TermList,
+    /// For additive models with character n-grams: every training word's
+    /// character n-gram score, so prediction skips hashing and looking up
+    /// ~20 n-grams per known word.
+    word_scores: Option<WordScores>,
+}
+
+/// Each known word's feature number (`u32::MAX` if the word itself is not
+/// a feature) and summed character n-gram weights (per output): one probe
+/// per word instead of two.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct WordScores {
+    words: Vocabulary,
+    #[serde(with = "crate::raw::u32s")]
+    features: Vec<u32>,
+    #[serde(with = "crate::raw::f32s")]
+    scores: Vec<f32>,
 }
 
 /// Reusable buffers for predicting many texts without allocating.
@@ -162,6 +178,8 @@ impl TextClassifier {
                 .push_str(term_text.get(&id).map(String::as_str).unwrap_or("?"));
             terms.ends.push(terms.text.len() as u32);
         }
+        let word_scores = additive_with_char_ngrams(&vectorizer, &fitted.weighting)
+            .then(|| word_scores(&vectorizer, &vocabulary, &model, texts));
         Ok((
             TextClassifier {
                 labels: names.to_vec(),
@@ -171,6 +189,7 @@ impl TextClassifier {
                 weighting: fitted.weighting,
                 model,
                 terms,
+                word_scores,
             },
             params,
         ))
@@ -218,9 +237,81 @@ impl TextClassifier {
     /// Probabilities of every label (in [`TextClassifier::labels`] order).
     /// Text with no known word gets the model's prior.
     pub fn predict_proba_with<'s>(&self, text: &str, scratch: &'s mut Scratch) -> &'s [f64] {
+        if let Some(ws) = &self.word_scores {
+            self.additive_scores(ws, text, scratch);
+            self.model.scores_to_probabilities(&mut scratch.probs);
+            return &scratch.probs;
+        }
         self.featurize(text, scratch);
         self.model.probabilities(&scratch.row, &mut scratch.probs);
         &scratch.probs
+    }
+
+    /// The same scores as featurize + dot product for additive models (raw
+    /// counts, no idf, no norm), summed term by term without building the
+    /// feature row: words and word n-grams by look-up, each distinct word's
+    /// character n-grams from the precomputed table (or computed, for words
+    /// unseen in training).
+    fn additive_scores(&self, ws: &WordScores, text: &str, scratch: &mut Scratch) {
+        let k = self.model.n_outputs as usize;
+        let z = &mut scratch.probs;
+        z.clear();
+        z.extend(self.model.bias.iter().map(|&b| b as f64));
+        let tokenizer = &self.vectorizer.tokenizer;
+        let t = &mut scratch.tokens;
+        tokenizer.normalize_into(text, &mut t.buf);
+        t.words.clear();
+        t.seen.clear();
+        let grams = &mut scratch.ids;
+        let (words, seen, padded, bounds) = (&mut t.words, &mut t.seen, &mut t.padded, &mut t.bounds);
+        tokenizer.for_each_word(&t.buf, |w| {
+            let id = crate::tokenizer::word_id(w);
+            // Distinct words: a scan for short texts, a set for long ones.
+            let first = if words.len() < 32 {
+                !words.contains(&id)
+            } else {
+                if seen.is_empty() {
+                    seen.extend(words.iter().copied());
+                }
+                seen.insert(id)
+            };
+            words.push(id);
+            match ws.words.get(id) {
+                Some(i) => {
+                    let f = ws.features[i as usize];
+                    if f != u32::MAX {
+                        self.model.add_feature(f, 1.0, z);
+                    }
+                    if first {
+                        for (zk, &s) in z.iter_mut().zip(&ws.scores[i as usize * k..(i as usize + 1) * k]) {
+                            *zk += s as f64;
+                        }
+                    }
+                }
+                // Not seen in training, so not a feature either: only its
+                // character n-grams can count.
+                None if first => {
+                    grams.clear();
+                    tokenizer.push_char_ngrams(w, padded, bounds, grams);
+                    for &g in grams.iter() {
+                        if let Some(f) = self.vocabulary.get(g) {
+                            self.model.add_feature(f, 1.0, z);
+                        }
+                    }
+                }
+                None => {}
+            }
+        });
+        for n in 2..=tokenizer.ngram_max.max(1) as usize {
+            for window in words.windows(n) {
+                let id = window[1..]
+                    .iter()
+                    .fold(window[0], |acc, &w| crate::tokenizer::combine(acc, w));
+                if let Some(f) = self.vocabulary.get(id) {
+                    self.model.add_feature(f, 1.0, z);
+                }
+            }
+        }
     }
 
     /// The most probable label and its probability, reusing `scratch`.
@@ -302,6 +393,58 @@ impl TextClassifier {
     }
 }
 
+/// Whether a document's score is a plain sum over its terms' counts (raw
+/// tf, no idf, no normalisation) and character n-grams are on: then each
+/// known word's character n-gram score can be precomputed.
+fn additive_with_char_ngrams(vectorizer: &VectorizerConfig, weighting: &Weighting) -> bool {
+    vectorizer.tokenizer.char_ngrams.is_some()
+        && weighting.tf == crate::vectorizer::TfMode::Raw
+        && weighting.idf.is_empty()
+        && !weighting.l2_norm
+}
+
+/// Every distinct word of `texts` with the sum of its distinct character
+/// n-grams' weights.
+fn word_scores(
+    vectorizer: &VectorizerConfig,
+    vocabulary: &Vocabulary,
+    model: &LinearModel,
+    texts: &[&str],
+) -> WordScores {
+    let tokenizer = &vectorizer.tokenizer;
+    let k = model.n_outputs as usize;
+    let mut seen = vectorizer::IdSet::default();
+    let mut ids = Vec::new();
+    let mut features = Vec::new();
+    let mut scores = Vec::new();
+    let (mut buf, mut padded, mut bounds, mut grams) = (String::new(), String::new(), Vec::new(), Vec::new());
+    for text in texts {
+        tokenizer.normalize_into(text, &mut buf);
+        tokenizer.for_each_word(&buf, |w| {
+            let id = crate::tokenizer::word_id(w);
+            if !seen.insert(id) {
+                return;
+            }
+            grams.clear();
+            tokenizer.push_char_ngrams(w, &mut padded, &mut bounds, &mut grams);
+            let mut z = vec![0.0f64; k];
+            for &g in &grams {
+                if let Some(f) = vocabulary.get(g) {
+                    model.add_feature(f, 1.0, &mut z);
+                }
+            }
+            ids.push(id);
+            features.push(vocabulary.get(id).unwrap_or(u32::MAX));
+            scores.extend(z.iter().map(|&v| v as f32));
+        });
+    }
+    WordScores {
+        words: Vocabulary::new(&ids),
+        features,
+        scores,
+    }
+}
+
 /// Flat JSON view of a candidate's hyperparameters.
 pub fn hyperparameters(
     vectorizer: &VectorizerConfig,
@@ -358,4 +501,69 @@ pub(crate) fn fit_classifier(
             (fit.model, Some(fit.params))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vectorizer::TfMode;
+
+    /// The precomputed-word path gives the same probabilities as building
+    /// the feature row, on known and unknown words alike.
+    #[test]
+    fn additive_fast_path_matches_the_feature_row() {
+        let texts = [
+            "a wonderful, moving film",
+            "dull and lifeless, a waste",
+            "wonderful wonderful acting",
+            "the plot is dull",
+            "moving performances, great cast",
+            "a lifeless waste of time",
+        ];
+        let labels: Vec<String> = ["pos", "neg", "pos", "neg", "pos", "neg"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let config = VectorizerConfig {
+            tokenizer: crate::Tokenizer {
+                lowercase: true,
+                ngram_max: 2,
+                char_ngrams: Some((2, 4)),
+            },
+            tf: TfMode::Raw,
+            idf: false,
+            l2_norm: false,
+            ..VectorizerConfig::default()
+        };
+        for classifier in [
+            ClassifierConfig::NbLogisticRegression { alpha: 1.0, c: 1.0 },
+            ClassifierConfig::MultinomialNb { alpha: 0.5 },
+        ] {
+            let model = TextClassifier::fit(&texts, &labels, config, classifier).unwrap();
+            assert!(model.word_scores.is_some(), "additive model gets the table");
+            let mut scratch = Scratch::default();
+            for text in [
+                "wonderful film",
+                "WONDERFUL, wonderful!",
+                "an unseen wordwonderful and dullish text",
+                "",
+                "dull dull dull waste",
+            ] {
+                let fast = model.predict_proba_with(text, &mut scratch).to_vec();
+                model.featurize(text, &mut scratch);
+                let mut slow = Vec::new();
+                model.model.probabilities(&scratch.row, &mut slow);
+                for (a, b) in fast.iter().zip(&slow) {
+                    assert!((a - b).abs() < 1e-5, "{classifier:?} {text:?}: {fast:?} vs {slow:?}");
+                }
+            }
+        }
+        let binary = VectorizerConfig {
+            tf: TfMode::Binary,
+            ..config
+        };
+        let model =
+            TextClassifier::fit(&texts, &labels, binary, ClassifierConfig::MultinomialNb { alpha: 0.5 }).unwrap();
+        assert!(model.word_scores.is_none(), "binary tf is not additive over words");
+    }
 }
