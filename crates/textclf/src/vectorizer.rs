@@ -134,6 +134,96 @@ impl Vocabulary {
     pub fn len(&self) -> usize {
         self.len as usize
     }
+
+    /// The same table with each slot's feature number replaced by
+    /// `value(feature)`: a look-up then yields the value itself, one memory
+    /// access instead of two (the table, then an array indexed by feature).
+    pub(crate) fn map_values(&self, value: impl Fn(u32) -> u32) -> ValueTable {
+        ValueTable {
+            slots: self
+                .slots
+                .iter()
+                .map(|&s| {
+                    if s == EMPTY {
+                        EMPTY
+                    } else {
+                        (s & 0xFFFF_FFFF_0000_0000) | value(s as u32) as u64
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// Like [`Vocabulary::map_values`] with two values per term, packed in
+    /// one 16-byte slot.
+    pub(crate) fn map_pairs(&self, value: impl Fn(u32) -> (u32, u32)) -> PairTable {
+        PairTable {
+            slots: self
+                .slots
+                .iter()
+                .map(|&s| {
+                    if s == EMPTY {
+                        [0, 0, 0, 0]
+                    } else {
+                        let (a, b) = value(s as u32);
+                        [(s >> 32) as u32, a, b, 1]
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A [`Vocabulary`] whose slots hold a 32-bit value instead of a feature
+/// number (see [`Vocabulary::map_values`]). Derived at load time, never stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ValueTable {
+    slots: Vec<u64>,
+}
+
+impl ValueTable {
+    #[inline]
+    pub fn get(&self, id: u64) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        let fingerprint = id & 0xFFFF_FFFF_0000_0000;
+        let mut slot = (id as usize) & mask;
+        loop {
+            let s = self.slots[slot];
+            if s == EMPTY {
+                return None;
+            }
+            if s & 0xFFFF_FFFF_0000_0000 == fingerprint {
+                return Some(s as u32);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+}
+
+/// A [`Vocabulary`] whose 16-byte slots hold two values (see
+/// [`Vocabulary::map_pairs`]). Derived at load time, never stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct PairTable {
+    slots: Vec<[u32; 4]>,
+}
+
+impl PairTable {
+    #[inline]
+    pub fn get(&self, id: u64) -> Option<(u32, u32)> {
+        let mask = self.slots.len() - 1;
+        let fingerprint = (id >> 32) as u32;
+        let mut slot = (id as usize) & mask;
+        loop {
+            let [fp, a, b, occupied] = self.slots[slot];
+            if occupied == 0 {
+                return None;
+            }
+            if fp == fingerprint {
+                return Some((a, b));
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
 }
 
 /// A sparse matrix in compressed sparse row form, one row per document.
