@@ -84,6 +84,7 @@ pub struct Scratch {
     /// Predictions made with this scratch space (saturating).
     predictions: u32,
     tokens: TokenScratch,
+    spans: Vec<(u32, u32)>,
     ids: Vec<u64>,
     features: Vec<u32>,
     row: Vec<(u32, f32)>,
@@ -301,22 +302,64 @@ impl TextClassifier {
         let tokenizer = &self.vectorizer.tokenizer;
         let t = &mut scratch.tokens;
         tokenizer.normalize_into(text, &mut t.buf);
-        t.words.clear();
-        t.seen.clear();
-        let grams = &mut scratch.ids;
+        let buf = t.buf.as_str();
         let (words, seen, padded, bounds) = (&mut t.words, &mut t.seen, &mut t.padded, &mut t.bounds);
+        let spans = &mut scratch.spans;
+        let terms = &mut scratch.ids;
+        words.clear();
+        spans.clear();
+        seen.clear();
+        // 1. Hash every word and word n-gram first, 2. touch every table slot
+        // they will read, so the cache misses overlap instead of queueing one
+        // behind another (they are what a prediction waits on), 3. add up.
+        tokenizer.for_each_word(buf, |w| {
+            words.push(crate::tokenizer::word_id(w));
+            let start = w.as_ptr() as usize - buf.as_ptr() as usize;
+            spans.push((start as u32, (start + w.len()) as u32));
+        });
+        terms.clear();
+        for n in 2..=tokenizer.ngram_max.max(1) as usize {
+            for window in words.windows(n) {
+                terms.push(
+                    window[1..]
+                        .iter()
+                        .fold(window[0], |acc, &w| crate::tokenizer::combine(acc, w)),
+                );
+            }
+        }
+        let mut touched = 0u64;
+        for &id in words.iter() {
+            touched ^= direct.words.touch(id);
+        }
+        for &id in terms.iter() {
+            touched ^= direct.weights.touch(id);
+        }
+        std::hint::black_box(touched);
+
         let mut z = self.model.bias[0] as f64;
-        tokenizer.for_each_word(&t.buf, |w| {
-            let id = crate::tokenizer::word_id(w);
-            let first = if words.len() < 32 {
-                !words.contains(&id)
+        for &id in terms.iter() {
+            if let Some(bits) = direct.weights.get(id) {
+                z += f32::from_bits(bits) as f64;
+            }
+        }
+        let mut grams = Vec::new();
+        let mut filter = 0u64;
+        for (i, &id) in words.iter().enumerate() {
+            // Distinct words: a 64-bit filter answers most "first time?"
+            // questions; a scan (short texts) or a set (long ones) the rest.
+            let bit = 1u64 << (id >> 58);
+            let maybe_seen = filter & bit != 0;
+            filter |= bit;
+            let first = if !maybe_seen && i < 32 {
+                true
+            } else if i < 32 {
+                !words[..i].contains(&id)
             } else {
                 if seen.is_empty() {
-                    seen.extend(words.iter().copied());
+                    seen.extend(words[..i].iter().copied());
                 }
                 seen.insert(id)
             };
-            words.push(id);
             match direct.words.get(id) {
                 Some((weight, char_score)) => {
                     z += f32::from_bits(weight) as f64;
@@ -325,25 +368,16 @@ impl TextClassifier {
                     }
                 }
                 None if first => {
+                    let (start, end) = spans[i];
                     grams.clear();
-                    tokenizer.push_char_ngrams(w, padded, bounds, grams);
-                    for &g in grams.iter() {
+                    tokenizer.push_char_ngrams(&buf[start as usize..end as usize], padded, bounds, &mut grams);
+                    for &g in &grams {
                         if let Some(bits) = direct.weights.get(g) {
                             z += f32::from_bits(bits) as f64;
                         }
                     }
                 }
                 None => {}
-            }
-        });
-        for n in 2..=tokenizer.ngram_max.max(1) as usize {
-            for window in words.windows(n) {
-                let id = window[1..]
-                    .iter()
-                    .fold(window[0], |acc, &w| crate::tokenizer::combine(acc, w));
-                if let Some(bits) = direct.weights.get(id) {
-                    z += f32::from_bits(bits) as f64;
-                }
             }
         }
         scratch.probs.clear();

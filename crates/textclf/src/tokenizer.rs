@@ -67,6 +67,17 @@ fn for_each_char_ngram(padded: &str, lo: usize, hi: usize, bounds: &mut Vec<usiz
     }
 }
 
+/// ASCII letters and digits, by byte: one load instead of range tests.
+static WORD_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    t
+};
+
 fn is_apostrophe(c: char) -> bool {
     c == '\'' || c == '\u{2019}'
 }
@@ -100,10 +111,13 @@ impl Tokenizer {
             }
             return;
         }
+        buf.reserve(text.len());
         for c in text.chars() {
-            if is_apostrophe(c) {
+            if c.is_ascii() {
+                buf.push(if self.lowercase { c.to_ascii_lowercase() } else { c });
+            } else if is_apostrophe(c) {
                 buf.push('\'');
-            } else if self.lowercase {
+            } else if self.lowercase && !c.is_lowercase() {
                 buf.extend(c.to_lowercase());
             } else {
                 buf.push(c);
@@ -121,7 +135,7 @@ impl Tokenizer {
             // Byte by byte: the common case, and several times faster.
             let mut start: Option<usize> = None;
             for (i, &b) in bytes.iter().enumerate() {
-                if b.is_ascii_alphanumeric() {
+                if WORD_BYTE[b as usize] {
                     if start.is_none() {
                         start = Some(i);
                     }

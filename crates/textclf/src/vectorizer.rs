@@ -182,6 +182,12 @@ pub(crate) struct ValueTable {
 }
 
 impl ValueTable {
+    /// Reads the slot a look-up of `id` starts at (to pull it into cache).
+    #[inline]
+    pub fn touch(&self, id: u64) -> u64 {
+        self.slots[(id as usize) & (self.slots.len() - 1)]
+    }
+
     #[inline]
     pub fn get(&self, id: u64) -> Option<u32> {
         let mask = self.slots.len() - 1;
@@ -208,6 +214,12 @@ pub(crate) struct PairTable {
 }
 
 impl PairTable {
+    /// Reads the slot a look-up of `id` starts at (to pull it into cache).
+    #[inline]
+    pub fn touch(&self, id: u64) -> u64 {
+        self.slots[(id as usize) & (self.slots.len() - 1)][0] as u64
+    }
+
     #[inline]
     pub fn get(&self, id: u64) -> Option<(u32, u32)> {
         let mask = self.slots.len() - 1;
