@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The version of this type's serialised layout; part of `model_type`.
-pub const MODEL_FORMAT: u32 = 3;
+pub const MODEL_FORMAT: u32 = 4;
 
 /// How many of the most influential features keep their text in the model.
 /// Naming every feature would triple the artifact (and so the time to read
@@ -59,6 +59,7 @@ pub struct TextClassifier {
 #[derive(Debug, Clone, PartialEq)]
 struct DirectTables {
     weights: vectorizer::ValueTable,
+    ngram_weights: vectorizer::ValueTable,
     words: vectorizer::PairTable,
 }
 
@@ -72,6 +73,10 @@ struct WordScores {
     features: Vec<u32>,
     #[serde(with = "crate::raw::f32s")]
     scores: Vec<f32>,
+    /// The word n-grams (n >= 2) of the vocabulary, so that their weights
+    /// can live in a table of their own, small enough to stay in cache.
+    #[serde(with = "crate::raw::u64s")]
+    ngrams: Vec<u64>,
 }
 
 /// After this many predictions through one [`Scratch`], two-label additive
@@ -284,8 +289,14 @@ impl TextClassifier {
                     return None;
                 }
                 let weight = |f: u32| self.model.weights[f as usize].to_bits();
+                let ngram_weights = Vocabulary::new(&ws.ngrams).map_values(|i| {
+                    self.vocabulary
+                        .get(ws.ngrams[i as usize])
+                        .map_or(0.0f32.to_bits(), weight)
+                });
                 Some(DirectTables {
                     weights: self.vocabulary.map_values(weight),
+                    ngram_weights,
                     words: ws.words.map_pairs(|i| {
                         let f = ws.features[i as usize];
                         let w = if f == u32::MAX { 0.0f32.to_bits() } else { weight(f) };
@@ -332,13 +343,13 @@ impl TextClassifier {
             touched ^= direct.words.touch(id);
         }
         for &id in terms.iter() {
-            touched ^= direct.weights.touch(id);
+            touched ^= direct.ngram_weights.touch(id);
         }
         std::hint::black_box(touched);
 
         let mut z = self.model.bias[0] as f64;
         for &id in terms.iter() {
-            if let Some(bits) = direct.weights.get(id) {
+            if let Some(bits) = direct.ngram_weights.get(id) {
                 z += f32::from_bits(bits) as f64;
             }
         }
@@ -554,9 +565,24 @@ fn word_scores(
     let mut ids = Vec::new();
     let mut features = Vec::new();
     let mut scores = Vec::new();
+    let mut ngrams = Vec::new();
+    let mut ngram_seen = vectorizer::IdSet::default();
+    let mut text_words = Vec::new();
     let (mut buf, mut padded, mut bounds, mut grams) = (String::new(), String::new(), Vec::new(), Vec::new());
     for text in texts {
         tokenizer.normalize_into(text, &mut buf);
+        text_words.clear();
+        tokenizer.for_each_word(&buf, |w| text_words.push(crate::tokenizer::word_id(w)));
+        for n in 2..=tokenizer.ngram_max.max(1) as usize {
+            for window in text_words.windows(n) {
+                let id = window[1..]
+                    .iter()
+                    .fold(window[0], |acc, &w| crate::tokenizer::combine(acc, w));
+                if vocabulary.get(id).is_some() && ngram_seen.insert(id) {
+                    ngrams.push(id);
+                }
+            }
+        }
         tokenizer.for_each_word(&buf, |w| {
             let id = crate::tokenizer::word_id(w);
             if !seen.insert(id) {
@@ -579,6 +605,7 @@ fn word_scores(
         words: Vocabulary::new(&ids),
         features,
         scores,
+        ngrams,
     }
 }
 
