@@ -331,11 +331,7 @@ impl TextClassifier {
         terms.clear();
         for n in 2..=tokenizer.ngram_max.max(1) as usize {
             for window in words.windows(n) {
-                terms.push(
-                    window[1..]
-                        .iter()
-                        .fold(window[0], |acc, &w| crate::tokenizer::combine(acc, w)),
-                );
+                terms.push(crate::tokenizer::ngram_id(window));
             }
         }
         let mut touched = 0u64;
@@ -356,21 +352,7 @@ impl TextClassifier {
         let mut grams = Vec::new();
         let mut filter = 0u64;
         for (i, &id) in words.iter().enumerate() {
-            // Distinct words: a 64-bit filter answers most "first time?"
-            // questions; a scan (short texts) or a set (long ones) the rest.
-            let bit = 1u64 << (id >> 58);
-            let maybe_seen = filter & bit != 0;
-            filter |= bit;
-            let first = if !maybe_seen && i < 32 {
-                true
-            } else if i < 32 {
-                !words[..i].contains(&id)
-            } else {
-                if seen.is_empty() {
-                    seen.extend(words[..i].iter().copied());
-                }
-                seen.insert(id)
-            };
+            let first = first_occurrence(id, &words[..i], seen, &mut filter);
             match direct.words.get(id) {
                 Some((weight, char_score)) => {
                     z += f32::from_bits(weight) as f64;
@@ -412,17 +394,10 @@ impl TextClassifier {
         t.seen.clear();
         let grams = &mut scratch.ids;
         let (words, seen, padded, bounds) = (&mut t.words, &mut t.seen, &mut t.padded, &mut t.bounds);
+        let mut filter = 0u64;
         tokenizer.for_each_word(&t.buf, |w| {
             let id = crate::tokenizer::word_id(w);
-            // Distinct words: a scan for short texts, a set for long ones.
-            let first = if words.len() < 32 {
-                !words.contains(&id)
-            } else {
-                if seen.is_empty() {
-                    seen.extend(words.iter().copied());
-                }
-                seen.insert(id)
-            };
+            let first = first_occurrence(id, words, seen, &mut filter);
             words.push(id);
             match ws.words.get(id) {
                 Some(i) => {
@@ -452,9 +427,7 @@ impl TextClassifier {
         });
         for n in 2..=tokenizer.ngram_max.max(1) as usize {
             for window in words.windows(n) {
-                let id = window[1..]
-                    .iter()
-                    .fold(window[0], |acc, &w| crate::tokenizer::combine(acc, w));
+                let id = crate::tokenizer::ngram_id(window);
                 if let Some(f) = self.vocabulary.get(id) {
                     self.model.add_feature(f, 1.0, z);
                 }
@@ -541,6 +514,24 @@ impl TextClassifier {
     }
 }
 
+/// Whether word `id` is not among `before` (the words of the document so
+/// far). A 64-bit filter answers most such questions at once; a scan (short
+/// documents) or a set (long ones) the rest. `seen` and `filter` start empty
+/// for each document.
+#[inline]
+fn first_occurrence(id: u64, before: &[u64], seen: &mut vectorizer::IdSet, filter: &mut u64) -> bool {
+    let bit = 1u64 << (id >> 58);
+    let maybe_seen = *filter & bit != 0;
+    *filter |= bit;
+    if before.len() < 32 {
+        return !maybe_seen || !before.contains(&id);
+    }
+    if seen.is_empty() {
+        seen.extend(before.iter().copied());
+    }
+    seen.insert(id)
+}
+
 /// Whether a document's score is a plain sum over its terms' counts (raw
 /// tf, no idf, no normalisation) and character n-grams are on: then each
 /// known word's character n-gram score can be precomputed.
@@ -575,9 +566,7 @@ fn word_scores(
         tokenizer.for_each_word(&buf, |w| text_words.push(crate::tokenizer::word_id(w)));
         for n in 2..=tokenizer.ngram_max.max(1) as usize {
             for window in text_words.windows(n) {
-                let id = window[1..]
-                    .iter()
-                    .fold(window[0], |acc, &w| crate::tokenizer::combine(acc, w));
+                let id = crate::tokenizer::ngram_id(window);
                 if vocabulary.get(id).is_some() && ngram_seen.insert(id) {
                     ngrams.push(id);
                 }

@@ -93,6 +93,12 @@ pub fn combine(a: u64, b: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// The id of a word n-gram from its words' ids.
+#[inline]
+pub fn ngram_id(word_ids: &[u64]) -> u64 {
+    word_ids[1..].iter().fold(word_ids[0], |acc, &w| combine(acc, w))
+}
+
 /// The id of a single word.
 #[inline]
 pub fn word_id(word: &str) -> u64 {
@@ -237,7 +243,7 @@ impl Tokenizer {
         out.extend_from_slice(words);
         for n in 2..=self.ngram_max.max(1) as usize {
             for window in words.windows(n) {
-                out.push(window[1..].iter().fold(window[0], |acc, &w| combine(acc, w)));
+                out.push(ngram_id(window));
             }
         }
     }
@@ -276,7 +282,7 @@ impl Tokenizer {
         }
         for n in 2..=self.ngram_max.max(1) as usize {
             for (i, window) in ids.windows(n).enumerate() {
-                let id = window[1..].iter().fold(window[0], |acc, &w| combine(acc, w));
+                let id = ngram_id(window);
                 if wanted(id) {
                     f(id, &|| words[i..i + n].join(" "));
                 }

@@ -85,6 +85,25 @@ pub struct Vocabulary {
 
 const EMPTY: u64 = u64::MAX;
 
+/// Finds `id` in a table of packed `fingerprint | value` slots (linear
+/// probing from the slot its low bits name) and returns the value.
+#[inline]
+fn probe(slots: &[u64], id: u64) -> Option<u32> {
+    let mask = slots.len() - 1;
+    let fingerprint = id & 0xFFFF_FFFF_0000_0000;
+    let mut slot = (id as usize) & mask;
+    loop {
+        let s = slots[slot];
+        if s == EMPTY {
+            return None;
+        }
+        if s & 0xFFFF_FFFF_0000_0000 == fingerprint {
+            return Some(s as u32);
+        }
+        slot = (slot + 1) & mask;
+    }
+}
+
 #[inline]
 fn pack(id: u64, feature: u32) -> u64 {
     (id & 0xFFFF_FFFF_0000_0000) | feature as u64
@@ -116,19 +135,7 @@ impl Vocabulary {
     /// The feature index of a term id, if it is in the vocabulary.
     #[inline]
     pub fn get(&self, id: u64) -> Option<u32> {
-        let mask = self.slots.len() - 1;
-        let fingerprint = id & 0xFFFF_FFFF_0000_0000;
-        let mut slot = (id as usize) & mask;
-        loop {
-            let s = self.slots[slot];
-            if s == EMPTY {
-                return None;
-            }
-            if s & 0xFFFF_FFFF_0000_0000 == fingerprint {
-                return Some(s as u32);
-            }
-            slot = (slot + 1) & mask;
-        }
+        probe(&self.slots, id)
     }
 
     pub fn len(&self) -> usize {
@@ -190,19 +197,7 @@ impl ValueTable {
 
     #[inline]
     pub fn get(&self, id: u64) -> Option<u32> {
-        let mask = self.slots.len() - 1;
-        let fingerprint = id & 0xFFFF_FFFF_0000_0000;
-        let mut slot = (id as usize) & mask;
-        loop {
-            let s = self.slots[slot];
-            if s == EMPTY {
-                return None;
-            }
-            if s & 0xFFFF_FFFF_0000_0000 == fingerprint {
-                return Some(s as u32);
-            }
-            slot = (slot + 1) & mask;
-        }
+        probe(&self.slots, id)
     }
 }
 
