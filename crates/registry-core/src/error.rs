@@ -36,6 +36,15 @@ pub enum RegistryError {
         complete: bool,
     },
 
+    #[error(
+        "version {version} was saved and is complete, but `latest` could not be moved to it: {source} (`registry verify --repair` moves it once the cause is fixed; the next save moves it too)"
+    )]
+    LatestNotMoved {
+        version: String,
+        #[source]
+        source: Box<RegistryError>,
+    },
+
     #[error("version {version} not found in {root} (available: {})", list_or_none(available))]
     VersionNotFound {
         version: String,

@@ -310,9 +310,22 @@ impl<S: Store> Registry<S> {
         match self.store.create(&metadata_key(version), &metadata_bytes) {
             Ok(()) => {}
             Err(StoreError::AlreadyExists { .. }) => return Err(exists(true)),
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                // The model file is ours (we created it above) and no reader
+                // can see it without metadata: take it back, so a failed save
+                // (a full disk, say) leaves the registry as it was.
+                let _ = self.store.delete(&model_key);
+                return Err(e.into());
+            }
         }
-        self.advance_latest(&metadata, AliasAction::Save)?;
+        // The version is committed; a failure from here on (a full disk
+        // while recording latest's history, say) must not read as "nothing
+        // was saved".
+        self.advance_latest(&metadata, AliasAction::Save)
+            .map_err(|source| RegistryError::LatestNotMoved {
+                version: version.to_string(),
+                source: Box::new(source),
+            })?;
         Ok(metadata)
     }
 

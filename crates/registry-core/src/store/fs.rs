@@ -99,15 +99,23 @@ impl FsStore {
     }
 
     /// `mkdir -p`, fsyncing the parent of every directory it creates.
-    fn ensure_dir(&self, dir: &Path) -> Result<(), StoreError> {
+    /// Returns the directories it created, outermost first.
+    fn ensure_dir(&self, dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+        let mut created = Vec::new();
+        self.ensure_dir_into(dir, &mut created)?;
+        Ok(created)
+    }
+
+    fn ensure_dir_into(&self, dir: &Path, created: &mut Vec<PathBuf>) -> Result<(), StoreError> {
         if dir.is_dir() {
             return Ok(());
         }
         if let Some(parent) = dir.parent() {
-            self.ensure_dir(parent)?;
+            self.ensure_dir_into(parent, created)?;
         }
         match fs::create_dir(dir) {
             Ok(()) => {
+                created.push(dir.to_path_buf());
                 if let Some(parent) = dir.parent() {
                     sync_dir(parent).map_err(self.io(parent))?;
                 }
@@ -115,6 +123,16 @@ impl FsStore {
             }
             Err(e) if e.kind() == ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
             Err(e) => Err(self.io(dir)(e)),
+        }
+    }
+
+    /// Removes the directories a failed write created, if still empty, so
+    /// that a failure leaves the tree as it found it.
+    fn undo_dirs(created: &[PathBuf]) {
+        for dir in created.iter().rev() {
+            if fs::remove_dir(dir).is_err() {
+                break;
+            }
         }
     }
 
@@ -245,13 +263,19 @@ impl Store for FsStore {
     fn create(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let path = self.path(key)?;
         let dir = self.parent_of(&path).to_path_buf();
-        self.ensure_dir(&dir)?;
+        let created = self.ensure_dir(&dir)?;
         if path.exists() {
             return Err(StoreError::AlreadyExists {
                 location: path.display().to_string(),
             });
         }
-        let tmp = self.write_temp(&dir, bytes)?;
+        let tmp = match self.write_temp(&dir, bytes) {
+            Ok(tmp) => tmp,
+            Err(e) => {
+                Self::undo_dirs(&created);
+                return Err(e);
+            }
+        };
         let linked = fs::hard_link(&tmp, &path);
         let _ = fs::remove_file(&tmp);
         match linked {
@@ -259,7 +283,10 @@ impl Store for FsStore {
             Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(StoreError::AlreadyExists {
                 location: path.display().to_string(),
             }),
-            Err(e) => Err(self.io(&path)(e)),
+            Err(e) => {
+                Self::undo_dirs(&created);
+                Err(self.io(&path)(e))
+            }
         }
     }
 

@@ -1,0 +1,123 @@
+//! A save into a registry whose file system fills up fails with an error
+//! that says so, and leaves the registry exactly as it was. Needs root to
+//! mount a small tmpfs (CI runs as root); elsewhere it says why it skipped.
+
+use registry_core::{ModelInfo, ModelVersion, Registry, RegistryError};
+use std::process::Command;
+
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().ok()?.keep();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Tmpfs(dir))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+fn listing(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let meta = std::fs::symlink_metadata(e.path()).unwrap();
+            out.push(format!("{} {}", e.path().display(), meta.len()));
+            if meta.is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_full_disk_fails_the_save_and_changes_nothing() {
+    let Some(fs) = Tmpfs::mount("512k") else {
+        eprintln!("skipped: mounting a tmpfs needs root (CI runs this test as root)");
+        return;
+    };
+    let root = fs.0.join("registry");
+    let registry = Registry::open(&root).unwrap();
+    let v1: ModelVersion = "1.0.0".parse().unwrap();
+    registry
+        .save_model(&v1, &vec![1u8; 1000], ModelInfo::default())
+        .unwrap();
+    let before = listing(&root);
+
+    // Larger than the whole file system: the model write itself fails.
+    let err = registry
+        .save_model(&"1.0.1".parse().unwrap(), &vec![2u8; 2_000_000], ModelInfo::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("no space"), "{err}");
+    assert!(matches!(err, RegistryError::Store(_)), "{err:?}");
+    assert_eq!(listing(&root), before, "nothing left behind");
+
+    // Leave a few pages free and save ever larger models: around the
+    // boundary, saves fail while writing the model or, with the model
+    // written, while writing its metadata. Every failure must leave the tree
+    // exactly as it was; successes are ordinary versions.
+    let free = {
+        let out = Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(&fs.0)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .and_then(|l| l.trim().parse::<usize>().ok())
+            .unwrap()
+    };
+    let filler = fs.0.join("filler");
+    std::fs::write(&filler, vec![0u8; free.saturating_sub(16 * 4096)]).unwrap();
+    let (mut failures, mut saved) = (0, vec![v1.clone()]);
+    for (i, size) in (1..=64usize).map(|p| p * 1024).enumerate() {
+        let before = listing(&root);
+        let version: ModelVersion = format!("2.0.{i}").parse().unwrap();
+        match registry.save_model(&version, &vec![3u8; size], ModelInfo::default()) {
+            Ok(_) => saved.push(version),
+            // Committed, but latest could not record the move: the version
+            // is complete and says so; repair moves latest later.
+            Err(RegistryError::LatestNotMoved { version: v, source }) => {
+                assert!(source.to_string().contains("no space"), "{source}");
+                assert_eq!(v, version.to_string());
+                saved.push(version);
+            }
+            Err(e) => {
+                assert!(e.to_string().contains("no space"), "{e}");
+                assert_eq!(
+                    listing(&root),
+                    before,
+                    "a failed save of {size} bytes left something behind"
+                );
+                failures += 1;
+            }
+        }
+    }
+    assert!(failures > 0, "the disk never filled up");
+    assert_eq!(registry.list_versions().unwrap(), saved);
+
+    std::fs::remove_file(&filler).unwrap();
+    registry.repair().unwrap();
+    let report = registry.verify().unwrap();
+    assert!(report.is_ok() && report.leftovers.is_empty(), "{report:?}");
+    let (_, md): (Vec<u8>, _) = registry.get_latest_model().unwrap();
+    assert_eq!(&md.version, saved.last().unwrap());
+    // With space again, the next save works.
+    registry
+        .save_model(&"3.0.0".parse().unwrap(), &vec![3u8; 4096], ModelInfo::default())
+        .unwrap();
+}
