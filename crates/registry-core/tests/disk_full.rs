@@ -121,3 +121,40 @@ fn a_full_disk_fails_the_save_and_changes_nothing() {
         .save_model(&"3.0.0".parse().unwrap(), &vec![3u8; 4096], ModelInfo::default())
         .unwrap();
 }
+
+#[test]
+fn a_read_only_registry_serves_reads_and_refuses_writes_clearly() {
+    let Some(fs) = Tmpfs::mount("4m") else {
+        eprintln!("skipped: mounting a tmpfs needs root (CI runs this test as root)");
+        return;
+    };
+    let root = fs.0.join("registry");
+    let registry = Registry::open(&root).unwrap();
+    let v1: ModelVersion = "1.0.0".parse().unwrap();
+    registry
+        .save_model(&v1, &vec![1u8; 1000], ModelInfo::default())
+        .unwrap();
+    let remounted = Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(&fs.0)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(remounted, "remounting read-only failed");
+    let before = listing(&root);
+
+    let registry = Registry::open(&root).unwrap();
+    let (model, md): (Vec<u8>, _) = registry.get_latest_model().unwrap();
+    assert_eq!((model.len(), &md.version), (1000, &v1));
+    assert_eq!(registry.list_versions().unwrap(), vec![v1.clone()]);
+    assert!(registry.verify().unwrap().is_ok());
+
+    let err = registry
+        .save_model(&"1.0.1".parse().unwrap(), &vec![2u8; 10], ModelInfo::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("read-only"), "{err}");
+    let err = registry
+        .set_alias(&"production".parse().unwrap(), &v1, registry_core::Expect::Anything)
+        .unwrap_err();
+    assert!(err.to_string().contains("read-only"), "{err}");
+    assert_eq!(listing(&root), before, "nothing changed");
+}
