@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The version of this type's serialised layout; part of `model_type`.
-pub const MODEL_FORMAT: u32 = 4;
+pub const MODEL_FORMAT: u32 = 5;
 
 /// How many of the most influential features keep their text in the model.
 /// Naming every feature would triple the artifact (and so the time to read

@@ -43,6 +43,9 @@ pub struct TokenScratch {
     pub(crate) seen: crate::vectorizer::IdSet,
 }
 
+/// Longest word prefix (bytes) that character n-grams are taken from.
+pub const MAX_CHAR_NGRAM_WORD: usize = 64;
+
 /// Character n-grams are hashed with their own seed, so `"ok"` the word
 /// and `"ok"` the character bigram are different terms.
 const CHAR_SEED: u64 = 0xC4A2_5EED;
@@ -188,9 +191,15 @@ impl Tokenizer {
         let Some((lo, hi)) = self.char_ngrams else {
             return;
         };
+        // Character n-grams come from a word's first 64 bytes at most: a
+        // 10 MB "word" would otherwise make 40 million of them.
+        let mut cut = word.len().min(MAX_CHAR_NGRAM_WORD);
+        while !word.is_char_boundary(cut) {
+            cut -= 1;
+        }
         padded.clear();
         padded.push(' ');
-        padded.push_str(word);
+        padded.push_str(&word[..cut]);
         padded.push(' ');
         let start = out.len();
         for_each_char_ngram(padded, lo as usize, hi as usize, bounds, |g| {
@@ -266,7 +275,11 @@ impl Tokenizer {
         if let Some((lo, hi)) = self.char_ngrams {
             let mut bounds = Vec::new();
             for w in &words {
-                let padded = format!(" {w} ");
+                let mut cut = w.len().min(MAX_CHAR_NGRAM_WORD);
+                while !w.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                let padded = format!(" {} ", &w[..cut]);
                 for_each_char_ngram(&padded, lo as usize, hi as usize, &mut bounds, |g| {
                     let id = xxhash_rust::xxh3::xxh3_64_with_seed(g.as_bytes(), CHAR_SEED);
                     if wanted(id) {
@@ -387,6 +400,23 @@ mod tests {
         }
         .terms_with_text("a", |_, text| short.push(text));
         assert_eq!(short, ["[_a_]", "a"]);
+    }
+
+    /// A pathological "word" cannot blow up the number of terms.
+    #[test]
+    fn char_ngrams_of_long_words_are_bounded() {
+        let t = Tokenizer {
+            lowercase: true,
+            ngram_max: 1,
+            char_ngrams: Some((2, 5)),
+        };
+        let (mut scratch, mut ids) = (TokenScratch::default(), Vec::new());
+        let long = "é".repeat(100_000);
+        t.term_ids(&long, &mut scratch, &mut ids);
+        assert!(ids.len() <= 4 * (MAX_CHAR_NGRAM_WORD + 2) + 1, "{}", ids.len());
+        let mut named = 0;
+        t.terms_with_text(&long, |_, _| named += 1);
+        assert!(named <= 4 * (MAX_CHAR_NGRAM_WORD + 2) + 1, "{named}");
     }
 
     #[test]
