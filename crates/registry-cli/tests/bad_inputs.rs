@@ -1,0 +1,426 @@
+//! A catalogue of bad inputs across the three command-line tools. Each one
+//! must give a clear message (checked by a phrase it must contain), exit
+//! non-zero where it fails, never panic, and never change the registry.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn bin(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_BIN_EXE_registry"))
+        .parent()
+        .expect("target dir")
+        .to_path_buf();
+    if name != "registry" && !dir.join(name).exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace())
+            .args(["build", "-p", "trainer", "-p", "predictor"]);
+        if dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        assert!(cmd.status().expect("cargo build").success());
+    }
+    dir.join(name)
+}
+
+/// Every file under `root` with its bytes (symlinks as their target).
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries {
+            let p = e.unwrap().path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.file_type().is_symlink() {
+                out.insert(
+                    p.clone(),
+                    std::fs::read_link(&p).unwrap().into_os_string().into_encoded_bytes(),
+                );
+            } else if meta.is_dir() {
+                out.insert(p.clone(), Vec::new());
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+struct Case {
+    name: &'static str,
+    tool: &'static str,
+    args: Vec<String>,
+    stdin: Option<Vec<u8>>,
+    /// Expected exit code: 1 for a refused operation, 2 for a usage error,
+    /// 0 for input that deserves a sensible answer.
+    code: i32,
+    /// A phrase the message (stderr, or stdout on success) must contain.
+    says: &'static str,
+}
+
+fn case(name: &'static str, tool: &'static str, args: &[&str], code: i32, says: &'static str) -> Case {
+    Case {
+        name,
+        tool,
+        args: args.iter().map(|s| s.to_string()).collect(),
+        stdin: None,
+        code,
+        says,
+    }
+}
+
+#[test]
+fn bad_inputs_get_clear_errors_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("registry");
+    let data = |name: &str, content: &[u8]| -> String {
+        let p = dir.path().join(name);
+        std::fs::write(&p, content).unwrap();
+        p.display().to_string()
+    };
+    let tiny = workspace().join("fixtures/tiny.tsv").display().to_string();
+    let trained = Command::new(bin("trainer"))
+        .args(["--data", &tiny, "--folds", "3", "--quiet", "--registry"])
+        .arg(&reg)
+        .status()
+        .unwrap();
+    assert!(trained.success());
+
+    let empty = data("empty.tsv", b"");
+    let header_only = data("header.tsv", b"label\ttext\n");
+    let no_text = data("no_text.tsv", b"label\tcomment\npositive\tgood\n");
+    let dup_header = data("dup.tsv", b"label\ttext\tlabel\npositive\tgood\tx\n");
+    let extra_tab = data("tabs.tsv", b"label\ttext\npositive\tgood\nnegative\tbad\tworse\n");
+    let one_class = data(
+        "one.tsv",
+        b"label\ttext\npositive\tgood\npositive\tgreat\npositive\tfine\n",
+    );
+    let few = data(
+        "few.tsv",
+        b"label\ttext\npositive\tgood\npositive\tgreat\nnegative\tbad\nnegative\tawful\n",
+    );
+    let not_utf8 = data("latin1.tsv", b"label\ttext\npositive\tna\xefve\n");
+    let empty_text = data("blank.tsv", b"label\ttext\npositive\tgood\nnegative\t   \n");
+    let bad_grid = data("grid.json", br#"[{"classifier":{"type":"svm","c":[1]}}]"#);
+    let a_file = data("not-a-registry", b"x");
+    let long_alias = "a".repeat(65);
+    let ten_mb = {
+        let mut line = vec![b'a'; 10_000_000];
+        line.push(b'\n');
+        line
+    };
+
+    let mut cases = vec![
+        case(
+            "semver without patch",
+            "registry",
+            &["promote", "1.0", "--to", "production"],
+            1,
+            "invalid version",
+        ),
+        case(
+            "path traversal as version",
+            "registry",
+            &["promote", "../../etc", "--to", "production"],
+            1,
+            "neither a version nor an alias",
+        ),
+        case(
+            "path traversal as alias",
+            "registry",
+            &["promote", "1.0.0", "--to", "../x"],
+            1,
+            "invalid alias",
+        ),
+        case(
+            "capital letters in alias",
+            "registry",
+            &["promote", "1.0.0", "--to", "Prod"],
+            1,
+            "invalid alias",
+        ),
+        case(
+            "65-character alias",
+            "registry",
+            &["promote", "1.0.0", "--to", &long_alias],
+            1,
+            "longer than 64",
+        ),
+        case(
+            "NUL in alias",
+            "registry",
+            &["promote", "1.0.0", "--to", "prod\u{1}x"],
+            1,
+            "not allowed",
+        ),
+        case(
+            "moving latest by hand",
+            "registry",
+            &["promote", "1.0.0", "--to", "latest"],
+            1,
+            "managed by the registry",
+        ),
+        case(
+            "unknown version",
+            "registry",
+            &["promote", "9.9.9", "--to", "production"],
+            1,
+            "available: 1.0.0",
+        ),
+        case(
+            "stale --expect",
+            "registry",
+            &["promote", "1.0.0", "--to", "production", "--expect", "2.0.0"],
+            1,
+            "moved by someone else",
+        ),
+        case(
+            "rollback of an unknown alias",
+            "registry",
+            &["rollback", "production"],
+            1,
+            "not found",
+        ),
+        case(
+            "leading v",
+            "registry",
+            &["show", "v1.0.0"],
+            1,
+            "neither a version nor an alias",
+        ),
+        case(
+            "build metadata",
+            "registry",
+            &["show", "1.0.0+build.5"],
+            1,
+            "build metadata",
+        ),
+        case(
+            "history of an unknown alias",
+            "registry",
+            &["history", "nope"],
+            1,
+            "not found",
+        ),
+        case(
+            "diff with an unknown version",
+            "registry",
+            &["diff", "1.0.0", "9.9.9"],
+            1,
+            "not found",
+        ),
+        case(
+            "unknown subcommand",
+            "registry",
+            &["frobnicate"],
+            2,
+            "unrecognized subcommand",
+        ),
+        case(
+            "predict with traversal in version",
+            "predictor",
+            &["--version", "1.0.0/../../etc", "x"],
+            1,
+            "invalid version",
+        ),
+        case(
+            "predict with traversal in alias",
+            "predictor",
+            &["--alias", "../etc", "x"],
+            1,
+            "invalid alias",
+        ),
+        case(
+            "predict with version and alias",
+            "predictor",
+            &["--version", "1.0.0", "--alias", "production", "x"],
+            2,
+            "cannot be used with",
+        ),
+        case("predict an empty text", "predictor", &[""], 0, "\t"),
+        case(
+            "train on a missing file",
+            "trainer",
+            &["--data", "/nonexistent/data.tsv"],
+            1,
+            "/nonexistent/data.tsv",
+        ),
+        case("train on an empty file", "trainer", &["--data", &empty], 1, "is empty"),
+        case(
+            "train on a header only",
+            "trainer",
+            &["--data", &header_only],
+            1,
+            "is empty",
+        ),
+        case(
+            "train without a text column",
+            "trainer",
+            &["--data", &no_text],
+            1,
+            "no `text` column",
+        ),
+        case(
+            "train with a duplicate header",
+            "trainer",
+            &["--data", &dup_header],
+            1,
+            "appears twice",
+        ),
+        case(
+            "train with an extra tab",
+            "trainer",
+            &["--data", &extra_tab],
+            1,
+            "line 3",
+        ),
+        case(
+            "train on one class",
+            "trainer",
+            &["--data", &one_class],
+            1,
+            "two labels",
+        ),
+        case(
+            "train with fewer examples than folds",
+            "trainer",
+            &["--data", &few],
+            1,
+            "fewer than the 5",
+        ),
+        case("train on non-UTF-8", "trainer", &["--data", &not_utf8], 1, "UTF-8"),
+        case(
+            "train with an empty text",
+            "trainer",
+            &["--data", &empty_text],
+            1,
+            "line 3: empty text",
+        ),
+        case(
+            "train with an invalid version",
+            "trainer",
+            &["--data", &tiny, "--version", "1.0"],
+            1,
+            "invalid version",
+        ),
+        case(
+            "train over an existing version",
+            "trainer",
+            &["--data", &tiny, "--version", "1.0.0"],
+            1,
+            "already exists",
+        ),
+        case(
+            "train with one fold",
+            "trainer",
+            &["--data", &tiny, "--folds", "1"],
+            1,
+            "at least 2 folds",
+        ),
+        case(
+            "train with test size 1.5",
+            "trainer",
+            &["--data", &tiny, "--test-size", "1.5"],
+            1,
+            "between 0 and 1",
+        ),
+        case(
+            "train with an unknown classifier in the grid",
+            "trainer",
+            &["--data", &tiny, "--grid", &bad_grid],
+            1,
+            "unknown variant",
+        ),
+        case(
+            "train with a missing grid file",
+            "trainer",
+            &["--data", &tiny, "--grid", "/nonexistent.json"],
+            1,
+            "cannot read grid",
+        ),
+        case(
+            "tag without a value",
+            "trainer",
+            &["--data", &tiny, "--tag", "novalue"],
+            2,
+            "KEY=VALUE",
+        ),
+    ];
+    cases.push(Case {
+        stdin: Some(b"good \xff\xfe film\n\nbad\r\n".to_vec()),
+        ..case("non-UTF-8, empty and CRLF lines on stdin", "predictor", &[], 0, "\t")
+    });
+    cases.push(Case {
+        stdin: Some(ten_mb),
+        ..case("a 10 MB single line", "predictor", &[], 0, "\t")
+    });
+    assert!(cases.len() >= 30);
+
+    let before = snapshot(&reg);
+    for c in &cases {
+        let mut cmd = Command::new(bin(c.tool));
+        cmd.args(&c.args)
+            .env("MODELREG_DIR", &reg)
+            .stdin(if c.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(input) = &c.stdin {
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(input).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stderr.contains("panicked"), "{}: panicked:\n{stderr}", c.name);
+        assert_eq!(out.status.code(), Some(c.code), "{}: exit code\n{stderr}", c.name);
+        let message = if c.code == 0 { &stdout } else { &stderr };
+        assert!(
+            message.contains(c.says),
+            "{}: expected {:?} in:\n{message}",
+            c.name,
+            c.says
+        );
+        assert_eq!(snapshot(&reg), before, "{}: the registry changed", c.name);
+    }
+
+    // A registry path that is a file, and metadata from a newer modelreg.
+    let out = Command::new(bin("registry"))
+        .args(["list", "--registry", &a_file])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not-a-registry"));
+    let metadata = reg.join("versions/1.0.0/metadata.json");
+    let text = std::fs::read_to_string(&metadata).unwrap();
+    std::fs::write(
+        &metadata,
+        text.replace("\"format_version\": 1", "\"format_version\": 9"),
+    )
+    .unwrap();
+    for (tool, args) in [("registry", vec!["show", "1.0.0"]), ("predictor", vec!["x"])] {
+        let out = Command::new(bin(tool))
+            .args(&args)
+            .env("MODELREG_DIR", &reg)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{tool}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("format_version 9") && err.contains("upgrade"),
+            "{tool}: {err}"
+        );
+    }
+}
