@@ -28,3 +28,7 @@ test:
 # Benchmarks (criterion).
 bench:
     cargo bench --workspace
+
+# modelreg against scikit-learn + joblib on the bundled data (installs scikit-learn into bench/python/.venv).
+bench-compare:
+    python3 bench/compare.py

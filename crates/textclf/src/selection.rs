@@ -552,15 +552,15 @@ pub fn grid_search(
         });
     }
 
-    let mut tokenized: HashMap<Tokenizer, Vec<Vec<u64>>> = HashMap::new();
+    // One tokenizer at a time: its term lists live only until they are
+    // indexed (for character n-grams they are the largest thing in memory).
+    let mut indexed: HashMap<Tokenizer, vectorizer::IndexedDocs> = HashMap::new();
     for (v, _) in &groups {
-        tokenized.entry(v.tokenizer).or_insert_with(|| tokenize_all(v, texts));
+        if !indexed.contains_key(&v.tokenizer) {
+            let tokenized = tokenize_all(v, texts);
+            indexed.insert(v.tokenizer, vectorizer::index_documents(&tokenized));
+        }
     }
-    let tokenizers: Vec<Tokenizer> = tokenized.keys().copied().collect();
-    let indexed: HashMap<Tokenizer, vectorizer::IndexedDocs> = tokenizers
-        .par_iter()
-        .map(|t| (*t, vectorizer::index_documents(&tokenized[t])))
-        .collect();
 
     let total = candidates.len() * config.folds + 1;
     let done = AtomicUsize::new(0);
@@ -643,9 +643,10 @@ pub fn grid_search(
 
     // Refit the winner on the whole training split; score it on the test split.
     let winner = candidates[best];
-    let docs = &tokenized[&winner.vectorizer.tokenizer];
     let train_texts: Vec<&str> = train.iter().map(|&r| texts[r]).collect();
-    let train_docs: Vec<&[u64]> = train.iter().map(|&r| docs[r].as_slice()).collect();
+    drop(indexed);
+    let docs = tokenize_all(&winner.vectorizer, &train_texts);
+    let train_docs: Vec<&[u64]> = docs.iter().map(Vec::as_slice).collect();
     let train_y: Vec<u32> = train.iter().map(|&r| y[r]).collect();
     let (model, _) = TextClassifier::fit_tokenized(
         &train_texts,
