@@ -556,10 +556,9 @@ pub fn grid_search(
     // indexed (for character n-grams they are the largest thing in memory).
     let mut indexed: HashMap<Tokenizer, vectorizer::IndexedDocs> = HashMap::new();
     for (v, _) in &groups {
-        if !indexed.contains_key(&v.tokenizer) {
-            let tokenized = tokenize_all(v, texts);
-            indexed.insert(v.tokenizer, vectorizer::index_documents(&tokenized));
-        }
+        indexed
+            .entry(v.tokenizer)
+            .or_insert_with(|| vectorizer::index_documents(&tokenize_all(v, texts)));
     }
 
     let total = candidates.len() * config.folds + 1;
