@@ -127,6 +127,23 @@ def main():
         rows.append((f"{name}: batch, sentences/s (ours: whole process via stdin; sklearn: predict() in process)",
                      spread(ours_rate, "/s", 1, 0), spread(b_sk, "/s", 1, 0), med(ours_rate) / med(b_sk)))
 
+    # Registry: 1,000 versions of the Rotten Tomatoes model, saved, listed and
+    # loaded; ours fsyncs every write and checks every checksum, the
+    # hand-made joblib + JSON directory does neither.
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "registry-core", "--example", "registry_timing"],
+                   cwd=ROOT, check=True)
+    timing = str(ROOT / "target" / "release" / "examples" / "registry_timing")
+    model_file = next((work / "rotten_tomatoes-reg-0" / "versions").glob("*/model.bin"))
+    ours_reg = [json.loads(out) for out in repeat(
+        lambda i: [timing, str(model_file), "1000", str(work / f"reg1000-{i}")], runs=min(RUNS, 3))[2]]
+    sk_reg = [json.loads(out) for out in repeat(
+        lambda i: [py, str(bench_py / "registry_joblib.py"), str(work / "rotten_tomatoes.joblib"), "1000",
+                   str(work / f"joblib1000-{i}")], runs=min(RUNS, 3))[2]]
+    for phase in ["save", "list", "load"]:
+        a = [r[f"{phase}_seconds"] for r in ours_reg]
+        b = [r[f"{phase}_seconds"] for r in sk_reg]
+        rows.append((f"registry, 1,000 versions: {phase} all", spread(a), spread(b), med(b) / med(a)))
+
     width = max(len(r[0]) for r in rows)
     print(f"{'measurement':<{width}}  {'modelreg':<28}  {'scikit-learn':<28}  ratio")
     for label, a, b, ratio in rows:
