@@ -11,6 +11,7 @@ import json
 import os
 import pathlib
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -149,7 +150,11 @@ def main():
     for label, a, b, ratio in rows:
         r = f"{ratio:.1f}x" if ratio is not None else ""
         print(f"{label:<{width}}  {a:<28}  {b:<28}  {r}")
-    print(f"\n(ratio: how many times modelreg is faster or lighter; work files in {work})")
+    print("\n(ratio: how many times modelreg is faster or lighter)")
+    if os.environ.get("BENCH_KEEP"):
+        print(f"work files kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)  # ~8 GB: 1,000-version registries
 
 
 if __name__ == "__main__":
