@@ -7,27 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
 
-fn bin(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_BIN_EXE_registry"))
-        .parent()
-        .expect("target dir")
-        .to_path_buf();
-    if name != "registry" && !dir.join(name).exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace())
-            .args(["build", "-p", "trainer", "-p", "predictor"]);
-        if dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().expect("cargo build").success());
-    }
-    dir.join(name)
-}
+use common::{bin, workspace};
 
 /// Every file under `root` with its bytes (symlinks as their target).
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {

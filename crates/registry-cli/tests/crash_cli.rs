@@ -4,31 +4,12 @@
 //! through `predictor`, `latest` is a complete version, and no version that
 //! a finished run reported is missing.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
 
-fn bin(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_BIN_EXE_registry"))
-        .parent()
-        .expect("target dir")
-        .to_path_buf();
-    if name != "registry" && !dir.join(name).exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace())
-            .args(["build", "-p", "trainer", "-p", "predictor"]);
-        if dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().expect("cargo build").success());
-    }
-    dir.join(name)
-}
+use common::{bin, workspace};
 
 /// xorshift64*: deterministic, so a failure can be replayed.
 struct Rng(u64);

@@ -2,38 +2,12 @@
 //! the tiny fixture: train twice, predict by latest / version / alias,
 //! promote, gate, roll back, history, diff, verify, and the error paths.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
 
-/// The trainer and predictor binaries, built if `cargo test -p
-/// registry-cli` ran without them.
-fn bin(name: &str) -> PathBuf {
-    if name == "registry" {
-        return PathBuf::from(env!("CARGO_BIN_EXE_registry"));
-    }
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let dir = PathBuf::from(env!("CARGO_BIN_EXE_registry"))
-        .parent()
-        .expect("target dir")
-        .to_path_buf();
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace())
-            .args(["build", "-p", "trainer", "-p", "predictor"]);
-        if dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("run cargo build");
-        assert!(status.success(), "building trainer and predictor failed");
-    });
-    dir.join(name)
-}
+use common::{bin, workspace};
 
 fn run(name: &str, registry: &Path, args: &[&str]) -> Output {
     Command::new(bin(name))
