@@ -43,11 +43,12 @@ fn listing(root: &std::path::Path) -> Vec<String> {
     out
 }
 
-#[test]
-fn a_full_disk_fails_the_save_and_changes_nothing() {
-    let Some(fs) = Tmpfs::mount("512k") else {
+/// A registry holding version 1.0.0 (1,000 bytes) on a fresh tmpfs of
+/// `size`; `None` (after saying why) where mounting is not allowed.
+fn registry_on_tmpfs(size: &str) -> Option<(Tmpfs, std::path::PathBuf, Registry, ModelVersion)> {
+    let Some(fs) = Tmpfs::mount(size) else {
         eprintln!("skipped: mounting a tmpfs needs root (CI runs this test as root)");
-        return;
+        return None;
     };
     let root = fs.0.join("registry");
     let registry = Registry::open(&root).unwrap();
@@ -55,6 +56,14 @@ fn a_full_disk_fails_the_save_and_changes_nothing() {
     registry
         .save_model(&v1, &vec![1u8; 1000], ModelInfo::default())
         .unwrap();
+    Some((fs, root, registry, v1))
+}
+
+#[test]
+fn a_full_disk_fails_the_save_and_changes_nothing() {
+    let Some((fs, root, registry, v1)) = registry_on_tmpfs("512k") else {
+        return;
+    };
     let before = listing(&root);
 
     // Larger than the whole file system: the model write itself fails.
@@ -124,16 +133,9 @@ fn a_full_disk_fails_the_save_and_changes_nothing() {
 
 #[test]
 fn a_read_only_registry_serves_reads_and_refuses_writes_clearly() {
-    let Some(fs) = Tmpfs::mount("4m") else {
-        eprintln!("skipped: mounting a tmpfs needs root (CI runs this test as root)");
+    let Some((fs, root, _, v1)) = registry_on_tmpfs("4m") else {
         return;
     };
-    let root = fs.0.join("registry");
-    let registry = Registry::open(&root).unwrap();
-    let v1: ModelVersion = "1.0.0".parse().unwrap();
-    registry
-        .save_model(&v1, &vec![1u8; 1000], ModelInfo::default())
-        .unwrap();
     let remounted = Command::new("mount")
         .args(["-o", "remount,ro"])
         .arg(&fs.0)

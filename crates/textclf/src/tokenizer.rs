@@ -46,6 +46,16 @@ pub struct TokenScratch {
 /// Longest word prefix (bytes) that character n-grams are taken from.
 pub const MAX_CHAR_NGRAM_WORD: usize = 64;
 
+/// The part of `word` its character n-grams come from: its first
+/// [`MAX_CHAR_NGRAM_WORD`] bytes, cut at a character boundary.
+fn char_ngram_source(word: &str) -> &str {
+    let mut cut = word.len().min(MAX_CHAR_NGRAM_WORD);
+    while !word.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &word[..cut]
+}
+
 /// Character n-grams are hashed with their own seed, so `"ok"` the word
 /// and `"ok"` the character bigram are different terms.
 const CHAR_SEED: u64 = 0xC4A2_5EED;
@@ -193,13 +203,9 @@ impl Tokenizer {
         };
         // Character n-grams come from a word's first 64 bytes at most: a
         // 10 MB "word" would otherwise make 40 million of them.
-        let mut cut = word.len().min(MAX_CHAR_NGRAM_WORD);
-        while !word.is_char_boundary(cut) {
-            cut -= 1;
-        }
         padded.clear();
         padded.push(' ');
-        padded.push_str(&word[..cut]);
+        padded.push_str(char_ngram_source(word));
         padded.push(' ');
         let start = out.len();
         for_each_char_ngram(padded, lo as usize, hi as usize, bounds, |g| {
@@ -275,11 +281,7 @@ impl Tokenizer {
         if let Some((lo, hi)) = self.char_ngrams {
             let mut bounds = Vec::new();
             for w in &words {
-                let mut cut = w.len().min(MAX_CHAR_NGRAM_WORD);
-                while !w.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                let padded = format!(" {} ", &w[..cut]);
+                let padded = format!(" {} ", char_ngram_source(w));
                 for_each_char_ngram(&padded, lo as usize, hi as usize, &mut bounds, |g| {
                     let id = xxhash_rust::xxh3::xxh3_64_with_seed(g.as_bytes(), CHAR_SEED);
                     if wanted(id) {
