@@ -2,9 +2,8 @@
 //! `cargo run -p predictor -- "this is great"` uses `latest`.
 
 use clap::Parser;
-use registry_core::{AliasName, LoadedArtifact, ModelVersion, Registry, RegistryError};
+use registry_core::{AliasName, LoadedArtifact, ModelVersion, RegistryError};
 use std::io::{BufRead, BufWriter, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use textclf::{Scratch, TextClassifier};
 
@@ -17,9 +16,8 @@ use textclf::{Scratch, TextClassifier};
 struct Args {
     /// Texts to classify; none: read one text per line from stdin.
     texts: Vec<String>,
-    /// Registry directory.
-    #[arg(long, env = "MODELREG_DIR", hide_env_values = true, default_value = "registry")]
-    registry: PathBuf,
+    #[command(flatten)]
+    registry: registry_open::RegistryArgs,
     /// Use this version instead of latest.
     #[arg(long, conflicts_with = "alias")]
     version: Option<String>,
@@ -41,7 +39,10 @@ fn explain(e: RegistryError) -> String {
 }
 
 fn load(args: &Args) -> Result<LoadedArtifact, String> {
-    let registry = Registry::open(&args.registry).map_err(explain)?;
+    let registry = args.registry.open().map_err(|e| match e {
+        registry_open::OpenError::Registry(e) => explain(e),
+        other => other.to_string(),
+    })?;
     let loaded = if let Some(v) = &args.version {
         let version: ModelVersion = v.parse().map_err(explain)?;
         registry.load_artifact(&version)

@@ -1,24 +1,19 @@
 //! `registry`: inspect and manage a model registry: list, show, promote,
 //! rollback, history, diff, verify.
 
+mod copy;
+
 use clap::{Parser, Subcommand};
-use registry_core::{AliasName, AliasRecord, Expect, ModelMetadata, ModelVersion, Registry, RegistryError};
+use registry_core::{AliasName, AliasRecord, Expect, ModelMetadata, ModelVersion, RegistryError};
+use registry_open::AnyRegistry;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Inspect and manage a modelreg model registry")]
 struct Cli {
-    /// Registry directory.
-    #[arg(
-        long,
-        global = true,
-        env = "MODELREG_DIR",
-        hide_env_values = true,
-        default_value = "registry"
-    )]
-    registry: PathBuf,
+    #[command(flatten)]
+    registry: registry_open::RegistryArgs,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -54,6 +49,16 @@ enum Command {
     History { alias: String },
     /// Two versions side by side: hyperparameters, metrics, data, digests.
     Diff { a: String, b: String },
+    /// Copy every version from one registry to another (local <-> s3://), verifying each digest.
+    Copy {
+        /// Source registry: a directory or s3://bucket/prefix.
+        from: String,
+        /// Destination registry; created if needed. Existing versions are never replaced.
+        to: String,
+        /// Also set the destination's aliases (production, ...) to the source's targets.
+        #[arg(long)]
+        aliases: bool,
+    },
     /// Re-check every version and alias; non-zero exit on any damage.
     Verify {
         /// Also remove leftovers of interrupted saves (never touches complete versions).
@@ -63,6 +68,15 @@ enum Command {
 }
 
 struct Failure(String);
+
+impl From<registry_open::OpenError> for Failure {
+    fn from(e: registry_open::OpenError) -> Self {
+        match e {
+            registry_open::OpenError::Registry(e) => e.into(),
+            other => Failure(other.to_string()),
+        }
+    }
+}
 
 impl From<RegistryError> for Failure {
     fn from(e: RegistryError) -> Self {
@@ -76,7 +90,7 @@ impl From<RegistryError> for Failure {
 }
 
 /// A version or an alias name, resolved to a version.
-fn resolve(registry: &Registry, target: &str) -> Result<ModelVersion, Failure> {
+fn resolve(registry: &AnyRegistry, target: &str) -> Result<ModelVersion, Failure> {
     let version_error = match target.parse::<ModelVersion>() {
         Ok(v) => return Ok(v),
         Err(e) => e,
@@ -107,7 +121,7 @@ fn timestamp(md: &ModelMetadata) -> String {
     seconds(md.timestamp)
 }
 
-fn aliases_by_version(registry: &Registry) -> Result<Vec<AliasRecord>, Failure> {
+fn aliases_by_version(registry: &AnyRegistry) -> Result<Vec<AliasRecord>, Failure> {
     Ok(registry.list_aliases()?)
 }
 
@@ -115,8 +129,43 @@ fn record_json(r: &AliasRecord) -> Value {
     serde_json::to_value(r).unwrap_or(Value::Null)
 }
 
+fn run_copy(cli: &Cli, from: &str, to: &str, aliases: bool) -> Result<(), Failure> {
+    let options = cli.registry.options();
+    let source = registry_open::open(from, &options)?;
+    let destination = registry_open::open(to, &options)?;
+    let report = copy::copy(&source, &destination, aliases)?;
+    if cli.json {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    } else {
+        let list = |vs: &[ModelVersion]| vs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        println!(
+            "copied {} version(s) to {to}: {}",
+            report.copied.len(),
+            list(&report.copied)
+        );
+        if !report.present.is_empty() {
+            println!("already there (identical): {}", list(&report.present));
+        }
+        for (alias, before, after) in &report.aliases_moved {
+            let before = before.as_ref().map_or("(new)".to_string(), ToString::to_string);
+            println!("{alias}: {before} -> {after}");
+        }
+    }
+    if !report.conflicting.is_empty() {
+        let names: Vec<String> = report.conflicting.iter().map(ToString::to_string).collect();
+        return Err(Failure(format!(
+            "{} exist(s) in both registries with different contents; left unchanged in {to} (compare with `registry diff`, or save under a new version)",
+            names.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
-    let registry = Registry::open(&cli.registry)?;
+    if let Command::Copy { from, to, aliases } = &cli.command {
+        return run_copy(&cli, from, to, *aliases);
+    }
+    let registry = cli.registry.open()?;
     match cli.command {
         Command::List => {
             let aliases = aliases_by_version(&registry)?;
@@ -142,7 +191,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             } else if rows.is_empty() {
                 println!(
                     "no versions in {} (train one with `cargo run -p trainer`)",
-                    registry.root().display()
+                    registry.location().trim_end_matches('/')
                 );
             } else {
                 println!("{:<16} {:<20} {:>8} {:>8}  ALIASES", "VERSION", "CREATED", "TEST", "CV");
@@ -161,11 +210,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Show { target } => {
             let version = resolve(&registry, &target)?;
             let md = registry.metadata(&version)?;
-            let dir = registry.root().join("versions").join(version.to_string());
+            let metadata_location = format!("{}versions/{version}/metadata.json", registry.location());
             if cli.json {
                 let mut v = serde_json::to_value(&md).unwrap_or(Value::Null);
                 if let Value::Object(m) = &mut v {
-                    m.insert("path".into(), json!(dir.join("metadata.json").display().to_string()));
+                    m.insert("path".into(), json!(metadata_location));
                 }
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
@@ -227,7 +276,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     "artifact:        {} ({} bytes, sha256 {})",
                     md.artifact.file, md.artifact.size, md.artifact.sha256
                 );
-                println!("metadata:        {}", dir.join("metadata.json").display());
+                println!("metadata:        {metadata_location}");
             }
         }
         Command::Promote {
@@ -340,6 +389,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
+        // Copy works on two registries of its own, not on --registry.
+        Command::Copy { .. } => {}
         Command::Verify { repair } => {
             if repair {
                 let r = registry.repair()?;
@@ -374,7 +425,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 return Err(Failure(format!(
                     "verification found {} problem(s) in {}",
                     report.problems.len(),
-                    registry.root().display()
+                    registry.location().trim_end_matches('/')
                 )));
             }
         }

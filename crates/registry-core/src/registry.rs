@@ -139,6 +139,14 @@ impl<S: Store> Registry<S> {
         }
     }
 
+    /// Opens the registry kept in `store` (any backend), checking its
+    /// format marker if it has one; nothing is created until the first save.
+    pub fn open_store(store: S) -> Result<Self> {
+        let registry = Registry::with_store(store);
+        registry.check_marker()?;
+        Ok(registry)
+    }
+
     /// Attribute saves and alias moves to `actor` instead of the OS user.
     pub fn with_actor(self, actor: Actor) -> Self {
         let _ = self.actor.set(actor.clone());
@@ -267,7 +275,6 @@ impl<S: Store> Registry<S> {
         }
         self.ensure_marker()?;
         let file = format!("model.{}", artifact.extension);
-        let model_key = format!("{}{file}", version_prefix(version));
         if info.lineage.created_by.is_none() {
             info.lineage.created_by = Some(self.actor().clone());
         }
@@ -285,6 +292,59 @@ impl<S: Store> Registry<S> {
             metadata_sha256: String::new(),
         };
         let metadata_bytes = metadata.seal()?;
+        self.commit_version(&metadata, &metadata_bytes, &artifact.bytes)?;
+        Ok(metadata)
+    }
+
+    /// Copies a version, exactly as it is (timestamp, lineage, digests), from
+    /// another registry: `loaded` is what [`Registry::load_artifact`] returned
+    /// there, so its checksum was verified on the way out, and it is verified
+    /// again here before anything is written. Returns `false` if this
+    /// registry already holds the identical version (same metadata digest),
+    /// and [`RegistryError::VersionExists`] if it holds a different one.
+    pub fn import_version(&self, loaded: &LoadedArtifact) -> Result<bool> {
+        let mut metadata = loaded.metadata.clone();
+        let version = metadata.version.clone();
+        let claimed = metadata.metadata_sha256.clone();
+        let metadata_bytes = metadata.seal()?;
+        let actual_sha256 = sha256_hex(&loaded.bytes);
+        let mismatch = if actual_sha256 != metadata.artifact.sha256 {
+            Some(("sha256", metadata.artifact.sha256.clone(), actual_sha256))
+        } else if metadata.metadata_sha256 != claimed {
+            Some(("metadata digest", claimed, metadata.metadata_sha256.clone()))
+        } else {
+            None
+        };
+        if let Some((what, expected, actual)) = mismatch {
+            return Err(RegistryError::IntegrityMismatch {
+                location: format!("the copy of version {version}"),
+                what,
+                expected,
+                actual,
+            });
+        }
+        match self.metadata(&version) {
+            Ok(existing) if existing.metadata_sha256 == metadata.metadata_sha256 => return Ok(false),
+            Ok(_) => {
+                return Err(RegistryError::VersionExists {
+                    version: version.to_string(),
+                    location: self.store.location(&version_prefix(&version)),
+                    complete: true,
+                });
+            }
+            Err(RegistryError::VersionNotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        self.ensure_marker()?;
+        self.commit_version(&metadata, &metadata_bytes, &loaded.bytes)?;
+        Ok(true)
+    }
+
+    /// Writes a version's model file, then its metadata (the commit point),
+    /// then moves `latest` forward.
+    fn commit_version(&self, metadata: &ModelMetadata, metadata_bytes: &[u8], model: &[u8]) -> Result<()> {
+        let version = &metadata.version;
+        let model_key = format!("{}{}", version_prefix(version), metadata.artifact.file);
         let exists = |complete| RegistryError::VersionExists {
             version: version.to_string(),
             location: self.store.location(&version_prefix(version)),
@@ -298,7 +358,7 @@ impl<S: Store> Registry<S> {
         {
             return Err(exists(true));
         }
-        match self.store.create(&model_key, &artifact.bytes) {
+        match self.store.create(&model_key, model) {
             Ok(()) => {}
             Err(StoreError::AlreadyExists { .. }) => {
                 let complete = self.store.read(&metadata_key(version)).is_ok();
@@ -307,7 +367,7 @@ impl<S: Store> Registry<S> {
             Err(e) => return Err(e.into()),
         }
         // The commit point: from here on the version exists.
-        match self.store.create(&metadata_key(version), &metadata_bytes) {
+        match self.store.create(&metadata_key(version), metadata_bytes) {
             Ok(()) => {}
             Err(StoreError::AlreadyExists { .. }) => return Err(exists(true)),
             Err(e) => {
@@ -321,12 +381,11 @@ impl<S: Store> Registry<S> {
         // The version is committed; a failure from here on (a full disk
         // while recording latest's history, say) must not read as "nothing
         // was saved".
-        self.advance_latest(&metadata, AliasAction::Save)
+        self.advance_latest(metadata, AliasAction::Save)
             .map_err(|source| RegistryError::LatestNotMoved {
                 version: version.to_string(),
                 source: Box::new(source),
-            })?;
-        Ok(metadata)
+            })
     }
 
     /// Moves `latest` to `metadata.version` unless it already names a newer

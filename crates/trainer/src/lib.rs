@@ -4,7 +4,7 @@
 //! who, how long). `main.rs` only parses arguments and prints.
 
 use registry_core::{
-    AliasName, Bump, CodeInfo, DataFingerprint, ModelInfo, ModelMetadata, ModelVersion, Registry, RegistryError,
+    AliasName, Bump, CodeInfo, DataFingerprint, ModelInfo, ModelMetadata, ModelVersion, RegistryError,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +20,8 @@ pub enum TrainError {
     Data(#[from] TextClfError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Open(#[from] registry_open::OpenError),
     #[error("{0}")]
     Grid(String),
 }
@@ -28,7 +30,9 @@ pub enum TrainError {
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
     pub data: PathBuf,
-    pub registry: PathBuf,
+    /// Where the registry is: a directory or an s3:// URL.
+    pub registry: String,
+    pub open_options: registry_open::OpenOptions,
     /// Exact version; `None`: `bump` the highest existing one.
     pub version: Option<ModelVersion>,
     pub bump: Bump,
@@ -45,8 +49,8 @@ pub struct TrainOutcome {
     pub data_name: String,
     pub data_sha256: String,
     pub data_rows: usize,
-    /// The version's directory.
-    pub path: PathBuf,
+    /// Where the version is: its directory or URL.
+    pub location: String,
     pub seconds: f64,
     pub latest: Option<ModelVersion>,
 }
@@ -104,18 +108,13 @@ pub fn train_and_register(
 ) -> Result<TrainOutcome, TrainError> {
     let started = Instant::now();
     let data = Dataset::load(&resolve_data(&options.data))?;
-    let registry = Registry::open(&options.registry)?;
+    let registry = registry_open::open(&options.registry, &options.open_options)?;
     if let Some(v) = &options.version
         && registry.list_versions()?.contains(v)
     {
         return Err(RegistryError::VersionExists {
             version: v.to_string(),
-            location: registry
-                .root()
-                .join("versions")
-                .join(v.to_string())
-                .display()
-                .to_string(),
+            location: format!("{}versions/{v}", registry.location()),
             complete: true,
         }
         .into());
@@ -168,7 +167,7 @@ pub fn train_and_register(
         None => registry.save_next(options.bump, &model, info)?,
     };
     Ok(TrainOutcome {
-        path: registry.root().join("versions").join(metadata.version.to_string()),
+        location: format!("{}versions/{}", registry.location(), metadata.version),
         latest: registry.resolve(&AliasName::latest()).ok().map(|r| r.version),
         metadata,
         report,

@@ -18,9 +18,8 @@ struct Args {
     /// Labelled data: TSV or CSV with `label` and `text` columns.
     #[arg(long, default_value = DEFAULT_DATA)]
     data: PathBuf,
-    /// Registry directory.
-    #[arg(long, env = "MODELREG_DIR", hide_env_values = true, default_value = "registry")]
-    registry: PathBuf,
+    #[command(flatten)]
+    registry: registry_open::RegistryArgs,
     /// Exact version to register (semver); default: bump the highest.
     #[arg(long, conflicts_with = "bump")]
     version: Option<String>,
@@ -63,7 +62,8 @@ fn parse_tag(s: &str) -> Result<(String, String), String> {
 fn run(args: Args) -> Result<(), String> {
     let options = TrainOptions {
         data: args.data.clone(),
-        registry: args.registry.clone(),
+        registry: args.registry.registry.clone(),
+        open_options: args.registry.options(),
         version: args
             .version
             .as_deref()
@@ -110,7 +110,7 @@ fn run(args: Args) -> Result<(), String> {
             "cv_score": winner.mean,
             "cv_std": winner.std,
             "hyperparameters": winner.hyperparameters,
-            "path": outcome.path.display().to_string(),
+            "path": outcome.location,
             "data": {"name": outcome.data_name, "sha256": outcome.data_sha256, "rows": outcome.data_rows},
             "seconds": outcome.seconds,
         });
@@ -137,7 +137,7 @@ fn run(args: Args) -> Result<(), String> {
             outcome.report.test.accuracy, outcome.report.n_test
         );
         println!("  time:            {:.2} s", outcome.seconds);
-        println!("  saved to:        {}", outcome.path.display());
+        println!("  saved to:        {}", outcome.location);
         if let Some(latest) = &outcome.latest {
             println!("  latest:          {latest}");
         }

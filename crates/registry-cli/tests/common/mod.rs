@@ -24,6 +24,9 @@ pub fn bin(name: &str) -> PathBuf {
         let mut cmd = Command::new(cargo);
         cmd.current_dir(workspace())
             .args(["build", "-p", "trainer", "-p", "predictor"]);
+        if cfg!(feature = "s3") {
+            cmd.args(["--features", "trainer/s3,predictor/s3"]);
+        }
         if dir.ends_with("release") {
             cmd.arg("--release");
         }

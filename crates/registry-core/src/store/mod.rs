@@ -49,6 +49,9 @@ pub enum StoreError {
     InvalidKey { key: String, reason: String },
     #[error("refusing to use {location}: {reason}")]
     Unsafe { location: String, reason: String },
+    /// A remote store could not be reached or answered with an error.
+    #[error("request to {location} failed: {reason}")]
+    Remote { location: String, reason: String },
     #[error("I/O error on {location}: {source}{hint}", hint = io_hint(source))]
     Io {
         location: String,
@@ -167,6 +170,44 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// was removed. The default has nothing to remove.
     fn remove_leftovers(&self) -> Result<Vec<String>, StoreError> {
         Ok(Vec::new())
+    }
+}
+
+/// A boxed store is a store, so a program can choose its backend at run time
+/// (`Registry<Box<dyn Store>>`) and still use every registry operation.
+impl<T: Store + ?Sized> Store for Box<T> {
+    fn location(&self, key: &str) -> String {
+        (**self).location(key)
+    }
+    fn create(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        (**self).create(key, bytes)
+    }
+    fn read(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        (**self).read(key)
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        (**self).list(prefix)
+    }
+    fn list_groups(&self, prefix: &str, containing: Option<&str>) -> Result<Vec<String>, StoreError> {
+        (**self).list_groups(prefix, containing)
+    }
+    fn read_pointer(&self, key: &str) -> Result<Option<Pointer>, StoreError> {
+        (**self).read_pointer(key)
+    }
+    fn swap_pointer(&self, key: &str, expected: Option<&PointerTag>, new: &[u8]) -> Result<PointerTag, StoreError> {
+        (**self).swap_pointer(key, expected, new)
+    }
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        (**self).delete(key)
+    }
+    fn publish_view(&self, view: &str, target_prefix: &str) -> Result<(), StoreError> {
+        (**self).publish_view(view, target_prefix)
+    }
+    fn read_view(&self, view: &str) -> Result<Option<String>, StoreError> {
+        (**self).read_view(view)
+    }
+    fn remove_leftovers(&self) -> Result<Vec<String>, StoreError> {
+        (**self).remove_leftovers()
     }
 }
 

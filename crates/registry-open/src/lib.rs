@@ -1,0 +1,221 @@
+//! Opens a model registry from what a person types after `--registry`.
+//!
+//! Every binary of modelreg (trainer, predictor, registry) takes the same
+//! `--registry` / `MODELREG_DIR` argument, and it may name either a local
+//! directory or, in a build with the `s3` feature, an S3-compatible bucket
+//! (`s3://bucket/prefix`). This crate is the one place that tells the two
+//! apart, so the binaries stay the same whatever the backend.
+//!
+//! Why a feature: the S3 client (object_store, tokio, an HTTP and TLS stack)
+//! triples the build time of the workspace, and most users keep the registry
+//! on a local disk. A default build refuses an `s3://` location with a message
+//! that says how to get a build that accepts it.
+
+#[cfg(feature = "s3")]
+pub mod s3;
+
+use std::path::PathBuf;
+
+use registry_core::store::{FsStore, Store};
+use registry_core::{Registry, RegistryError};
+
+/// A registry whose backend was chosen at run time.
+pub type AnyRegistry = Registry<Box<dyn Store>>;
+
+/// Where a registry lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A directory on a local (or mounted) filesystem.
+    Local(PathBuf),
+    /// `s3://bucket/prefix`: objects under `prefix/` in `bucket`.
+    S3 { bucket: String, prefix: String },
+}
+
+/// Settings that only some backends use.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// An S3-compatible server to talk to instead of AWS (MinIO, R2, a local
+    /// test server): `http://127.0.0.1:9000`. `None` uses `AWS_ENDPOINT_URL`
+    /// / `AWS_ENDPOINT` if set, else AWS itself.
+    pub s3_endpoint: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("invalid registry location {location:?}: {reason}")]
+    InvalidLocation { location: String, reason: String },
+    #[error(
+        "{location} is an S3 location, but this build has no S3 support: rebuild with `--features s3` (for example `cargo install --path crates/registry-cli --features s3`)"
+    )]
+    S3NotBuilt { location: String },
+    #[error("cannot set up the S3 client for {location}: {reason}")]
+    S3Setup { location: String, reason: String },
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+impl Location {
+    /// Parses a `--registry` argument. Anything that does not start with a
+    /// URL scheme is a local path.
+    pub fn parse(text: &str) -> Result<Location, OpenError> {
+        let invalid = |reason: &str| OpenError::InvalidLocation {
+            location: text.to_string(),
+            reason: reason.to_string(),
+        };
+        if let Some(rest) = text.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(invalid("no bucket name: write s3://BUCKET or s3://BUCKET/PREFIX"));
+            }
+            if !bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'))
+            {
+                return Err(invalid(
+                    "a bucket name has only lower-case letters, digits, '-' and '.' (S3's naming rules)",
+                ));
+            }
+            let prefix = prefix.trim_matches('/');
+            if prefix.split('/').any(|part| part.is_empty() && !prefix.is_empty()) {
+                return Err(invalid("the prefix has an empty path component ('//')"));
+            }
+            if prefix.split('/').any(|part| part == "." || part == "..") {
+                return Err(invalid("the prefix may not contain '.' or '..' components"));
+            }
+            return Ok(Location::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.to_string(),
+            });
+        }
+        if let Some((scheme, _)) = text.split_once("://") {
+            return Err(invalid(&format!(
+                "unsupported scheme {scheme:?}: use a directory path or s3://bucket/prefix"
+            )));
+        }
+        if text.is_empty() {
+            return Err(invalid("empty: give a directory path or s3://bucket/prefix"));
+        }
+        Ok(Location::Local(PathBuf::from(text)))
+    }
+}
+
+/// The `--registry` and `--s3-endpoint` options every modelreg binary takes
+/// (`#[command(flatten)]` it into a clap parser).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistryArgs {
+    /// Registry: a directory, or s3://bucket/prefix (in a build with the `s3` feature).
+    #[arg(
+        long,
+        global = true,
+        env = "MODELREG_DIR",
+        hide_env_values = true,
+        default_value = "registry"
+    )]
+    pub registry: String,
+    /// S3-compatible server for s3:// registries, e.g. http://127.0.0.1:9000 (default: AWS_ENDPOINT_URL, else AWS).
+    #[arg(long, global = true, env = "MODELREG_S3_ENDPOINT", hide_env_values = true)]
+    pub s3_endpoint: Option<String>,
+}
+
+impl RegistryArgs {
+    pub fn options(&self) -> OpenOptions {
+        OpenOptions {
+            s3_endpoint: self.s3_endpoint.clone(),
+        }
+    }
+
+    /// Opens the registry these options name.
+    pub fn open(&self) -> Result<AnyRegistry, OpenError> {
+        open(&self.registry, &self.options())
+    }
+}
+
+/// Opens the registry at `location` (nothing is created until the first
+/// save). Local directories get [`FsStore`]; `s3://` URLs get
+/// [`s3::S3Store`] in a build with the `s3` feature.
+pub fn open(location: &str, options: &OpenOptions) -> Result<AnyRegistry, OpenError> {
+    let store: Box<dyn Store> = match Location::parse(location)? {
+        Location::Local(path) => Box::new(FsStore::new(path)),
+        Location::S3 { bucket, prefix } => s3_store(location, &bucket, &prefix, options)?,
+    };
+    Ok(Registry::open_store(store)?)
+}
+
+#[cfg(feature = "s3")]
+fn s3_store(location: &str, bucket: &str, prefix: &str, options: &OpenOptions) -> Result<Box<dyn Store>, OpenError> {
+    let config = s3::S3Config::from_env(bucket, prefix, options.s3_endpoint.as_deref());
+    let store = s3::S3Store::connect(config).map_err(|reason| OpenError::S3Setup {
+        location: location.to_string(),
+        reason,
+    })?;
+    Ok(Box::new(store))
+}
+
+#[cfg(not(feature = "s3"))]
+fn s3_store(location: &str, _: &str, _: &str, _: &OpenOptions) -> Result<Box<dyn Store>, OpenError> {
+    Err(OpenError::S3NotBuilt {
+        location: location.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse() {
+        assert_eq!(Location::parse("registry").unwrap(), Location::Local("registry".into()));
+        assert_eq!(
+            Location::parse("/tmp/a b/registry").unwrap(),
+            Location::Local("/tmp/a b/registry".into())
+        );
+        assert_eq!(
+            Location::parse("s3://models").unwrap(),
+            Location::S3 {
+                bucket: "models".into(),
+                prefix: String::new()
+            }
+        );
+        assert_eq!(
+            Location::parse("s3://models/team-a/registry/").unwrap(),
+            Location::S3 {
+                bucket: "models".into(),
+                prefix: "team-a/registry".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_locations_say_what_is_wrong() {
+        for (text, needle) in [
+            ("s3://", "no bucket name"),
+            ("s3:///prefix", "no bucket name"),
+            ("s3://Models/x", "lower-case"),
+            ("s3://m/a//b", "empty path component"),
+            ("s3://m/a/../b", "'..'"),
+            ("gs://bucket/x", "unsupported scheme \"gs\""),
+            ("", "empty"),
+        ] {
+            let err = Location::parse(text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text:?}: {err}");
+        }
+    }
+
+    #[cfg(not(feature = "s3"))]
+    #[test]
+    fn a_default_build_says_how_to_get_s3() {
+        let err = open("s3://bucket/models", &OpenOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--features s3"), "{err}");
+    }
+
+    #[test]
+    fn local_directories_open_without_creating_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry");
+        let registry = open(path.to_str().unwrap(), &OpenOptions::default()).unwrap();
+        assert!(registry.list_versions().unwrap().is_empty());
+        assert!(!path.exists());
+    }
+}

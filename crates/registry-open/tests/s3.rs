@@ -1,0 +1,438 @@
+//! The S3 backend against a real S3 protocol server (moto) on 127.0.0.1.
+//!
+//! Runs only with `--features s3`, and then needs the server:
+//! `eval "$(.ci/s3-test-server)"` starts it and exports
+//! `MODELREG_S3_TEST_ENDPOINT` / `MODELREG_S3_TEST_BUCKET` (CI does this).
+//! Every test works under its own random prefix of the shared bucket.
+#![cfg(feature = "s3")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+
+use registry_core::store::{Store, StoreError, conformance};
+use registry_core::{AliasName, Expect, ModelInfo, ModelVersion, Registry, RegistryError};
+use registry_open::s3::{S3Config, S3Store};
+use registry_open::{OpenOptions, open};
+
+fn endpoint() -> String {
+    std::env::var("MODELREG_S3_TEST_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "the S3 tests need a local S3 server: run `eval \"$(.ci/s3-test-server)\"` first (it sets MODELREG_S3_TEST_ENDPOINT)"
+        )
+    })
+}
+
+fn bucket() -> String {
+    std::env::var("MODELREG_S3_TEST_BUCKET").unwrap_or_else(|_| "modelreg-test".to_string())
+}
+
+fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}-{}-{nanos:x}", std::process::id())
+}
+
+fn config(prefix: &str, endpoint: &str, max_retries: usize) -> S3Config {
+    S3Config {
+        bucket: bucket(),
+        prefix: prefix.to_string(),
+        endpoint: Some(endpoint.to_string()),
+        max_retries,
+        request_deadline: Duration::from_secs(20),
+    }
+}
+
+fn store(prefix: &str) -> S3Store {
+    S3Store::connect(config(prefix, &endpoint(), 2)).unwrap()
+}
+
+fn registry(prefix: &str) -> Registry<S3Store> {
+    Registry::open_store(store(prefix)).unwrap()
+}
+
+fn info(score: f64) -> ModelInfo {
+    ModelInfo {
+        test_score: Some(score),
+        ..ModelInfo::default()
+    }
+}
+
+fn v(text: &str) -> ModelVersion {
+    text.parse().unwrap()
+}
+
+#[test]
+fn s3_store_passes_the_conformance_suite() {
+    conformance::check_store(&store(&unique("conformance")));
+}
+
+#[test]
+fn a_registry_works_unchanged_on_s3() {
+    let prefix = unique("story");
+    let location = format!("s3://{}/{prefix}", bucket());
+    let options = OpenOptions {
+        s3_endpoint: Some(endpoint()),
+    };
+    let writer = open(&location, &options).unwrap();
+    assert!(matches!(
+        writer.get_latest_model::<Vec<u32>>(),
+        Err(RegistryError::Empty { .. })
+    ));
+    writer
+        .save_model_json(&v("1.0.0"), &vec![1u32, 2, 3], info(0.7))
+        .unwrap();
+    writer.save_model(&v("1.1.0"), &vec![4u32, 5], info(0.8)).unwrap();
+    let production = "production".parse::<AliasName>().unwrap();
+    writer.set_alias(&production, &v("1.0.0"), Expect::Nothing).unwrap();
+    writer
+        .set_alias(&production, &v("1.1.0"), Expect::Version(v("1.0.0")))
+        .unwrap();
+    assert!(matches!(
+        writer.set_alias(&production, &v("1.0.0"), Expect::Version(v("1.0.0"))),
+        Err(RegistryError::AliasConflict { .. })
+    ));
+    writer.rollback(&production).unwrap();
+
+    // A second client (another machine) sees exactly the same registry.
+    let reader = open(&location, &options).unwrap();
+    assert_eq!(reader.list_versions().unwrap(), vec![v("1.0.0"), v("1.1.0")]);
+    let (model, metadata) = reader.get_latest_model::<Vec<u32>>().unwrap();
+    assert_eq!((model, metadata.version), (vec![4, 5], v("1.1.0")));
+    let (model, _) = reader.get_by_alias::<Vec<u32>>(&production).unwrap();
+    assert_eq!(model, vec![1, 2, 3]);
+    let history: Vec<String> = reader
+        .alias_history(&production)
+        .unwrap()
+        .iter()
+        .map(|r| r.version.to_string())
+        .collect();
+    assert_eq!(history, ["1.0.0", "1.1.0", "1.0.0"]);
+    assert!(matches!(
+        writer.save_model_json(&v("1.0.0"), &vec![9u32], info(0.1)),
+        Err(RegistryError::VersionExists { complete: true, .. })
+    ));
+    let report = reader.verify().unwrap();
+    assert!(report.is_ok() && report.leftovers.is_empty(), "{report:?}");
+    assert!(reader.location().starts_with(&format!("s3://{}/{prefix}/", bucket())));
+}
+
+#[test]
+fn copying_a_version_between_stores_keeps_it_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Registry::open(dir.path().join("registry")).unwrap();
+    local.save_model(&v("2.0.0"), &vec![7u32; 1000], info(0.9)).unwrap();
+    let remote = registry(&unique("import"));
+    let loaded = local.load_artifact(&v("2.0.0")).unwrap();
+    assert!(remote.import_version(&loaded).unwrap());
+    assert!(!remote.import_version(&loaded).unwrap(), "a second copy is a no-op");
+    let copied = remote.load_artifact(&v("2.0.0")).unwrap();
+    assert_eq!(copied.bytes, loaded.bytes);
+    assert_eq!(copied.metadata, loaded.metadata);
+    assert_eq!(remote.resolve(&AliasName::latest()).unwrap().version, v("2.0.0"));
+}
+
+/// Child processes of the tests below re-run this test binary with a role.
+#[test]
+fn child_role() {
+    let Ok(role) = std::env::var("MODELREG_S3_CHILD_ROLE") else {
+        return;
+    };
+    let prefix = std::env::var("MODELREG_S3_CHILD_PREFIX").unwrap();
+    let me = std::env::var("MODELREG_S3_CHILD_ID").unwrap();
+    let registry = registry(&prefix);
+    match role.as_str() {
+        "save" => match registry.save_model_json(&v("1.0.0"), &me, info(0.5)) {
+            Ok(_) => println!("RESULT won"),
+            Err(RegistryError::VersionExists { .. }) => println!("RESULT lost"),
+            Err(e) => panic!("unexpected error: {e}"),
+        },
+        "move" => {
+            let production = "production".parse::<AliasName>().unwrap();
+            let mut wins = 0;
+            for round in 0..8 {
+                let current = registry.resolve(&production).unwrap().version;
+                let target = if round % 2 == 0 { v("1.0.1") } else { v("1.0.0") };
+                match registry.set_alias(&production, &target, Expect::Version(current)) {
+                    Ok(_) => wins += 1,
+                    Err(RegistryError::AliasConflict { .. }) => {}
+                    Err(e) => panic!("unexpected error: {e}"),
+                }
+            }
+            println!("RESULT {wins}");
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+fn run_children(role: &str, prefix: &str, count: usize) -> Vec<String> {
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..count)
+        .map(|i| {
+            Command::new(&exe)
+                .args(["child_role", "--exact", "--nocapture", "--test-threads", "1"])
+                .env("MODELREG_S3_CHILD_ROLE", role)
+                .env("MODELREG_S3_CHILD_PREFIX", prefix)
+                .env("MODELREG_S3_CHILD_ID", format!("writer-{i}"))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                out.status.success(),
+                "child failed: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            stdout
+                .lines()
+                .find_map(|l| l.split_once("RESULT ").map(|(_, r)| r.trim()))
+                .unwrap_or_else(|| panic!("no result in {stdout}"))
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn of_eight_processes_saving_one_version_exactly_one_wins() {
+    let prefix = unique("race");
+    let results = run_children("save", &prefix, 8);
+    assert_eq!(results.iter().filter(|r| *r == "won").count(), 1, "{results:?}");
+    assert_eq!(results.iter().filter(|r| *r == "lost").count(), 7, "{results:?}");
+    let registry = registry(&prefix);
+    let (winner, metadata) = registry.get_latest_model::<String>().unwrap();
+    assert!(winner.starts_with("writer-"));
+    assert_eq!(metadata.version, v("1.0.0"));
+    assert!(registry.verify().unwrap().is_ok());
+}
+
+#[test]
+fn concurrent_alias_moves_from_processes_lose_no_update() {
+    let prefix = unique("cas");
+    let registry = registry(&prefix);
+    registry.save_model_json(&v("1.0.0"), &1u32, info(0.5)).unwrap();
+    registry.save_model_json(&v("1.0.1"), &2u32, info(0.6)).unwrap();
+    let production = "production".parse::<AliasName>().unwrap();
+    registry.set_alias(&production, &v("1.0.0"), Expect::Nothing).unwrap();
+    let wins: usize = run_children("move", &prefix, 4)
+        .iter()
+        .map(|r| r.parse::<usize>().unwrap())
+        .sum();
+    assert!(wins >= 1);
+    let history = registry.alias_history(&production).unwrap();
+    assert_eq!(history.len(), 1 + wins, "every successful move is in the history, once");
+    for (i, record) in history.iter().enumerate() {
+        assert_eq!(record.seq, i as u64 + 1);
+        if i > 0 {
+            assert_eq!(record.previous.as_ref(), Some(&history[i - 1].version));
+        }
+    }
+    assert_eq!(registry.resolve(&production).unwrap().seq, history.len() as u64);
+}
+
+/// A server that says yes to every PUT, like an S3 clone without
+/// conditional writes.
+fn serve_yes_to_everything() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for connection in listener.incoming() {
+            let Ok(connection) = connection else { continue };
+            std::thread::spawn(move || answer_yes(connection));
+        }
+    });
+    format!("http://{address}")
+}
+
+fn answer_yes(connection: TcpStream) {
+    let mut reader = BufReader::new(connection.try_clone().unwrap());
+    let mut writer = connection;
+    let mut etag = 0;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            if header == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        etag += 1;
+        let response = if request_line.starts_with("PUT ") {
+            format!("HTTP/1.1 200 OK\r\nETag: \"tag{etag}\"\r\nContent-Length: 0\r\n\r\n")
+        } else if request_line.starts_with("DELETE ") {
+            "HTTP/1.1 204 No Content\r\n\r\n".to_string()
+        } else {
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string()
+        };
+        if writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_server_that_ignores_conditional_writes_is_refused_before_any_write() {
+    let fake = serve_yes_to_everything();
+    let store = S3Store::connect(config("refused", &fake, 0)).unwrap();
+    for attempt in 0..2 {
+        let err = store.create("versions/1.0.0/model.bin", b"x").unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, StoreError::Unsafe { .. }), "{err:?}");
+        assert!(
+            message.contains("ignores conditional writes"),
+            "attempt {attempt}: {message}"
+        );
+        assert!(message.contains("If-None-Match"), "{message}");
+    }
+    assert!(matches!(
+        store.swap_pointer("aliases/latest.json", None, b"{}"),
+        Err(StoreError::Unsafe { .. })
+    ));
+}
+
+/// A TCP proxy in front of the server that cuts every connection once the
+/// client has sent `budget` bytes, and refuses new ones from then on: the
+/// network dies at that byte.
+struct CuttingProxy {
+    address: String,
+    budget: Arc<AtomicI64>,
+    sent: Arc<AtomicI64>,
+}
+
+impl CuttingProxy {
+    fn start(upstream: &str, budget: i64) -> CuttingProxy {
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let budget = Arc::new(AtomicI64::new(budget));
+        let sent = Arc::new(AtomicI64::new(0));
+        let (b, s) = (budget.clone(), sent.clone());
+        std::thread::spawn(move || {
+            let dead = Arc::new(AtomicBool::new(false));
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if dead.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let server = TcpStream::connect(&upstream).unwrap();
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut &s2, &mut &c2);
+                    let _ = c2.shutdown(Shutdown::Both);
+                });
+                let (b, s, dead) = (b.clone(), s.clone(), dead.clone());
+                std::thread::spawn(move || {
+                    let mut buffer = [0u8; 8192];
+                    loop {
+                        let n = match (&client).read(&mut buffer) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let left = b.fetch_sub(n as i64, Ordering::SeqCst);
+                        let allowed = left.clamp(0, n as i64) as usize;
+                        if allowed > 0 && (&server).write_all(&buffer[..allowed]).is_err() {
+                            break;
+                        }
+                        s.fetch_add(allowed as i64, Ordering::SeqCst);
+                        if allowed < n {
+                            dead.store(true, Ordering::SeqCst);
+                            break;
+                        }
+                    }
+                    let _ = server.shutdown(Shutdown::Both);
+                    let _ = client.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        CuttingProxy { address, budget, sent }
+    }
+}
+
+fn save_through(proxy: &CuttingProxy, prefix: &str) -> Result<(), RegistryError> {
+    let registry = Registry::open_store(S3Store::connect(config(prefix, &proxy.address, 0)).unwrap())?;
+    let model: Vec<u32> = (0..50_000).collect();
+    registry.save_model(&v("1.0.1"), &model, info(0.9)).map(|_| ())
+}
+
+#[test]
+fn a_network_failure_at_any_byte_of_a_save_leaves_no_partial_version() {
+    // Measure how many bytes a whole save sends, through a proxy that never cuts.
+    let measure = CuttingProxy::start(&endpoint(), i64::MAX);
+    let prefix = unique("cut-measure");
+    registry(&prefix).save_model(&v("1.0.0"), &1u32, info(0.5)).unwrap();
+    save_through(&measure, &prefix).unwrap();
+    let total = measure.sent.load(Ordering::SeqCst);
+    assert!(total > 145_000, "a save of a 145 KB model sent only {total} bytes");
+
+    let cuts = 24;
+    let mut failed = 0;
+    for i in 0..cuts {
+        let budget = total * i / cuts + (i * 977) % 500;
+        let prefix = unique(&format!("cut{i}"));
+        let direct = registry(&prefix);
+        direct.save_model(&v("1.0.0"), &1u32, info(0.5)).unwrap();
+        let proxy = CuttingProxy::start(&endpoint(), budget);
+        let outcome = save_through(&proxy, &prefix);
+        assert!(proxy.budget.load(Ordering::SeqCst) <= 0 || outcome.is_ok());
+        if outcome.is_err() {
+            failed += 1;
+        }
+        // Whatever happened, the registry reads and verifies, and 1.0.1 is
+        // either absent or whole.
+        let versions = direct.list_versions().unwrap();
+        if versions.contains(&v("1.0.1")) {
+            let (model, _) = direct.get_model::<Vec<u32>>(&v("1.0.1")).unwrap();
+            assert_eq!(model.len(), 50_000);
+        } else {
+            assert!(matches!(
+                direct.get_model::<Vec<u32>>(&v("1.0.1")),
+                Err(RegistryError::VersionNotFound { .. })
+            ));
+        }
+        let latest = direct.resolve(&AliasName::latest()).unwrap().version;
+        assert!(
+            versions.contains(&latest),
+            "cut at {budget}: latest {latest} not among {versions:?}"
+        );
+        let report = direct.verify().unwrap();
+        assert!(report.is_ok(), "cut at {budget} of {total} bytes: {report:?}");
+        // Repair clears whatever the cut left, and the save then goes through.
+        direct.repair().unwrap();
+        match direct.save_model(&v("1.0.1"), &(0..50_000).collect::<Vec<u32>>(), info(0.9)) {
+            Ok(_) => {}
+            Err(RegistryError::VersionExists { complete: true, .. }) => {}
+            Err(e) => panic!("cut at {budget}: the retried save failed: {e}"),
+        }
+        assert_eq!(direct.resolve(&AliasName::latest()).unwrap().version, v("1.0.1"));
+        assert!(direct.verify().unwrap().leftovers.is_empty());
+    }
+    assert!(failed >= cuts - 2, "only {failed} of {cuts} cut saves failed");
+}
