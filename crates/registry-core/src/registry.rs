@@ -170,20 +170,23 @@ impl<S: Store> Registry<S> {
         marker.strip_suffix(MARKER_KEY).unwrap_or(&marker).to_string()
     }
 
-    fn check_marker(&self) -> Result<()> {
+    /// Checks the format marker if there is one; `Ok(false)`: no marker yet.
+    fn check_marker(&self) -> Result<bool> {
         match self.store.read(MARKER_KEY) {
             Ok(bytes) => {
                 let location = self.store.location(MARKER_KEY);
                 let map = parse_versioned(&bytes, &location)?;
-                from_map::<RegistryMarker>(map, &location).map(|_| ())
+                from_map::<RegistryMarker>(map, &location).map(|_| true)
             }
-            Err(StoreError::NotFound { .. }) => Ok(()),
+            Err(StoreError::NotFound { .. }) => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
 
     fn ensure_marker(&self) -> Result<()> {
-        self.check_marker()?;
+        if self.check_marker()? {
+            return Ok(());
+        }
         let marker = RegistryMarker {
             format_version: FORMAT_VERSION,
             created_at: OffsetDateTime::now_utc(),
