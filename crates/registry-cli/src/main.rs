@@ -6,7 +6,9 @@ mod copy;
 use clap::{Parser, Subcommand};
 use registry_core::{AliasName, AliasRecord, Expect, ModelMetadata, ModelVersion, RegistryError};
 use registry_open::AnyRegistry;
+use registry_report::{ModelCard, ReportData, render_html};
 use serde_json::{Value, json};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -29,6 +31,15 @@ enum Command {
     Show {
         /// A version (1.0.2) or an alias (production, latest).
         target: String,
+        /// Print the model card as Markdown (for pull requests and READMEs).
+        #[arg(long, conflicts_with = "json")]
+        card: bool,
+    },
+    /// Write one self-contained HTML page: versions, score chart, alias history, model cards.
+    Report {
+        /// Where to write the page ("-": standard output).
+        #[arg(long, default_value = "modelreg-report.html")]
+        out: PathBuf,
     },
     /// Point an alias at a version (or at what another alias, e.g. latest, names).
     Promote {
@@ -129,6 +140,22 @@ fn record_json(r: &AliasRecord) -> Value {
     serde_json::to_value(r).unwrap_or(Value::Null)
 }
 
+/// Writes `bytes` to `path` all at once: a temporary file in the same
+/// directory, renamed over the target, so a reader never sees half a page.
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let failed = |e: std::io::Error| Failure(format!("cannot write {}: {e}", path.display()));
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
+    file.write_all(bytes).map_err(failed)?;
+    file.as_file().sync_all().map_err(failed)?;
+    file.persist(path).map_err(|e| failed(e.error))?;
+    Ok(())
+}
+
 fn run_copy(cli: &Cli, from: &str, to: &str, aliases: bool) -> Result<(), Failure> {
     let options = cli.registry.options();
     let source = registry_open::open(from, &options)?;
@@ -207,9 +234,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
-        Command::Show { target } => {
+        Command::Show { target, card } => {
             let version = resolve(&registry, &target)?;
             let md = registry.metadata(&version)?;
+            if card {
+                print!("{}", ModelCard::new(&md, &registry.list_aliases()?).to_markdown());
+                return Ok(());
+            }
             let metadata_location = format!("{}versions/{version}/metadata.json", registry.location());
             if cli.json {
                 let mut v = serde_json::to_value(&md).unwrap_or(Value::Null);
@@ -386,6 +417,36 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 for (k, x, y) in rows {
                     let mark = if x == y { " " } else { "*" };
                     println!("{mark}{:<33} {:<40} {:<40}", k, x, y);
+                }
+            }
+        }
+        Command::Report { out } => {
+            let data = ReportData::collect(&registry)?;
+            let page = render_html(&data);
+            if out.as_os_str() == "-" {
+                print!("{page}");
+            } else {
+                write_file(&out, page.as_bytes())?;
+                let message = format!(
+                    "wrote {} ({} versions, {} aliases, {} KB)",
+                    out.display(),
+                    data.versions.len(),
+                    data.aliases.len(),
+                    page.len().div_ceil(1024)
+                );
+                if cli.json {
+                    println!(
+                        "{}",
+                        json!({"path": out.display().to_string(), "versions": data.versions.len(), "bytes": page.len()})
+                    );
+                } else {
+                    println!("{message}");
+                }
+                if !data.unreadable.is_empty() {
+                    eprintln!(
+                        "warning: {} version(s) could not be read and are listed at the top of the report; run `registry verify`",
+                        data.unreadable.len()
+                    );
                 }
             }
         }
