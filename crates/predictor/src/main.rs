@@ -2,7 +2,7 @@
 //! `cargo run -p predictor -- "this is great"` uses `latest`.
 
 use clap::Parser;
-use registry_core::{AliasName, LoadedArtifact, ModelVersion, RegistryError};
+use registry_core::{AliasName, ModelMetadata, ModelVersion, RegistryError};
 use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
 use textclf::{Scratch, TextClassifier};
@@ -38,29 +38,28 @@ fn explain(e: RegistryError) -> String {
     }
 }
 
-fn load(args: &Args) -> Result<LoadedArtifact, String> {
+/// The model and its metadata. Decoding runs while the checksum is being
+/// verified (on the other core); the model is used only if it matches.
+fn load(args: &Args) -> Result<(TextClassifier, ModelMetadata), String> {
     let registry = args.registry.open().map_err(|e| match e {
         registry_open::OpenError::Registry(e) => explain(e),
         other => other.to_string(),
     })?;
+    let decode = |bytes: &[u8]| TextClassifier::from_bytes(bytes);
     let loaded = if let Some(v) = &args.version {
         let version: ModelVersion = v.parse().map_err(explain)?;
-        registry.load_artifact(&version)
+        registry.load_decoded(&version, decode)
     } else {
         let alias: AliasName = match &args.alias {
             Some(a) => a.parse().map_err(explain)?,
             None => AliasName::latest(),
         };
-        registry.load_alias_artifact(&alias)
+        registry.load_alias_decoded(&alias, decode)
     };
-    loaded.map_err(explain)
-}
-
-fn run(args: Args) -> Result<(), String> {
-    let loaded = load(&args)?;
-    let version = loaded.metadata.version.to_string();
+    let (decoded, metadata) = loaded.map_err(explain)?;
+    let version = &metadata.version;
     let expected = textclf::model_type();
-    match loaded.metadata.info.model_type.as_deref() {
+    match metadata.info.model_type.as_deref() {
         Some(t) if t == expected => {}
         other => {
             return Err(format!(
@@ -69,8 +68,14 @@ fn run(args: Args) -> Result<(), String> {
             ));
         }
     }
-    let model = TextClassifier::from_bytes(&loaded.bytes)
+    let model = decoded
         .map_err(|e| format!("version {version}: the model file is not a textclf model this build can read: {e}"))?;
+    Ok((model, metadata))
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let (model, metadata) = load(&args)?;
+    let version = metadata.version.to_string();
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut scratch = Scratch::default();
@@ -112,7 +117,7 @@ fn run(args: Args) -> Result<(), String> {
     // The process ends next: handing the model's few megabytes back page by
     // page would cost about a millisecond of a few-millisecond run.
     std::mem::forget(model);
-    std::mem::forget(loaded);
+    std::mem::forget(metadata);
     Ok(())
 }
 

@@ -430,3 +430,46 @@ fn metadata_records_lineage_and_fills_created_by() {
     assert_eq!(reread, md);
     assert_eq!(reread.info.lineage.data.unwrap().rows, 10);
 }
+
+#[test]
+fn load_decoded_checks_before_decoding_small_and_mapped_artifacts() {
+    let (_dir, reg) = open();
+    // 1 KB is read; 600 KB goes through the filesystem store's mapping.
+    for (version, size) in [("1.0.0", 1_000usize), ("1.0.1", 600_000)] {
+        let bytes: Vec<u8> = (0..size).map(|i| (i * 31 % 253) as u8).collect();
+        let artifact = registry_core::Artifact {
+            extension: "bin".into(),
+            encoding: registry_core::Encoding::Raw,
+            bytes: bytes.clone(),
+        };
+        reg.save_artifact(&v(version), artifact, info(0.7)).unwrap();
+        let (decoded, metadata) = reg.load_decoded(&v(version), |b| b.to_vec()).unwrap();
+        assert_eq!(decoded, bytes);
+        assert_eq!(metadata.version, v(version));
+        let (via_alias, _) = reg.load_alias_decoded(&alias("latest"), |b| b.len()).unwrap();
+        assert_eq!(via_alias, size);
+
+        let path = reg.root().join(format!("versions/{version}/model.bin"));
+        let mut flipped = bytes.clone();
+        flipped[size / 3] ^= 0x40;
+        std::fs::write(&path, &flipped).unwrap();
+        let err = reg
+            .load_decoded(&v(version), |_| {
+                panic!("decode must not see bytes that fail the checksum")
+            })
+            .unwrap_err();
+        assert!(
+            matches!(err, RegistryError::IntegrityMismatch { what: "sha256", .. }),
+            "{err}"
+        );
+        std::fs::write(&path, &bytes[..size - 1]).unwrap();
+        let err = reg
+            .load_decoded(&v(version), |_| panic!("decode must not see a truncated file"))
+            .unwrap_err();
+        assert!(
+            matches!(err, RegistryError::IntegrityMismatch { what: "size", .. }),
+            "{err}"
+        );
+        std::fs::write(&path, &bytes).unwrap();
+    }
+}

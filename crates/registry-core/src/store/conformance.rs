@@ -43,6 +43,22 @@ pub fn create_and_read<S: Store + ?Sized>(store: &S, ns: &str) {
     let key = format!("{ns}/read/big.bin");
     store.create(&key, &big).expect("create of 3 MB");
     assert!(store.read(&key).expect("read 3 MB") == big, "3 MB object changed");
+    for (key, expected) in [
+        (key.as_str(), big.as_slice()),
+        (&format!("{ns}/read/obj1.bin"), b"hello"),
+    ] {
+        let mut calls = 0;
+        store
+            .read_into(key, &mut |bytes| {
+                calls += 1;
+                assert!(
+                    bytes == expected,
+                    "read_into of {key} gave other bytes than were written"
+                );
+            })
+            .expect("read_into after create");
+        assert_eq!(calls, 1, "read_into must call back exactly once");
+    }
 }
 
 /// `create` of an existing key fails and leaves the first bytes in place.
@@ -58,6 +74,13 @@ pub fn create_never_overwrites<S: Store + ?Sized>(store: &S, ns: &str) {
 
 pub fn missing_keys<S: Store + ?Sized>(store: &S, ns: &str) {
     let key = format!("{ns}/missing/nothing.json");
+    assert!(
+        matches!(
+            store.read_into(&key, &mut |_| panic!("no bytes for a missing key")),
+            Err(StoreError::NotFound { .. })
+        ),
+        "read_into of a missing key must be NotFound"
+    );
     assert!(matches!(store.read(&key), Err(StoreError::NotFound { .. })));
     assert!(store.read_pointer(&key).expect("read_pointer").is_none());
     assert!(store.list(&format!("{ns}/missing/")).expect("list").is_empty());

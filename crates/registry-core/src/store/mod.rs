@@ -105,6 +105,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Reads a whole object; [`StoreError::NotFound`] if absent.
     fn read(&self, key: &str) -> Result<Vec<u8>, StoreError>;
 
+    /// Calls `f` once with an object's bytes, which are valid only during
+    /// the call; [`StoreError::NotFound`] if absent. For reading a large
+    /// object once (a model to decode): the filesystem store maps big files
+    /// instead of copying them into fresh memory, which on a cold start
+    /// costs a page fault per 4 KB. The default reads and passes the bytes.
+    fn read_into(&self, key: &str, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
+        f(&self.read(key)?);
+        Ok(())
+    }
+
     /// Every key that starts with `prefix`, sorted bytewise. `prefix` is a
     /// key prefix, usually ending in `/`; the empty prefix lists everything.
     /// Objects created before the call started are listed; objects being
@@ -184,6 +194,9 @@ impl<T: Store + ?Sized> Store for Box<T> {
     }
     fn read(&self, key: &str) -> Result<Vec<u8>, StoreError> {
         (**self).read(key)
+    }
+    fn read_into(&self, key: &str, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
+        (**self).read_into(key, f)
     }
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         (**self).list(prefix)
