@@ -94,6 +94,37 @@ pub struct Scratch {
     features: Vec<u32>,
     row: Vec<(u32, f32)>,
     probs: Vec<f64>,
+    grams: Vec<u64>,
+    unseen: UnseenWordCache,
+}
+
+/// The character n-gram score of words the model never saw, remembered per
+/// [`Scratch`]. A known word's score is a table read; an unseen word's
+/// takes hashing and looking up its ~20 n-grams (~5,000 instructions, 12 %
+/// of a batch's time on the Rotten Tomatoes snippets), and unseen words
+/// repeat in a batch like all words do (names, typos, rare inflections).
+/// Direct-mapped by word id: 4,096 slots, 64 KB, no eviction logic.
+#[derive(Debug, Default)]
+struct UnseenWordCache {
+    slots: Vec<(u64, f64)>,
+}
+
+impl UnseenWordCache {
+    const SLOTS: usize = 4096;
+    /// Never a stored id: a word hashing to it is simply not cached.
+    const EMPTY: u64 = u64::MAX;
+
+    fn get(&self, id: u64) -> Option<f64> {
+        let &(key, score) = self.slots.get(id as usize % Self::SLOTS)?;
+        (key == id && id != Self::EMPTY).then_some(score)
+    }
+
+    fn put(&mut self, id: u64, score: f64) {
+        if self.slots.is_empty() {
+            self.slots = vec![(Self::EMPTY, 0.0); Self::SLOTS];
+        }
+        self.slots[id as usize % Self::SLOTS] = (id, score);
+    }
 }
 
 /// One prediction.
@@ -349,7 +380,7 @@ impl TextClassifier {
                 z += f32::from_bits(bits) as f64;
             }
         }
-        let mut grams = Vec::new();
+        let (grams, unseen) = (&mut scratch.grams, &mut scratch.unseen);
         let mut filter = 0u64;
         for (i, &id) in words.iter().enumerate() {
             let first = first_occurrence(id, &words[..i], seen, &mut filter);
@@ -361,14 +392,21 @@ impl TextClassifier {
                     }
                 }
                 None if first => {
+                    if let Some(score) = unseen.get(id) {
+                        z += score;
+                        continue;
+                    }
                     let (start, end) = spans[i];
                     grams.clear();
-                    tokenizer.push_char_ngrams(&buf[start as usize..end as usize], padded, bounds, &mut grams);
-                    for &g in &grams {
+                    tokenizer.push_char_ngrams(&buf[start as usize..end as usize], padded, bounds, grams);
+                    let mut score = 0.0;
+                    for &g in grams.iter() {
                         if let Some(bits) = direct.weights.get(g) {
-                            z += f32::from_bits(bits) as f64;
+                            score += f32::from_bits(bits) as f64;
                         }
                     }
+                    unseen.put(id, score);
+                    z += score;
                 }
                 None => {}
             }
