@@ -44,6 +44,16 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(reg.get_latest_model::<Vec<u8>>().unwrap()))
     });
     group.finish();
+
+    // The two artifact digests, on the size of the default text model.
+    let model: Vec<u8> = (0..2_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut digests = c.benchmark_group("digest_2mb");
+    digests.throughput(criterion::Throughput::Bytes(model.len() as u64));
+    digests.bench_function("sha256", |b| {
+        b.iter(|| black_box(<sha2::Sha256 as sha2::Digest>::digest(&model)))
+    });
+    digests.bench_function("blake3", |b| b.iter(|| black_box(blake3::hash(&model))));
+    digests.finish();
 }
 
 criterion_group! {

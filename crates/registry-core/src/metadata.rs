@@ -42,7 +42,7 @@ pub struct ArtifactInfo {
     pub sha256: String,
     /// BLAKE3 of the same bytes (hex); absent in versions saved before it
     /// was added. Loads check it instead of `sha256` when present: it is
-    /// as strong and ~3x faster (0.35 ms instead of 1.1 ms for the 2 MB
+    /// as strong and ~3x faster (0.31 ms instead of 1.1 ms for the 2 MB
     /// default model, a third of a command-line prediction). `sha256` stays
     /// for everyone else's tools (`sha256sum`), and `verify` checks both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
