@@ -21,9 +21,21 @@ train-and-promote:
 list:
     cargo run --release -q -p registry-cli -- --registry {{registry}} list
 
-# Run the test suite (what CI runs).
+# One self-contained HTML page of the registry (versions, score chart, alias history, model cards).
+report OUT="modelreg-report.html":
+    cargo run --release -q -p registry-cli -- --registry {{registry}} report --out {{OUT}}
+
+# Run the test suite (the README's command).
 test:
     cargo test --workspace
+
+# The S3 backend's tests against a local S3 server (moto, installed on first use).
+test-s3:
+    eval "$(.ci/s3-test-server)" && cargo test -p registry-open --features s3 && cargo test -p registry-cli --features s3 --test s3_cli
+
+# Everything CI runs: format, lints, tests, examples, S3 and browser tests.
+ci:
+    bash .ci/run
 
 # Benchmarks (criterion).
 bench:
