@@ -62,6 +62,13 @@ impl FsStore {
         Ok(path)
     }
 
+    /// The whole content of an object opened by [`FsStore::open_for_reading`].
+    fn read_open(&self, path: &Path, mut file: File, len_hint: usize) -> Result<Vec<u8>, StoreError> {
+        let mut buf = Vec::with_capacity(len_hint);
+        io::Read::read_to_end(&mut file, &mut buf).map_err(self.io(path))?;
+        Ok(buf)
+    }
+
     /// Opens an object for reading, refusing symlinks anywhere below the root.
     fn open_for_reading(&self, key: &str) -> Result<(PathBuf, File), StoreError> {
         let path = self.path(key)?;
@@ -359,10 +366,9 @@ impl Store for FsStore {
     }
 
     fn read(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        let (path, mut f) = self.open_for_reading(key)?;
-        let mut buf = Vec::with_capacity(f.metadata().map(|m| m.len() as usize).unwrap_or(0));
-        io::Read::read_to_end(&mut f, &mut buf).map_err(self.io(&path))?;
-        Ok(buf)
+        let (path, file) = self.open_for_reading(key)?;
+        let len = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
+        self.read_open(&path, file, len)
     }
 
     fn read_into(&self, key: &str, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
@@ -370,14 +376,14 @@ impl Store for FsStore {
         const MAP_FROM: u64 = 256 * 1024;
         let (path, file) = self.open_for_reading(key)?;
         let len = file.metadata().map_err(self.io(&path))?.len();
-        if len < MAP_FROM || len > usize::MAX as u64 {
-            drop(file);
-            f(&self.read(key)?);
-            return Ok(());
-        }
-        match MappedFile::map(&file, len as usize) {
+        let mapped = if len >= MAP_FROM && len <= usize::MAX as u64 {
+            MappedFile::map(&file, len as usize)
+        } else {
+            None
+        };
+        match mapped {
             Some(mapped) => f(mapped.bytes()),
-            None => f(&self.read(key)?),
+            None => f(&self.read_open(&path, file, len as usize)?),
         }
         Ok(())
     }
