@@ -287,12 +287,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     );
                 }
                 if let Some(c) = &l.code {
-                    println!(
-                        "code:            {} {} (commit {})",
-                        c.name,
-                        c.version,
-                        c.git_commit.as_deref().unwrap_or("unknown")
-                    );
+                    println!("code:            {c}");
                 }
                 if let Some(p) = &l.parent_version {
                     println!("parent version:  {p}");

@@ -32,6 +32,14 @@ pub struct ModelMetadata {
     pub metadata_sha256: String,
 }
 
+/// `trainer 0.1.0 (commit abc123…)`: how cards and `registry show` name the code.
+impl std::fmt::Display for CodeInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let commit = self.git_commit.as_deref().unwrap_or("unknown");
+        write!(f, "{} {} (commit {commit})", self.name, self.version)
+    }
+}
+
 /// The model file of a version and how to check and decode it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactInfo {

@@ -131,15 +131,7 @@ impl ModelCard {
             lineage_rows.push(("seed".into(), seed.to_string()));
         }
         if let Some(c) = &lineage.code {
-            lineage_rows.push((
-                "code".into(),
-                format!(
-                    "{} {} (commit {})",
-                    c.name,
-                    c.version,
-                    c.git_commit.as_deref().unwrap_or("unknown")
-                ),
-            ));
+            lineage_rows.push(("code".into(), c.to_string()));
         }
         if let Some(p) = &lineage.parent_version {
             lineage_rows.push(("parent version".into(), p.to_string()));
