@@ -3,7 +3,7 @@
 //!
 //! Every saved model is an immutable [semver](https://semver.org) version:
 //! its model file and a `metadata.json` (hyperparameters, scores, lineage,
-//! sha256 of the model) under `versions/<version>/`. The `latest` alias
+//! size and digests of the model) under `versions/<version>/`. The `latest` alias
 //! always names the newest complete version, and is mirrored as a `latest/`
 //! directory in a local registry; other aliases (`production`, `staging`)
 //! move only when asked, by compare-and-swap, and every move is kept in an
@@ -19,14 +19,17 @@
 //!   opens and verifies; half-written versions are never listed or loaded.
 //! * Versions are never overwritten: saving an existing version is
 //!   [`RegistryError::VersionExists`], also between processes.
-//! * Every load checks the model's size and sha256 (and the metadata's own
-//!   digest) before decoding anything.
+//! * Every load checks the model's size and BLAKE3 digest (sha256 for
+//!   versions saved before BLAKE3 was recorded), and the metadata's own
+//!   sha256, before decoding anything; `verify` and copies check every
+//!   recorded digest.
 //! * Resolving an alias reads one small pointer, whatever the number of
 //!   versions.
 //!
 //! These rest on the small [`store::Store`] trait, implemented for the local
 //! filesystem ([`store::FsStore`]) and memory ([`store::MemoryStore`]); both
-//! pass the same [`store::conformance`] suite.
+//! pass the same conformance suite (`store::conformance`, behind the
+//! `conformance` feature, for other backends' tests).
 //!
 //! # Example
 //!
@@ -58,6 +61,7 @@
 
 mod error;
 mod metadata;
+pub mod metrics;
 mod names;
 mod registry;
 pub mod store;

@@ -75,7 +75,8 @@ pub enum Encoding {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ModelInfo {
-    /// What kind of model this is, e.g. `textclf.TextClassifier/1`.
+    /// What kind of model this is, e.g. `textclf.TextClassifier/5` (the
+    /// part after `/` is the model's own format version).
     pub model_type: Option<String>,
     pub hyperparameters: Map<String, Value>,
     /// Mean cross-validation score of the chosen hyperparameters.

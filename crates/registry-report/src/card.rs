@@ -3,28 +3,11 @@
 //! (`registry show V --card`, for pull requests) and as HTML (the report),
 //! so the two never disagree.
 
+use registry_core::metrics::{self, Confusion, LabelMetrics};
 use registry_core::{AliasRecord, ModelMetadata};
 use serde_json::Value;
 
 use crate::{escape_html, utc_seconds};
-
-/// Precision, recall, F1 and support of one label on the test split.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LabelMetrics {
-    pub label: String,
-    pub precision: f64,
-    pub recall: f64,
-    pub f1: f64,
-    pub support: u64,
-}
-
-/// Counts of (true label, predicted label) on the test split.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Confusion {
-    pub labels: Vec<String>,
-    /// `counts[true][predicted]`.
-    pub counts: Vec<Vec<u64>>,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelCard {
@@ -57,42 +40,6 @@ pub(crate) fn plain(value: &Value) -> String {
 
 pub(crate) fn score(value: Option<f64>) -> String {
     value.map_or("-".to_string(), |s| format!("{s:.4}"))
-}
-
-fn per_label(metrics: &serde_json::Map<String, Value>) -> Vec<LabelMetrics> {
-    let Some(Value::Array(rows)) = metrics.get("per_label") else {
-        return Vec::new();
-    };
-    rows.iter()
-        .filter_map(|row| {
-            Some(LabelMetrics {
-                label: row.get("label")?.as_str()?.to_string(),
-                precision: row.get("precision")?.as_f64()?,
-                recall: row.get("recall")?.as_f64()?,
-                f1: row.get("f1")?.as_f64()?,
-                support: row.get("support")?.as_u64()?,
-            })
-        })
-        .collect()
-}
-
-/// The confusion matrix if the metadata holds a well-formed one: square,
-/// one row and column per label, non-negative integer counts.
-fn confusion(metrics: &serde_json::Map<String, Value>) -> Option<Confusion> {
-    let labels: Vec<String> = metrics
-        .get("labels")?
-        .as_array()?
-        .iter()
-        .map(|l| l.as_str().map(str::to_string))
-        .collect::<Option<_>>()?;
-    let counts: Vec<Vec<u64>> = metrics
-        .get("confusion")?
-        .as_array()?
-        .iter()
-        .map(|row| row.as_array()?.iter().map(Value::as_u64).collect::<Option<Vec<u64>>>())
-        .collect::<Option<_>>()?;
-    let square = counts.len() == labels.len() && counts.iter().all(|row| row.len() == labels.len());
-    (square && !labels.is_empty()).then_some(Confusion { labels, counts })
 }
 
 impl ModelCard {
@@ -154,7 +101,12 @@ impl ModelCard {
         }
         artifact.push(("metadata digest".into(), md.metadata_sha256.clone()));
 
-        const SHOWN_ELSEWHERE: [&str; 4] = ["per_label", "confusion", "labels", "accuracy"];
+        const SHOWN_ELSEWHERE: [&str; 4] = [
+            metrics::PER_LABEL,
+            metrics::CONFUSION,
+            metrics::LABELS,
+            metrics::ACCURACY,
+        ];
         let other_metrics = info
             .metrics
             .iter()
@@ -175,8 +127,8 @@ impl ModelCard {
                 .iter()
                 .map(|(k, v)| (k.clone(), plain(v)))
                 .collect(),
-            per_label: per_label(&info.metrics),
-            confusion: confusion(&info.metrics),
+            per_label: LabelMetrics::read_all(&info.metrics),
+            confusion: Confusion::read(&info.metrics),
             other_metrics,
             lineage: lineage_rows,
             artifact,

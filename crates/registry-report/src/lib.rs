@@ -23,8 +23,9 @@
 mod card;
 mod html;
 
-pub use card::{Confusion, LabelMetrics, ModelCard};
+pub use card::ModelCard;
 pub use html::render_html;
+pub use registry_core::metrics::{Confusion, LabelMetrics};
 
 use registry_core::store::Store;
 use registry_core::{AliasName, AliasRecord, ModelMetadata, ModelVersion, Registry, RegistryError};

@@ -62,8 +62,8 @@ pub use error::{Result, TextClfError};
 pub use linear::{ClassifierConfig, LinearModel};
 pub use pipeline::{MODEL_FORMAT, NAMED_FEATURES, Prediction, Scratch, TextClassifier, hyperparameters};
 pub use selection::{
-    Candidate, CandidateResult, ClassifierGrid, Evaluation, Grid, LabelMetrics, Progress, SearchConfig, SearchReport,
-    SubGrid, grid_search, stratified_folds, stratified_split,
+    Candidate, CandidateResult, ClassifierGrid, Evaluation, Grid, Progress, SearchConfig, SearchReport, SubGrid,
+    grid_search, stratified_folds, stratified_split,
 };
 pub use tokenizer::{TokenScratch, Tokenizer};
 pub use vectorizer::{TfMode, VectorizerConfig};

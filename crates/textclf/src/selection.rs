@@ -390,21 +390,12 @@ pub struct CandidateResult {
     pub std: f64,
 }
 
-/// Precision, recall and F1 of one label.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct LabelMetrics {
-    pub label: String,
-    pub precision: f64,
-    pub recall: f64,
-    pub f1: f64,
-    pub support: u64,
-}
-
-/// Scores of a model on labelled data.
+/// Scores of a model on labelled data: accuracy and the confusion matrix
+/// (per-label precision and recall follow from it; the registry's
+/// `metrics::ClassificationMetrics` derives them where they are recorded).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Evaluation {
     pub accuracy: f64,
-    pub per_label: Vec<LabelMetrics>,
     /// `confusion[true][predicted]`, in `labels` order.
     pub confusion: Vec<Vec<u64>>,
     pub labels: Vec<String>,
@@ -419,30 +410,8 @@ impl Evaluation {
             confusion[t as usize][p as usize] += 1;
         }
         let correct: u64 = (0..k).map(|i| confusion[i][i]).sum();
-        let per_label = (0..k)
-            .map(|i| {
-                let tp = confusion[i][i] as f64;
-                let predicted: u64 = (0..k).map(|t| confusion[t][i]).sum();
-                let support: u64 = confusion[i].iter().sum();
-                let precision = if predicted > 0 { tp / predicted as f64 } else { 0.0 };
-                let recall = if support > 0 { tp / support as f64 } else { 0.0 };
-                let f1 = if precision + recall > 0.0 {
-                    2.0 * precision * recall / (precision + recall)
-                } else {
-                    0.0
-                };
-                LabelMetrics {
-                    label: labels[i].clone(),
-                    precision,
-                    recall,
-                    f1,
-                    support,
-                }
-            })
-            .collect();
         Evaluation {
             accuracy: correct as f64 / truth.len().max(1) as f64,
-            per_label,
             confusion,
             labels: labels.to_vec(),
         }
@@ -753,8 +722,5 @@ mod tests {
         let e = Evaluation::new(&labels, &[0, 0, 0, 1, 1], &[0, 0, 1, 1, 0]);
         assert!((e.accuracy - 0.6).abs() < 1e-12);
         assert_eq!(e.confusion, vec![vec![2, 1], vec![1, 1]]);
-        assert!((e.per_label[1].precision - 0.5).abs() < 1e-12);
-        assert!((e.per_label[1].recall - 0.5).abs() < 1e-12);
-        assert!((e.per_label[0].f1 - 2.0 / 3.0).abs() < 1e-12);
     }
 }

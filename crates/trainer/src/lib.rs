@@ -3,6 +3,7 @@
 //! is this?" later (scores, hyperparameters, data fingerprint, code, seed,
 //! who, how long). `main.rs` only parses arguments and prints.
 
+use registry_core::metrics::{ClassificationMetrics, Confusion};
 use registry_core::{
     AliasName, Bump, CodeInfo, DataFingerprint, ModelInfo, ModelMetadata, ModelVersion, RegistryError,
 };
@@ -114,7 +115,7 @@ pub fn train_and_register(
     {
         return Err(RegistryError::VersionExists {
             version: v.to_string(),
-            location: format!("{}versions/{v}", registry.location()),
+            location: registry.version_location(v),
             complete: true,
         }
         .into());
@@ -133,11 +134,12 @@ pub fn train_and_register(
         tags: options.tags.clone(),
         ..ModelInfo::default()
     };
+    ClassificationMetrics::from_confusion(Confusion {
+        labels: report.test.labels.clone(),
+        counts: report.test.confusion.clone(),
+    })
+    .write_into(&mut info.metrics);
     let metrics = [
-        ("accuracy", serde_json::json!(report.test.accuracy)),
-        ("per_label", serde_json::json!(report.test.per_label)),
-        ("confusion", serde_json::json!(report.test.confusion)),
-        ("labels", serde_json::json!(report.test.labels)),
         ("cv_fold_scores", serde_json::json!(winner.fold_scores)),
         ("n_train", serde_json::json!(report.n_train)),
         ("n_test", serde_json::json!(report.n_test)),
@@ -167,7 +169,7 @@ pub fn train_and_register(
         None => registry.save_next(options.bump, &model, info)?,
     };
     Ok(TrainOutcome {
-        location: format!("{}versions/{}", registry.location(), metadata.version),
+        location: registry.version_location(&metadata.version),
         latest: registry.resolve(&AliasName::latest()).ok().map(|r| r.version),
         metadata,
         report,

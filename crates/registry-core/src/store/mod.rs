@@ -14,6 +14,10 @@
 mod fs;
 mod memory;
 
+// Compiled for tests, and for other crates' tests behind the `conformance`
+// feature (as object_store does with its `integration` module): it is test
+// code, and panics, so it has no place in a release build.
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
 pub use fs::FsStore;
@@ -80,7 +84,7 @@ impl StoreError {
 /// The few operations a model registry needs from storage.
 ///
 /// Guarantees every implementation must give (checked by
-/// [`conformance::check_store`]):
+/// `store::conformance::check_store`, behind the `conformance` feature):
 ///
 /// * **Atomic visibility.** A reader sees either all of an object's bytes or
 ///   none of it; never a prefix, never a mix of two writes.

@@ -1,0 +1,172 @@
+//! [`Registry`]: versions, aliases and their history over any [`Store`].
+//!
+//! How the guarantees follow from the store's:
+//!
+//! * **Immutable versions.** The model file is `create`d first; whoever
+//!   creates it owns the version, everyone else gets `VersionExists`.
+//!   `metadata.json` is created second and is the commit point: a version is
+//!   listed only once its metadata exists, and the metadata holds the model's
+//!   size and sha256, so a model can never pair with another version's
+//!   metadata.
+//! * **`latest` only after durability.** `latest` is an alias pointer moved by
+//!   compare-and-swap after both files are durable, and only forward (a slow
+//!   writer of an older version never moves it back).
+//! * **Aliases without scanning.** Resolving an alias reads one pointer
+//!   object; its cost does not depend on the number of versions.
+//! * **Exact history.** Each alias state carries a sequence number. Before a
+//!   mover replaces state *n* it records *n* in `history/` (create-if-absent,
+//!   so recording twice is harmless), so every state that ever existed is
+//!   recorded exactly once, even if a mover is killed.
+//!
+//! One file per job: [`save`](self) (save.rs), loading (load.rs), listing
+//! (list.rs), aliases (aliases.rs), checking (verify.rs) and repairing
+//! (repair.rs); the on-disk keys are built in keys.rs only.
+
+mod aliases;
+pub(crate) mod keys;
+mod list;
+mod load;
+mod repair;
+mod save;
+mod verify;
+
+pub use repair::RepairReport;
+pub use verify::{Finding, VerifyReport};
+
+use crate::Actor;
+use crate::error::Result;
+use crate::metadata::{Encoding, FORMAT_VERSION, ModelMetadata, RegistryMarker, from_map, parse_versioned};
+use crate::names::ModelVersion;
+use crate::store::{FsStore, Store, StoreError};
+use std::path::Path;
+use time::OffsetDateTime;
+
+/// What an alias is expected to point to before it is moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Move it whatever it points to (the move is still recorded).
+    Anything,
+    /// Create it: fail if it already exists.
+    Nothing,
+    /// Move it only if it still points to this version.
+    Version(ModelVersion),
+}
+
+/// A model file to store as it is, for formats the registry does not decode.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    /// File name inside the version directory: `model.<ext>`.
+    pub extension: String,
+    pub encoding: Encoding,
+    pub bytes: Vec<u8>,
+}
+
+/// A version's model bytes, checked against its metadata.
+#[derive(Debug, Clone)]
+pub struct LoadedArtifact {
+    pub bytes: Vec<u8>,
+    pub metadata: ModelMetadata,
+}
+
+/// A model registry. See the crate docs for an example.
+#[derive(Debug)]
+pub struct Registry<S: Store = FsStore> {
+    store: S,
+    /// Who saves and moves: looked up on first write, since reads (a
+    /// predictor's start-up) should not pay for user and host look-ups.
+    actor: std::sync::OnceLock<Actor>,
+}
+
+impl Registry<FsStore> {
+    /// Opens (without creating anything) the registry at `root` on the local
+    /// filesystem. The directory is created by the first save.
+    pub fn open(root: impl AsRef<Path>) -> Result<Self> {
+        let registry = Registry::with_store(FsStore::new(root.as_ref()));
+        registry.check_marker()?;
+        Ok(registry)
+    }
+
+    pub fn root(&self) -> &Path {
+        self.store.root()
+    }
+}
+
+impl<S: Store> Registry<S> {
+    /// A registry over any store; moves are attributed to [`Actor::current`].
+    pub fn with_store(store: S) -> Self {
+        Registry {
+            store,
+            actor: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Opens the registry kept in `store` (any backend), checking its
+    /// format marker if it has one; nothing is created until the first save.
+    pub fn open_store(store: S) -> Result<Self> {
+        let registry = Registry::with_store(store);
+        registry.check_marker()?;
+        Ok(registry)
+    }
+
+    /// Attribute saves and alias moves to `actor` instead of the OS user.
+    pub fn with_actor(self, actor: Actor) -> Self {
+        let _ = self.actor.set(actor.clone());
+        Registry {
+            store: self.store,
+            actor: std::sync::OnceLock::from(actor),
+        }
+    }
+
+    fn actor(&self) -> &Actor {
+        self.actor.get_or_init(Actor::current)
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Where the registry is, for messages.
+    pub fn location(&self) -> String {
+        let marker = self.store.location(keys::MARKER);
+        marker.strip_suffix(keys::MARKER).unwrap_or(&marker).to_string()
+    }
+
+    /// Checks the format marker if there is one; `Ok(false)`: no marker yet.
+    fn check_marker(&self) -> Result<bool> {
+        match self.store.read(keys::MARKER) {
+            Ok(bytes) => {
+                let location = self.store.location(keys::MARKER);
+                let map = parse_versioned(&bytes, &location)?;
+                from_map::<RegistryMarker>(map, &location).map(|_| true)
+            }
+            Err(StoreError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn ensure_marker(&self) -> Result<()> {
+        if self.check_marker()? {
+            return Ok(());
+        }
+        let marker = RegistryMarker {
+            format_version: FORMAT_VERSION,
+            created_at: OffsetDateTime::now_utc(),
+        };
+        let bytes = serde_json::to_vec_pretty(&marker).unwrap_or_default();
+        match self.store.create(keys::MARKER, &bytes) {
+            Ok(()) | Err(StoreError::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Where version `version` lives (`<registry>/versions/<version>`), for
+    /// messages; whether or not it exists.
+    pub fn version_location(&self, version: &ModelVersion) -> String {
+        self.store.location(&keys::version_dir(version))
+    }
+
+    /// Where the metadata of `version` lives, for messages.
+    pub fn metadata_location(&self, version: &ModelVersion) -> String {
+        self.store.location(&keys::metadata(version))
+    }
+}

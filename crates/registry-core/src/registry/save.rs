@@ -1,0 +1,250 @@
+//! Saving: a version's files are created, metadata last (the commit
+//! point), then `latest` moves forward.
+
+use super::keys;
+use super::load::check_digest;
+use super::{Artifact, LoadedArtifact, Registry};
+use crate::error::{RegistryError, Result};
+use crate::metadata::{
+    AliasAction, ArtifactInfo, Encoding, FORMAT_VERSION, ModelInfo, ModelMetadata, blake3_hex, sha256_hex,
+};
+use crate::names::{AliasName, Bump, ModelVersion};
+use crate::store::{Store, StoreError};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+impl<S: Store> Registry<S> {
+    /// Saves `model` (encoded with postcard as `model.bin`) as `version`,
+    /// then moves `latest` to it if it is the newest version.
+    pub fn save_model<M: Serialize>(
+        &self,
+        version: &ModelVersion,
+        model: &M,
+        info: ModelInfo,
+    ) -> Result<ModelMetadata> {
+        let bytes = postcard::to_stdvec(model).map_err(|e| RegistryError::Encode {
+            version: version.to_string(),
+            reason: e.to_string(),
+        })?;
+        self.save_artifact(
+            version,
+            Artifact {
+                extension: "bin".into(),
+                encoding: Encoding::Postcard,
+                bytes,
+            },
+            info,
+        )
+    }
+
+    /// Like [`Registry::save_model`], but stores the model as `model.json`.
+    pub fn save_model_json<M: Serialize>(
+        &self,
+        version: &ModelVersion,
+        model: &M,
+        info: ModelInfo,
+    ) -> Result<ModelMetadata> {
+        let bytes = serde_json::to_vec(model).map_err(|e| RegistryError::Encode {
+            version: version.to_string(),
+            reason: e.to_string(),
+        })?;
+        self.save_artifact(
+            version,
+            Artifact {
+                extension: "json".into(),
+                encoding: Encoding::Json,
+                bytes,
+            },
+            info,
+        )
+    }
+
+    /// Saves `info` under the next free version after the highest existing
+    /// one, retrying with a higher version when a concurrent writer takes it.
+    pub fn save_next<M: Serialize>(&self, bump: Bump, model: &M, info: ModelInfo) -> Result<ModelMetadata> {
+        loop {
+            let version = self.next_version(bump)?;
+            match self.save_model(&version, model, info.clone()) {
+                Err(RegistryError::VersionExists { .. }) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Saves raw model bytes as `versions/<version>/model.<extension>`.
+    pub fn save_artifact(
+        &self,
+        version: &ModelVersion,
+        artifact: Artifact,
+        mut info: ModelInfo,
+    ) -> Result<ModelMetadata> {
+        let ext_ok = !artifact.extension.is_empty()
+            && artifact.extension.len() <= 16
+            && artifact.extension.chars().all(|c| c.is_ascii_alphanumeric());
+        if !ext_ok {
+            return Err(RegistryError::Encode {
+                version: version.to_string(),
+                reason: format!(
+                    "artifact extension {:?} must be 1-16 ASCII letters or digits",
+                    artifact.extension
+                ),
+            });
+        }
+        self.ensure_marker()?;
+        let file = format!("model.{}", artifact.extension);
+        if info.lineage.created_by.is_none() {
+            info.lineage.created_by = Some(self.actor().clone());
+        }
+        let mut metadata = ModelMetadata {
+            format_version: FORMAT_VERSION,
+            version: version.clone(),
+            timestamp: OffsetDateTime::now_utc(),
+            artifact: ArtifactInfo {
+                file,
+                encoding: artifact.encoding,
+                size: artifact.bytes.len() as u64,
+                sha256: sha256_hex(&artifact.bytes),
+                blake3: Some(blake3_hex(&artifact.bytes)),
+            },
+            info,
+            metadata_sha256: String::new(),
+        };
+        let metadata_bytes = metadata.seal()?;
+        self.commit_version(&metadata, &metadata_bytes, &artifact.bytes)?;
+        Ok(metadata)
+    }
+
+    /// Copies a version, exactly as it is (timestamp, lineage, digests), from
+    /// another registry: `loaded` is what [`Registry::load_artifact`] returned
+    /// there, so its checksum was verified on the way out, and it is verified
+    /// again here before anything is written. Returns `false` if this
+    /// registry already holds the identical version (same metadata digest),
+    /// and [`RegistryError::VersionExists`] if it holds a different one.
+    pub fn import_version(&self, loaded: &LoadedArtifact) -> Result<bool> {
+        let mut metadata = loaded.metadata.clone();
+        let version = metadata.version.clone();
+        let claimed = metadata.metadata_sha256.clone();
+        let metadata_bytes = metadata.seal()?;
+        check_digest(
+            &metadata,
+            &loaded.bytes,
+            &format!("the copy of version {version}"),
+            true,
+        )?;
+        let mismatch = if metadata.metadata_sha256 != claimed {
+            Some(("metadata digest", claimed, metadata.metadata_sha256.clone()))
+        } else {
+            None
+        };
+        if let Some((what, expected, actual)) = mismatch {
+            return Err(RegistryError::IntegrityMismatch {
+                location: format!("the copy of version {version}"),
+                what,
+                expected,
+                actual,
+            });
+        }
+        match self.metadata(&version) {
+            Ok(existing) if existing.metadata_sha256 == metadata.metadata_sha256 => return Ok(false),
+            Ok(_) => {
+                return Err(RegistryError::VersionExists {
+                    version: version.to_string(),
+                    location: self.store.location(&keys::version_prefix(&version)),
+                    complete: true,
+                });
+            }
+            Err(RegistryError::VersionNotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        self.ensure_marker()?;
+        self.commit_version(&metadata, &metadata_bytes, &loaded.bytes)?;
+        Ok(true)
+    }
+
+    /// Writes a version's model file, then its metadata (the commit point),
+    /// then moves `latest` forward.
+    pub(super) fn commit_version(&self, metadata: &ModelMetadata, metadata_bytes: &[u8], model: &[u8]) -> Result<()> {
+        let version = &metadata.version;
+        let model_key = keys::version_file(version, &metadata.artifact.file);
+        let exists = |complete| RegistryError::VersionExists {
+            version: version.to_string(),
+            location: self.store.location(&keys::version_prefix(version)),
+            complete,
+        };
+        if self
+            .store
+            .list(&keys::version_prefix(version))?
+            .iter()
+            .any(|k| k.ends_with(keys::METADATA_FILE))
+        {
+            return Err(exists(true));
+        }
+        match self.store.create(&model_key, model) {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists { .. }) => {
+                let complete = self.store.read(&keys::metadata(version)).is_ok();
+                return Err(exists(complete));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // The commit point: from here on the version exists.
+        match self.store.create(&keys::metadata(version), metadata_bytes) {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists { .. }) => return Err(exists(true)),
+            Err(e) => {
+                // The model file is ours (we created it above) and no reader
+                // can see it without metadata: take it back, so a failed save
+                // (a full disk, say) leaves the registry as it was.
+                let _ = self.store.delete(&model_key);
+                return Err(e.into());
+            }
+        }
+        // The version is committed; a failure from here on (a full disk
+        // while recording latest's history, say) must not read as "nothing
+        // was saved".
+        self.advance_latest(metadata, AliasAction::Save)
+            .map_err(|source| RegistryError::LatestNotMoved {
+                version: version.to_string(),
+                source: Box::new(source),
+            })
+    }
+
+    /// Moves `latest` to `metadata.version` unless it already names a newer
+    /// version. Retries on conflicts: every save's version is considered.
+    pub(super) fn advance_latest(&self, metadata: &ModelMetadata, action: AliasAction) -> Result<()> {
+        let latest = AliasName::latest();
+        loop {
+            let current = self.read_alias_pointer(&latest)?;
+            if let Some((record, _)) = &current
+                && record.version >= metadata.version
+            {
+                break;
+            }
+            match self.swap_alias(&latest, current, &metadata.version, &metadata.metadata_sha256, action) {
+                Ok(_) => break,
+                Err(RegistryError::Store(StoreError::Conflict { .. })) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        self.refresh_latest_view()
+    }
+
+    /// Points the `latest/` view at what the `latest` pointer names. The last
+    /// writer re-reads the pointer after writing the view, so concurrent
+    /// saves cannot leave the view behind the pointer.
+    pub(super) fn refresh_latest_view(&self) -> Result<()> {
+        let latest = AliasName::latest();
+        for _ in 0..100 {
+            let Some((record, _)) = self.read_alias_pointer(&latest)? else {
+                return Ok(());
+            };
+            let target = keys::version_prefix(&record.version);
+            self.store.publish_view(latest.as_str(), &target)?;
+            match self.read_alias_pointer(&latest)? {
+                Some((now, _)) if now.version == record.version => return Ok(()),
+                _ => continue,
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,215 @@
+//! `verify`: re-checks every version, alias and history entry, and reports
+//! damage (problems) apart from the harmless remains of interrupted saves
+//! (leftovers). It only reads.
+
+use super::Registry;
+use super::keys;
+use super::list::VersionScan;
+use super::load::check_digest;
+use crate::error::Result;
+use crate::metadata::{AliasRecord, from_map, parse_versioned};
+use crate::names::{AliasName, ModelVersion};
+use crate::store::Store;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One thing `verify` found, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub location: String,
+    pub message: String,
+}
+
+/// The result of [`Registry::verify`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    pub versions_checked: usize,
+    pub aliases_checked: usize,
+    /// Damage: a changed or missing file, a dangling alias. Never expected.
+    pub problems: Vec<Finding>,
+    /// Remains of interrupted saves and moves: harmless, ignored by reads,
+    /// removed by [`Registry::repair`].
+    pub leftovers: Vec<Finding>,
+}
+
+impl VerifyReport {
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    fn problem(&mut self, location: String, message: impl Into<String>) {
+        self.problems.push(Finding {
+            location,
+            message: message.into(),
+        });
+    }
+
+    fn leftover(&mut self, location: String, message: impl Into<String>) {
+        self.leftovers.push(Finding {
+            location,
+            message: message.into(),
+        });
+    }
+}
+
+/// The metadata digest of every version that verified.
+type Verified = BTreeMap<ModelVersion, String>;
+
+impl<S: Store> Registry<S> {
+    /// Re-checks every version (metadata digest, model size and every
+    /// recorded digest), every alias and every history entry. Reads only;
+    /// see [`Registry::repair`].
+    pub fn verify(&self) -> Result<VerifyReport> {
+        let mut report = VerifyReport::default();
+        self.check_marker()?;
+        let scan = self.scan_versions()?;
+        let verified = self.check_versions(&scan, &mut report);
+        self.check_interrupted_saves(&scan, &mut report);
+        self.check_stray_names(&scan, &mut report);
+        self.check_aliases(&scan, &verified, &mut report)?;
+        self.check_history(&mut report)?;
+        Ok(report)
+    }
+
+    /// Every complete version: its metadata, then its model against every
+    /// digest the metadata records.
+    fn check_versions(&self, scan: &VersionScan, report: &mut VerifyReport) -> Verified {
+        let mut verified = Verified::new();
+        for version in &scan.complete {
+            report.versions_checked += 1;
+            let checked = self.load_artifact(version).and_then(|loaded| {
+                let location = self
+                    .store
+                    .location(&keys::version_file(version, &loaded.metadata.artifact.file));
+                check_digest(&loaded.metadata, &loaded.bytes, &location, true).map(|()| loaded)
+            });
+            match checked {
+                Ok(loaded) => {
+                    verified.insert(version.clone(), loaded.metadata.metadata_sha256);
+                }
+                Err(e) => report.problem(self.store.location(&keys::version_prefix(version)), e.to_string()),
+            }
+        }
+        verified
+    }
+
+    fn check_interrupted_saves(&self, scan: &VersionScan, report: &mut VerifyReport) {
+        for (version, files) in &scan.incomplete {
+            report.leftover(
+                self.store.location(&keys::version_prefix(version)),
+                format!(
+                    "interrupted save of version {version}: {} without metadata.json (not listed; `verify --repair` removes it)",
+                    files.join(", ")
+                ),
+            );
+        }
+    }
+
+    fn check_stray_names(&self, scan: &VersionScan, report: &mut VerifyReport) {
+        for stray in &scan.stray {
+            report.problem(
+                self.store.location(stray),
+                "not a valid version directory name (move it out of versions/)",
+            );
+        }
+    }
+
+    /// Every alias pointer: well-formed, naming a version that verified,
+    /// with that version's metadata digest; and `latest` up to date.
+    fn check_aliases(&self, scan: &VersionScan, verified: &Verified, report: &mut VerifyReport) -> Result<()> {
+        let mut latest_seen = false;
+        for key in self.store.list(keys::ALIASES)? {
+            let location = self.store.location(&key);
+            let Some(alias) = keys::alias_of(&key) else {
+                report.problem(
+                    location,
+                    "not an alias pointer (expected aliases/<name>.json); move it away",
+                );
+                continue;
+            };
+            report.aliases_checked += 1;
+            match self.read_alias_pointer(&alias) {
+                Ok(Some((record, _))) => {
+                    check_alias_target(&record, verified, &location, report);
+                    if alias.is_latest() {
+                        latest_seen = true;
+                        self.check_latest(&record, scan, report)?;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => report.problem(location, e.to_string()),
+            }
+        }
+        if !latest_seen && !scan.complete.is_empty() {
+            report.leftover(
+                self.store.location(&keys::alias(&AliasName::latest())),
+                "versions exist but latest was never set (a first save was interrupted; `verify --repair` sets it)",
+            );
+        }
+        Ok(())
+    }
+
+    /// `latest` names the newest complete version, and the `latest/` view
+    /// (where the store keeps one) shows it.
+    fn check_latest(&self, record: &AliasRecord, scan: &VersionScan, report: &mut VerifyReport) -> Result<()> {
+        let latest = AliasName::latest();
+        if let Some(newest) = scan.complete.last()
+            && *newest > record.version
+        {
+            report.leftover(
+                self.store.location(&keys::alias(&latest)),
+                format!(
+                    "latest names {} but {newest} is newer (a save was interrupted before moving latest; `verify --repair` moves it)",
+                    record.version
+                ),
+            );
+        }
+        let view = self.store.read_view(latest.as_str())?;
+        let want = keys::version_dir(&record.version);
+        if let Some(view) = view
+            && view != want
+        {
+            report.leftover(
+                self.store.location(latest.as_str()),
+                format!("the latest/ view shows {view} instead of {want} (`verify --repair` refreshes it)"),
+            );
+        }
+        Ok(())
+    }
+
+    /// Every history entry parses as an alias record.
+    fn check_history(&self, report: &mut VerifyReport) -> Result<()> {
+        for key in self.store.list(keys::HISTORY)? {
+            let location = self.store.location(&key);
+            let parsed = self.store.read(&key).map_err(Into::into).and_then(|bytes| {
+                parse_versioned(&bytes, &location).and_then(|m| from_map::<AliasRecord>(m, &location))
+            });
+            if let Err(e) = parsed {
+                report.problem(location, e.to_string());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The alias names a version that verified, and records its metadata digest.
+fn check_alias_target(record: &AliasRecord, verified: &Verified, location: &str, report: &mut VerifyReport) {
+    let alias = &record.alias;
+    match verified.get(&record.version) {
+        None => report.problem(
+            location.to_string(),
+            format!(
+                "alias {alias} points to version {}, which is missing or damaged",
+                record.version
+            ),
+        ),
+        Some(digest) if *digest != record.metadata_sha256 => report.problem(
+            location.to_string(),
+            format!(
+                "alias {alias} recorded metadata sha256 {} for version {}, but it is now {digest}",
+                record.metadata_sha256, record.version
+            ),
+        ),
+        Some(_) => {}
+    }
+}
