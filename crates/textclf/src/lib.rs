@@ -47,24 +47,30 @@
 //! # Ok::<(), textclf::TextClfError>(())
 //! ```
 
+mod ascii_words;
 mod dataset;
 mod error;
+mod grid;
+mod ids;
 mod linear;
+mod model;
 mod optimize;
-mod pipeline;
 mod raw;
+mod scoring;
 mod selection;
+mod sparse;
+mod split;
 mod tokenizer;
 mod vectorizer;
 
 pub use dataset::Dataset;
 pub use error::{Result, TextClfError};
+pub use grid::{Candidate, ClassifierGrid, Grid, SubGrid};
 pub use linear::{ClassifierConfig, LinearModel};
-pub use pipeline::{MODEL_FORMAT, NAMED_FEATURES, Prediction, Scratch, TextClassifier, hyperparameters};
-pub use selection::{
-    Candidate, CandidateResult, ClassifierGrid, Evaluation, Grid, Progress, SearchConfig, SearchReport, SubGrid,
-    grid_search, stratified_folds, stratified_split,
-};
+pub use model::{MODEL_FORMAT, NAMED_FEATURES, TextClassifier, hyperparameters};
+pub use scoring::{Prediction, Scratch};
+pub use selection::{CandidateResult, Evaluation, Progress, SearchConfig, SearchReport, grid_search};
+pub use split::{stratified_folds, stratified_split};
 pub use tokenizer::{TokenScratch, Tokenizer};
 pub use vectorizer::{TfMode, VectorizerConfig};
 
@@ -72,7 +78,8 @@ pub use vectorizer::{TfMode, VectorizerConfig};
 #[doc(hidden)]
 pub mod internals {
     pub use crate::linear::{fit_logistic_regression, fit_multinomial_nb};
-    pub use crate::vectorizer::{Csr, fit_transform_texts};
+    pub use crate::sparse::Csr;
+    pub use crate::vectorizer::fit_transform_texts;
 }
 
 /// The `model_type` string to record in registry metadata.

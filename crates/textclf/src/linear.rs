@@ -12,7 +12,7 @@
 //! and probabilities with half the weights.
 
 use crate::optimize::{self, Options};
-use crate::vectorizer::Csr;
+use crate::sparse::Csr;
 use serde::{Deserialize, Serialize};
 
 /// Classifier hyperparameters.

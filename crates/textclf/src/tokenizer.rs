@@ -6,6 +6,9 @@
 //! With 64-bit ids the chance that any two of 10^6 distinct terms collide is
 //! about 3 in 10^8.
 
+use crate::ascii_words::for_each_ascii_word;
+use crate::ids::IdSet;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// How text becomes terms.
@@ -33,14 +36,26 @@ impl Default for Tokenizer {
     }
 }
 
-/// Buffers [`Tokenizer::term_ids`] reuses between calls.
+/// A text's terms as [`Tokenizer::split_terms`] finds them, and the buffers
+/// every pass over terms reuses between calls (a warm call allocates
+/// nothing).
 #[derive(Debug, Default)]
 pub struct TokenScratch {
+    /// The normalised text.
     pub(crate) buf: String,
+    /// Each word's id, in text order.
     pub(crate) words: Vec<u64>,
-    pub(crate) padded: String,
-    pub(crate) bounds: Vec<usize>,
-    pub(crate) seen: crate::vectorizer::IdSet,
+    /// Each word's bytes in `buf`.
+    pub(crate) spans: Vec<(u32, u32)>,
+    /// With character n-grams on: whether word `i` is the first occurrence
+    /// of its id in the text (a word's character n-grams count once per
+    /// text). Empty otherwise.
+    pub(crate) first: Vec<bool>,
+    /// The word n-grams (2 up to `ngram_max` words), in [`Tokenizer::for_each_ngram`] order.
+    pub(crate) ngrams: Vec<u64>,
+    padded: String,
+    bounds: Vec<usize>,
+    seen: IdSet,
 }
 
 /// Longest word prefix (bytes) that character n-grams are taken from.
@@ -77,117 +92,6 @@ fn for_each_char_ngram(padded: &str, lo: usize, hi: usize, bounds: &mut Vec<usiz
         for start in 0..=n_chars - n {
             f(&padded[bounds[start]..bounds[start + n]]);
         }
-    }
-}
-
-/// ASCII letters and digits, by byte: one load instead of range tests.
-static WORD_BYTE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        t[b] = (b as u8).is_ascii_alphanumeric();
-        b += 1;
-    }
-    t
-};
-
-/// Calls `f(start, end)` for each word of ASCII text: maximal runs of
-/// letters and digits, an apostrophe between two of them included (`don't`).
-///
-/// Why not byte by byte: that loop took ~770 instructions of a ~7,000
-/// instruction prediction (two branches per byte). Here 16 bytes at a time
-/// become bit masks (SSE2 on x86-64, a portable loop elsewhere), and words
-/// are found with `trailing_zeros` on the masks: a few instructions per
-/// word instead of per byte.
-#[inline]
-fn for_each_ascii_word(bytes: &[u8], mut f: impl FnMut(usize, usize)) {
-    let n = bytes.len();
-    let mut start: Option<usize> = None;
-    let mut base = 0;
-    while base < n {
-        let len = (n - base).min(64);
-        let (alnum, apostrophes) = masks(&bytes[base..base + len]);
-        // An apostrophe joins when the bytes on both sides are letters or
-        // digits; the byte after a chunk's last byte comes from the next one.
-        let next_alnum = bytes.get(base + len).is_some_and(|&b| WORD_BYTE[b as usize]) as u64;
-        let alnum_after = (alnum >> 1) | (next_alnum << (len - 1));
-        let alnum_before = (alnum << 1) | start.is_some() as u64;
-        let word = alnum | (apostrophes & alnum_after & alnum_before);
-        let mut pos = 0usize;
-        while pos < len {
-            let rest = word >> pos;
-            match start {
-                Some(s) => {
-                    let gap = (!rest).trailing_zeros() as usize;
-                    if pos + gap >= len {
-                        break;
-                    }
-                    f(s, base + pos + gap);
-                    start = None;
-                    pos += gap;
-                }
-                None => {
-                    if rest == 0 {
-                        break;
-                    }
-                    let skip = rest.trailing_zeros() as usize;
-                    start = Some(base + pos + skip);
-                    pos += skip;
-                }
-            }
-        }
-        base += len;
-    }
-    if let Some(s) = start {
-        f(s, n);
-    }
-}
-
-/// Bit `i` of the first mask: `chunk[i]` is an ASCII letter or digit; of
-/// the second: it is an apostrophe. `chunk` has 1 to 64 bytes.
-#[inline]
-fn masks(chunk: &[u8]) -> (u64, u64) {
-    let mut alnum = 0u64;
-    let mut apostrophes = 0u64;
-    let mut i = 0;
-    #[cfg(target_arch = "x86_64")]
-    while i + 16 <= chunk.len() {
-        let (a, q) = sse2_masks(&chunk[i..i + 16]);
-        alnum |= (a as u64) << i;
-        apostrophes |= (q as u64) << i;
-        i += 16;
-    }
-    while i < chunk.len() {
-        let b = chunk[i];
-        alnum |= (WORD_BYTE[b as usize] as u64) << i;
-        apostrophes |= ((b == b'\'') as u64) << i;
-        i += 1;
-    }
-    (alnum, apostrophes)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn sse2_masks(sixteen: &[u8]) -> (u32, u32) {
-    use std::arch::x86_64::*;
-    debug_assert_eq!(sixteen.len(), 16);
-    // SAFETY: SSE2 is part of the x86-64 baseline, and the load reads
-    // exactly the 16 bytes of `sixteen` (unaligned load allowed).
-    unsafe {
-        let v = _mm_loadu_si128(sixteen.as_ptr() as *const __m128i);
-        // ASCII bytes are below 0x80, so signed comparisons are exact.
-        let between = |lo: u8, hi: u8| {
-            _mm_and_si128(
-                _mm_cmpgt_epi8(v, _mm_set1_epi8(lo as i8 - 1)),
-                _mm_cmplt_epi8(v, _mm_set1_epi8(hi as i8 + 1)),
-            )
-        };
-        let alnum = _mm_or_si128(
-            _mm_or_si128(between(b'a', b'z'), between(b'A', b'Z')),
-            between(b'0', b'9'),
-        );
-        let apostrophe = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\'' as i8));
-        (_mm_movemask_epi8(alnum) as u32, _mm_movemask_epi8(apostrophe) as u32)
     }
 }
 
@@ -286,41 +190,11 @@ impl Tokenizer {
         }
     }
 
-    /// The byte-by-byte ASCII word splitter that [`for_each_ascii_word`]
-    /// replaces: the reference its tests compare against.
-    #[cfg(test)]
-    fn for_each_ascii_word_bytewise<'t>(&self, normalized: &'t str, mut f: impl FnMut(&'t str)) {
-        let bytes = normalized.as_bytes();
-        {
-            let mut start: Option<usize> = None;
-            for (i, &b) in bytes.iter().enumerate() {
-                if WORD_BYTE[b as usize] {
-                    if start.is_none() {
-                        start = Some(i);
-                    }
-                } else if b == b'\'' && start.is_some() && bytes.get(i + 1).is_some_and(u8::is_ascii_alphanumeric) {
-                    // An in-word apostrophe: keep going.
-                } else if let Some(s) = start.take() {
-                    f(&normalized[s..i]);
-                }
-            }
-            if let Some(s) = start {
-                f(&normalized[s..]);
-            }
-        }
-    }
-
     /// Appends the ids of the distinct character n-grams of one word (of an
     /// already normalised text) to `out`; nothing if character n-grams are
     /// off. `padded` and `bounds` are scratch space.
     #[inline]
-    pub(crate) fn push_char_ngrams(
-        &self,
-        word: &str,
-        padded: &mut String,
-        bounds: &mut Vec<usize>,
-        out: &mut Vec<u64>,
-    ) {
+    fn push_char_ngrams(&self, word: &str, padded: &mut String, bounds: &mut Vec<usize>, out: &mut Vec<u64>) {
         let Some((lo, hi)) = self.char_ngrams else {
             return;
         };
@@ -346,44 +220,98 @@ impl Tokenizer {
         out.truncate(start + unique);
     }
 
-    /// Appends the ids of all terms (character n-grams if configured, words,
-    /// then word n-grams up to `ngram_max`) of `text` to `out`. `scratch`
-    /// keeps its buffers between calls, so a warm call allocates nothing.
-    pub fn term_ids(&self, text: &str, scratch: &mut TokenScratch, out: &mut Vec<u64>) {
+    /// Calls `f(start, n, id)` for every word n-gram of `words` (word ids),
+    /// `n` from 2 to `ngram_max`, shorter n-grams first: the one place word
+    /// n-grams are formed, for training, naming and every scoring path.
+    #[inline]
+    pub(crate) fn for_each_ngram(&self, words: &[u64], mut f: impl FnMut(usize, usize, u64)) {
+        for n in 2..=self.ngram_max.max(1) as usize {
+            for (start, window) in words.windows(n).enumerate() {
+                f(start, n, ngram_id(window));
+            }
+        }
+    }
+
+    /// Splits `text` into its terms, in `scratch`: the normalised text, each
+    /// word's id and bytes, (with character n-grams on) whether it is the
+    /// word's first occurrence, and the word n-grams. Every pass over a
+    /// text's terms starts here, so training and the scoring paths cannot
+    /// disagree on what the terms are; character n-grams are produced on
+    /// demand ([`Tokenizer::char_ngrams_of`]), since a scoring path needs
+    /// them only for words the model never saw.
+    // Always inlined: in the scoring paths it is most of a prediction, and
+    // a call boundary there costs ~5 % of the instructions (callgrind).
+    #[inline(always)]
+    pub(crate) fn split_terms(&self, text: &str, scratch: &mut TokenScratch) {
         let TokenScratch {
             buf,
             words,
-            padded,
-            bounds,
+            spans,
+            first,
+            ngrams,
             seen,
+            ..
         } = scratch;
         self.normalize_into(text, buf);
         words.clear();
-        match self.char_ngrams {
-            None => self.for_each_word(buf, |w| words.push(word_id(w))),
-            Some(_) => {
-                // Each distinct word contributes each of its distinct
-                // character n-grams once: a gram's count is the number of
-                // distinct words holding it. That keeps a document's score
-                // a sum over its distinct words, which is what lets a model
-                // precompute every known word's character n-gram score.
-                seen.clear();
-                self.for_each_word(buf, |w| {
-                    let id = word_id(w);
-                    words.push(id);
-                    if !seen.insert(id) {
-                        return;
-                    }
-                    self.push_char_ngrams(w, padded, bounds, out);
-                });
+        spans.clear();
+        first.clear();
+        ngrams.clear();
+        seen.clear();
+        let base = buf.as_ptr() as usize;
+        self.for_each_word(buf, |w| {
+            words.push(word_id(w));
+            let start = w.as_ptr() as usize - base;
+            spans.push((start as u32, (start + w.len()) as u32));
+        });
+        if self.char_ngrams.is_some() {
+            // A pass of its own keeps the per-word closure above small
+            // enough to stay cheap (it is the hot loop of a prediction).
+            let mut filter = 0u64;
+            first.extend((0..words.len()).map(|i| first_occurrence(words[i], &words[..i], seen, &mut filter)));
+        }
+        self.for_each_ngram(words, |_, _, id| ngrams.push(id));
+    }
+
+    /// Appends the ids of the distinct character n-grams of word `i` of the
+    /// text last split into `scratch` to `out`.
+    #[inline]
+    pub(crate) fn char_ngrams_of(&self, scratch: &mut TokenScratch, i: usize, out: &mut Vec<u64>) {
+        let (start, end) = scratch.spans[i];
+        let word = &scratch.buf[start as usize..end as usize];
+        self.push_char_ngrams(word, &mut scratch.padded, &mut scratch.bounds, out);
+    }
+
+    /// Appends the ids of all terms (character n-grams of each distinct
+    /// word if configured, words, then word n-grams up to `ngram_max`) of
+    /// `text` to `out`. `scratch` keeps its buffers between calls.
+    ///
+    /// Each distinct word contributes each of its distinct character
+    /// n-grams once: a gram's count is the number of distinct words holding
+    /// it. That keeps a document's score a sum over its distinct words,
+    /// which is what lets a model precompute every known word's character
+    /// n-gram score.
+    pub fn term_ids(&self, text: &str, scratch: &mut TokenScratch, out: &mut Vec<u64>) {
+        self.split_terms(text, scratch);
+        for i in 0..scratch.first.len() {
+            if scratch.first[i] {
+                self.char_ngrams_of(scratch, i, out);
             }
         }
-        out.extend_from_slice(words);
-        for n in 2..=self.ngram_max.max(1) as usize {
-            for window in words.windows(n) {
-                out.push(ngram_id(window));
-            }
-        }
+        out.extend_from_slice(&scratch.words);
+        out.extend_from_slice(&scratch.ngrams);
+    }
+
+    /// Every text's term ids ([`Tokenizer::term_ids`]), on all cores.
+    pub fn tokenize_all(&self, texts: &[&str]) -> Vec<Vec<u64>> {
+        texts
+            .par_iter()
+            .map_init(TokenScratch::default, |scratch, t| {
+                let mut out = Vec::new();
+                self.term_ids(t, scratch, &mut out);
+                out
+            })
+            .collect()
     }
 
     /// Like [`Tokenizer::term_ids`], but also yields each term's text
@@ -418,14 +346,11 @@ impl Tokenizer {
                 f(*id, &|| (*w).to_string());
             }
         }
-        for n in 2..=self.ngram_max.max(1) as usize {
-            for (i, window) in ids.windows(n).enumerate() {
-                let id = ngram_id(window);
-                if wanted(id) {
-                    f(id, &|| words[i..i + n].join(" "));
-                }
+        self.for_each_ngram(&ids, |start, n, id| {
+            if wanted(id) {
+                f(id, &|| words[start..start + n].join(" "));
             }
-        }
+        });
     }
 
     /// The words of `text`, as owned strings (for tests and tools).
@@ -438,46 +363,27 @@ impl Tokenizer {
     }
 }
 
+/// Whether word `id` is not among `before` (the words of the text so far).
+/// A 64-bit filter answers most such questions at once; a scan (short
+/// texts) or a set (long ones) the rest. `seen` and `filter` start empty for
+/// each text.
+#[inline]
+fn first_occurrence(id: u64, before: &[u64], seen: &mut IdSet, filter: &mut u64) -> bool {
+    let bit = 1u64 << (id >> 58);
+    let maybe_seen = *filter & bit != 0;
+    *filter |= bit;
+    if before.len() < 32 {
+        return !maybe_seen || !before.contains(&id);
+    }
+    if seen.is_empty() {
+        seen.extend(before.iter().copied());
+    }
+    seen.insert(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn split_both_ways(text: &str) -> (Vec<String>, Vec<String>) {
-        let t = Tokenizer::default();
-        let mut fast = Vec::new();
-        t.for_each_word(text, |w| fast.push(w.to_string()));
-        let mut slow = Vec::new();
-        t.for_each_ascii_word_bytewise(text, |w| slow.push(w.to_string()));
-        (fast, slow)
-    }
-
-    #[test]
-    fn the_masked_splitter_agrees_with_the_bytewise_one_at_chunk_edges() {
-        // Words and apostrophes on every position around the 16- and
-        // 64-byte chunk boundaries.
-        let pieces = ["a", "don't", "x'", "'y", "''", " ", "--", "rock'n'roll", "0", "'", "z9"];
-        for len in [15usize, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 200] {
-            for offset in 0..pieces.len() {
-                let mut text = String::new();
-                let mut k = offset;
-                while text.len() < len {
-                    text.push_str(pieces[k % pieces.len()]);
-                    k += 3;
-                }
-                text.truncate(len);
-                let (fast, slow) = split_both_ways(&text);
-                assert_eq!(fast, slow, "{text:?}");
-            }
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn the_masked_splitter_agrees_with_the_bytewise_one(text in "[a-zA-Z0-9' .,!-]{0,300}") {
-            let (fast, slow) = split_both_ways(&text);
-            proptest::prop_assert_eq!(fast, slow);
-        }
-    }
 
     #[test]
     fn splits_lowercases_and_keeps_in_word_apostrophes() {

@@ -6,27 +6,10 @@
 //! Documents stay sparse end to end: a document is a short list of
 //! `(feature, value)` pairs, and a collection is a CSR matrix.
 
+use crate::ids::IdMap;
+use crate::sparse::Csr;
 use crate::tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// Term ids are already well-mixed hashes: hashing them again is waste.
-#[derive(Default)]
-pub(crate) struct IdHasher(u64);
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only u64 keys are hashed")
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
-pub(crate) type IdSet = std::collections::HashSet<u64, BuildHasherDefault<IdHasher>>;
 
 /// How term counts become feature values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -230,43 +213,6 @@ impl PairTable {
             }
             slot = (slot + 1) & mask;
         }
-    }
-}
-
-/// A sparse matrix in compressed sparse row form, one row per document.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Csr {
-    pub indptr: Vec<usize>,
-    pub indices: Vec<u32>,
-    pub values: Vec<f32>,
-    pub n_cols: usize,
-}
-
-impl Csr {
-    pub fn n_rows(&self) -> usize {
-        self.indptr.len().saturating_sub(1)
-    }
-
-    pub fn row(&self, i: usize) -> (&[u32], &[f32]) {
-        let (a, b) = (self.indptr[i], self.indptr[i + 1]);
-        (&self.indices[a..b], &self.values[a..b])
-    }
-
-    fn empty(n_cols: usize) -> Self {
-        Csr {
-            indptr: vec![0],
-            indices: Vec::new(),
-            values: Vec::new(),
-            n_cols,
-        }
-    }
-
-    fn push_row(&mut self, row: &[(u32, f32)]) {
-        for &(i, v) in row {
-            self.indices.push(i);
-            self.values.push(v);
-        }
-        self.indptr.push(self.indices.len());
     }
 }
 
@@ -495,7 +441,7 @@ pub(crate) fn fold_matrices(
 /// `train` and `other`: the vectorizer alone, for tests that compare the
 /// classifiers with other implementations.
 pub fn fit_transform_texts(config: &VectorizerConfig, train: &[&str], other: &[&str]) -> (Csr, Csr) {
-    let tokenize = |texts: &[&str]| -> Vec<Vec<u64>> { crate::pipeline::tokenize_all(config, texts) };
+    let tokenize = |texts: &[&str]| -> Vec<Vec<u64>> { config.tokenizer.tokenize_all(texts) };
     let (a, b) = (tokenize(train), tokenize(other));
     let ra: Vec<&[u64]> = a.iter().map(Vec::as_slice).collect();
     let rb: Vec<&[u64]> = b.iter().map(Vec::as_slice).collect();
