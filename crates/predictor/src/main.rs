@@ -2,6 +2,7 @@
 //! `cargo run -p predictor -- "this is great"` uses `latest`.
 
 use clap::Parser;
+use cli_errors::{Exit, Failure};
 use registry_core::{AliasName, ModelMetadata, ModelVersion, RegistryError};
 use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
@@ -29,21 +30,24 @@ struct Args {
     json: bool,
 }
 
-fn explain(e: RegistryError) -> String {
+fn explain(e: RegistryError) -> Failure {
     match e {
-        RegistryError::Empty { root } => format!(
-            "registry {root} has no models yet; train one with `cargo run -p trainer` (or point --registry / MODELREG_DIR at another registry)"
+        RegistryError::Empty { root } => Failure::new(
+            Exit::NotFound,
+            format!(
+                "registry {root} has no models yet; train one with `cargo run -p trainer` (or point --registry / MODELREG_DIR at another registry)"
+            ),
         ),
-        other => other.to_string(),
+        other => other.into(),
     }
 }
 
-/// The model and its metadata. Decoding runs while the checksum is being
-/// verified (on the other core); the model is used only if it matches.
-fn load(args: &Args) -> Result<(TextClassifier, ModelMetadata), String> {
+/// The model and its metadata. The model's bytes are checked against the
+/// metadata's digests first, and decoded only if they match.
+fn load(args: &Args) -> Result<(TextClassifier, ModelMetadata), Failure> {
     let registry = args.registry.open().map_err(|e| match e {
         registry_open::OpenError::Registry(e) => explain(e),
-        other => other.to_string(),
+        other => other.into(),
     })?;
     let decode = |bytes: &[u8]| TextClassifier::from_bytes(bytes);
     let loaded = if let Some(v) = &args.version {
@@ -62,18 +66,22 @@ fn load(args: &Args) -> Result<(TextClassifier, ModelMetadata), String> {
     match metadata.info.model_type.as_deref() {
         Some(t) if t == expected => {}
         other => {
-            return Err(format!(
+            return Err(Failure::usage(format!(
                 "version {version} holds a {} model, but this predictor reads {expected}; retrain it with this build (`cargo run -p trainer`) or use a matching predictor",
                 other.unwrap_or("untyped")
-            ));
+            )));
         }
     }
-    let model = decoded
-        .map_err(|e| format!("version {version}: the model file is not a textclf model this build can read: {e}"))?;
+    let model = decoded.map_err(|e| {
+        Failure::new(
+            Exit::Integrity,
+            format!("version {version}: the model file is not a textclf model this build can read: {e}"),
+        )
+    })?;
     Ok((model, metadata))
 }
 
-fn run(args: Args) -> Result<(), String> {
+fn try_main(args: Args) -> Result<(), Failure> {
     let (model, metadata) = load(&args)?;
     let version = metadata.version.to_string();
     let stdout = std::io::stdout();
@@ -90,7 +98,7 @@ fn run(args: Args) -> Result<(), String> {
             writeln!(out, "{}\t{}", p.label, four_decimals(p.probability))
         }
     };
-    let io_err = |e: std::io::Error| format!("cannot write the answer: {e}");
+    let io_err = Failure::writing;
     if args.texts.is_empty() {
         // Stream: one line in, one line out, nothing accumulated.
         let stdin = std::io::stdin();
@@ -100,7 +108,7 @@ fn run(args: Args) -> Result<(), String> {
             line.clear();
             let n = reader
                 .read_until(b'\n', &mut line)
-                .map_err(|e| format!("cannot read standard input: {e}"))?;
+                .map_err(|e| Failure::new(Exit::Io, format!("cannot read standard input: {e}")))?;
             if n == 0 {
                 break;
             }
@@ -129,13 +137,7 @@ fn four_decimals(p: f64) -> String {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    cli_errors::finish(try_main(Args::parse()))
 }
 
 #[cfg(test)]

@@ -41,8 +41,9 @@ struct Case {
     tool: &'static str,
     args: Vec<String>,
     stdin: Option<Vec<u8>>,
-    /// Expected exit code: 1 for a refused operation, 2 for a usage error,
-    /// 0 for input that deserves a sensible answer.
+    /// Expected exit code, as the README documents them: 1 refused by the
+    /// registry's rules, 2 bad arguments or input, 3 not found, 4 damage,
+    /// 5 storage failure; 0 for input that deserves a sensible answer.
     code: i32,
     /// A phrase the message (stderr, or stdout on success) must contain.
     says: &'static str,
@@ -105,42 +106,42 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
             "semver without patch",
             "registry",
             &["promote", "1.0", "--to", "production"],
-            1,
+            2,
             "invalid version",
         ),
         case(
             "path traversal as version",
             "registry",
             &["promote", "../../etc", "--to", "production"],
-            1,
+            2,
             "neither a version nor an alias",
         ),
         case(
             "path traversal as alias",
             "registry",
             &["promote", "1.0.0", "--to", "../x"],
-            1,
+            2,
             "invalid alias",
         ),
         case(
             "capital letters in alias",
             "registry",
             &["promote", "1.0.0", "--to", "Prod"],
-            1,
+            2,
             "invalid alias",
         ),
         case(
             "65-character alias",
             "registry",
             &["promote", "1.0.0", "--to", &long_alias],
-            1,
+            2,
             "longer than 64",
         ),
         case(
             "NUL in alias",
             "registry",
             &["promote", "1.0.0", "--to", "prod\u{1}x"],
-            1,
+            2,
             "not allowed",
         ),
         case(
@@ -154,7 +155,7 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
             "unknown version",
             "registry",
             &["promote", "9.9.9", "--to", "production"],
-            1,
+            3,
             "available: 1.0.0",
         ),
         case(
@@ -168,35 +169,35 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
             "rollback of an unknown alias",
             "registry",
             &["rollback", "production"],
-            1,
+            3,
             "not found",
         ),
         case(
             "leading v",
             "registry",
             &["show", "v1.0.0"],
-            1,
+            2,
             "neither a version nor an alias",
         ),
         case(
             "build metadata",
             "registry",
             &["show", "1.0.0+build.5"],
-            1,
+            2,
             "build metadata",
         ),
         case(
             "history of an unknown alias",
             "registry",
             &["history", "nope"],
-            1,
+            3,
             "not found",
         ),
         case(
             "diff with an unknown version",
             "registry",
             &["diff", "1.0.0", "9.9.9"],
-            1,
+            3,
             "not found",
         ),
         case(
@@ -210,14 +211,14 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
             "predict with traversal in version",
             "predictor",
             &["--version", "1.0.0/../../etc", "x"],
-            1,
+            2,
             "invalid version",
         ),
         case(
             "predict with traversal in alias",
             "predictor",
             &["--alias", "../etc", "x"],
-            1,
+            2,
             "invalid alias",
         ),
         case(
@@ -232,65 +233,65 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
             "train on a missing file",
             "trainer",
             &["--data", "/nonexistent/data.tsv"],
-            1,
+            2,
             "/nonexistent/data.tsv",
         ),
-        case("train on an empty file", "trainer", &["--data", &empty], 1, "is empty"),
+        case("train on an empty file", "trainer", &["--data", &empty], 2, "is empty"),
         case(
             "train on a header only",
             "trainer",
             &["--data", &header_only],
-            1,
+            2,
             "is empty",
         ),
         case(
             "train without a text column",
             "trainer",
             &["--data", &no_text],
-            1,
+            2,
             "no `text` column",
         ),
         case(
             "train with a duplicate header",
             "trainer",
             &["--data", &dup_header],
-            1,
+            2,
             "appears twice",
         ),
         case(
             "train with an extra tab",
             "trainer",
             &["--data", &extra_tab],
-            1,
+            2,
             "line 3",
         ),
         case(
             "train on one class",
             "trainer",
             &["--data", &one_class],
-            1,
+            2,
             "two labels",
         ),
         case(
             "train with fewer examples than folds",
             "trainer",
             &["--data", &few],
-            1,
+            2,
             "fewer than the 5",
         ),
-        case("train on non-UTF-8", "trainer", &["--data", &not_utf8], 1, "UTF-8"),
+        case("train on non-UTF-8", "trainer", &["--data", &not_utf8], 2, "UTF-8"),
         case(
             "train with an empty text",
             "trainer",
             &["--data", &empty_text],
-            1,
+            2,
             "line 3: empty text",
         ),
         case(
             "train with an invalid version",
             "trainer",
             &["--data", &tiny, "--version", "1.0"],
-            1,
+            2,
             "invalid version",
         ),
         case(
@@ -304,28 +305,28 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
             "train with one fold",
             "trainer",
             &["--data", &tiny, "--folds", "1"],
-            1,
+            2,
             "at least 2 folds",
         ),
         case(
             "train with test size 1.5",
             "trainer",
             &["--data", &tiny, "--test-size", "1.5"],
-            1,
+            2,
             "between 0 and 1",
         ),
         case(
             "train with an unknown classifier in the grid",
             "trainer",
             &["--data", &tiny, "--grid", &bad_grid],
-            1,
+            2,
             "unknown variant",
         ),
         case(
             "train with a missing grid file",
             "trainer",
             &["--data", &tiny, "--grid", "/nonexistent.json"],
-            1,
+            2,
             "cannot read grid",
         ),
         case(
@@ -383,7 +384,7 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
         .args(["list", "--registry", &a_file])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not-a-registry"));
     let metadata = reg.join("versions/1.0.0/metadata.json");
     let text = std::fs::read_to_string(&metadata).unwrap();
@@ -398,7 +399,7 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
             .env("MODELREG_DIR", &reg)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{tool}");
+        assert_eq!(out.status.code(), Some(2), "{tool}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             err.contains("format_version 9") && err.contains("upgrade"),

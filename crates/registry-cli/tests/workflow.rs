@@ -29,10 +29,12 @@ fn ok(name: &str, registry: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
-fn fails(name: &str, registry: &Path, args: &[&str]) -> String {
+/// Runs a command that must fail with exit `code` (1 refused, 2 bad input,
+/// 3 not found, 4 damage, 5 storage: the README's table).
+fn fails(name: &str, registry: &Path, args: &[&str], code: i32) -> String {
     let out = run(name, registry, args);
     assert!(!out.status.success(), "{name} {args:?} should fail");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(code), "{name} {args:?}");
     let err = String::from_utf8(out.stderr).expect("utf-8");
     assert!(!err.contains("panicked"), "{err}");
     err
@@ -66,7 +68,7 @@ fn train_predict_promote_rollback_verify() {
     let reg = dir.path().join("registry");
 
     // An empty registry says how to fill it.
-    let err = fails("predictor", &reg, &["hello"]);
+    let err = fails("predictor", &reg, &["hello"], 3);
     assert!(err.contains("cargo run -p trainer"), "{err}");
 
     // Train twice: two versions, latest is the second.
@@ -114,7 +116,7 @@ fn train_predict_promote_rollback_verify() {
     let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(v["version"], "1.0.0");
     assert_eq!(v["text"], "great");
-    let err = fails("predictor", &reg, &["--alias", "production", "x"]);
+    let err = fails("predictor", &reg, &["--alias", "production", "x"], 3);
     assert!(err.contains("alias \"production\" not found"), "{err}");
 
     ok("registry", &reg, &["promote", "1.0.0", "--to", "production"]);
@@ -143,6 +145,7 @@ fn train_predict_promote_rollback_verify() {
         "registry",
         &reg,
         &["promote", "1.0.1", "--to", "production", "--expect", "1.0.1"],
+        1,
     );
     assert!(err.contains("moved by someone else"), "{err}");
     ok(
@@ -172,6 +175,7 @@ fn train_predict_promote_rollback_verify() {
         "registry",
         &reg,
         &["promote", "0.0.1", "--to", "production", "--if-better"],
+        1,
     );
     assert!(
         err.contains("not promoting") && err.contains("alias unchanged"),
@@ -205,36 +209,36 @@ fn train_predict_promote_rollback_verify() {
     assert!(verify.contains("0 problems"), "{verify}");
 
     // Errors: unknown version lists what exists; bad names; damage.
-    let err = fails("predictor", &reg, &["--version", "9.9.9", "x"]);
+    let err = fails("predictor", &reg, &["--version", "9.9.9", "x"], 3);
     assert!(err.contains("available: 0.0.1, 1.0.0, 1.0.1"), "{err}");
-    let err = fails("registry", &reg, &["promote", "../../etc", "--to", "production"]);
+    let err = fails("registry", &reg, &["promote", "../../etc", "--to", "production"], 2);
     assert!(err.contains("invalid version"), "{err}");
-    let err = fails("registry", &reg, &["promote", "1.0.0", "--to", "../x"]);
+    let err = fails("registry", &reg, &["promote", "1.0.0", "--to", "../x"], 2);
     assert!(err.contains("invalid alias"), "{err}");
-    let err = fails("trainer", &reg, &["--data", TINY, "--version", "1.0.0"]);
+    let err = fails("trainer", &reg, &["--data", TINY, "--version", "1.0.0"], 1);
     assert!(err.contains("already exists"), "{err}");
-    let err = fails("trainer", &reg, &["--data", "fixtures/nope.tsv"]);
+    let err = fails("trainer", &reg, &["--data", "fixtures/nope.tsv"], 2);
     assert!(err.contains("nope.tsv"), "{err}");
 
     // A registry path that is not a directory.
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, b"x").unwrap();
-    let err = fails("predictor", &file, &["x"]);
+    let err = fails("predictor", &file, &["x"], 5);
     assert!(err.contains("not-a-dir"), "{err}");
-    let err = fails("registry", &file, &["list"]);
+    let err = fails("registry", &file, &["list"], 5);
     assert!(err.contains("not-a-dir"), "{err}");
 
     let model = reg.join("versions/1.0.1/model.bin");
     let mut bytes = std::fs::read(&model).unwrap();
     bytes[10] ^= 0xff;
     std::fs::write(&model, bytes).unwrap();
-    let err = fails("predictor", &reg, &["x"]);
+    let err = fails("predictor", &reg, &["x"], 4);
     assert!(
         err.contains("versions/1.0.1/model.bin") && err.contains("blake3"),
         "{err}"
     );
     let verify = run("registry", &reg, &["verify"]);
-    assert_eq!(verify.status.code(), Some(1));
+    assert_eq!(verify.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&verify.stdout).contains("PROBLEM"));
 }
 
@@ -246,7 +250,7 @@ fn help_and_messages_are_pinned() {
     insta::assert_snapshot!("trainer_help", ok("trainer", &reg, &["--help"]));
     insta::assert_snapshot!("predictor_help", ok("predictor", &reg, &["--help"]));
     insta::assert_snapshot!("list_empty", redact(&ok("registry", &reg, &["list"]), &reg));
-    insta::assert_snapshot!("predict_empty", redact(&fails("predictor", &reg, &["x"]), &reg));
+    insta::assert_snapshot!("predict_empty", redact(&fails("predictor", &reg, &["x"], 3), &reg));
     ok("trainer", &reg, &["--data", TINY, "--folds", "3", "--quiet"]);
     insta::assert_snapshot!("list_one", redact(&ok("registry", &reg, &["list"]), &reg));
     let show = ok("registry", &reg, &["show", "1.0.0"]);
@@ -262,6 +266,6 @@ fn help_and_messages_are_pinned() {
     insta::assert_snapshot!("show_version", show.join("\n"));
     insta::assert_snapshot!(
         "unknown_alias",
-        redact(&fails("registry", &reg, &["show", "staging"]), &reg)
+        redact(&fails("registry", &reg, &["show", "staging"], 3), &reg)
     );
 }

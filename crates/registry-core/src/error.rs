@@ -74,6 +74,20 @@ pub enum RegistryError {
         actual: Option<String>,
     },
 
+    #[error("{input:?} is neither a version nor an alias:\n  {version_error}\n  {alias_error}")]
+    InvalidTarget {
+        input: String,
+        version_error: String,
+        alias_error: String,
+    },
+
+    #[error("not promoting {version} to {alias}: {reason} (alias unchanged)")]
+    PromotionRefused {
+        alias: String,
+        version: String,
+        reason: String,
+    },
+
     #[error("alias {alias:?} has no earlier target to roll back to (see `registry history {alias}`)")]
     NothingToRollBack { alias: String },
 

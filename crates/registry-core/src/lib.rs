@@ -59,6 +59,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod copy;
+pub mod diff;
 mod error;
 mod metadata;
 pub mod metrics;
@@ -72,7 +74,7 @@ pub use metadata::{
     ModelInfo, ModelMetadata,
 };
 pub use names::{AliasName, Bump, ModelVersion};
-pub use registry::{Artifact, Expect, Finding, LoadedArtifact, Registry, RepairReport, VerifyReport};
+pub use registry::{Artifact, Expect, Finding, LoadedArtifact, PromotionGate, Registry, RepairReport, VerifyReport};
 
 /// sha256 of `bytes` as lower-case hex, the digest format used throughout
 /// the registry (artifacts, metadata, data fingerprints).

@@ -3,11 +3,13 @@
 //! bundled Rotten Tomatoes snippets and saves into `./registry`.
 
 use clap::Parser;
+use cli_errors::Failure;
+use std::fmt::Write;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use textclf::{Progress, SearchConfig};
-use trainer::{DEFAULT_DATA, TrainOptions, load_grid, train_and_register};
+use trainer::{DEFAULT_DATA, TrainError, TrainOptions, load_grid, train_and_register};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -59,28 +61,28 @@ fn parse_tag(s: &str) -> Result<(String, String), String> {
     }
 }
 
-fn run(args: Args) -> Result<(), String> {
+/// Bad data or a bad grid is the user's input to fix (usage); registry
+/// failures keep their own kind.
+fn failure(e: TrainError) -> Failure {
+    match e {
+        TrainError::Registry(e) => e.into(),
+        TrainError::Open(e) => e.into(),
+        other => Failure::usage(other.to_string()),
+    }
+}
+
+fn try_main(args: Args) -> Result<(), Failure> {
     let options = TrainOptions {
         data: args.data.clone(),
         registry: args.registry.registry.clone(),
         open_options: args.registry.options(),
-        version: args
-            .version
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(|e| format!("{e}"))?,
-        bump: args.bump.parse()?,
+        version: args.version.as_deref().map(str::parse).transpose()?,
+        bump: args.bump.parse().map_err(Failure::usage)?,
         search: SearchConfig {
             folds: args.folds,
             test_size: args.test_size,
             seed: args.seed,
-            grid: args
-                .grid
-                .as_deref()
-                .map(load_grid)
-                .transpose()
-                .map_err(|e| e.to_string())?,
+            grid: args.grid.as_deref().map(load_grid).transpose().map_err(failure)?,
         },
         description: args.description.clone(),
         tags: args.tags.iter().cloned().collect(),
@@ -98,13 +100,14 @@ fn run(args: Args) -> Result<(), String> {
             bar.set_position(p.done as u64);
         }
     };
-    let outcome = train_and_register(&options, &progress).map_err(|e| e.to_string())?;
+    let outcome = train_and_register(&options, &progress).map_err(failure)?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
     let winner = outcome.report.winner();
+    let mut out = String::new();
     if args.json {
-        let out = serde_json::json!({
+        let summary = serde_json::json!({
             "version": outcome.metadata.version.to_string(),
             "test_score": outcome.report.test.accuracy,
             "cv_score": winner.mean,
@@ -114,43 +117,40 @@ fn run(args: Args) -> Result<(), String> {
             "data": {"name": outcome.data_name, "sha256": outcome.data_sha256, "rows": outcome.data_rows},
             "seconds": outcome.seconds,
         });
-        println!("{out}");
+        let _ = writeln!(out, "{summary}");
     } else if !args.quiet {
         let hp: Vec<String> = winner.hyperparameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!("registered version {}", outcome.metadata.version);
-        println!(
+        let _ = writeln!(out, "registered version {}", outcome.metadata.version);
+        let _ = writeln!(
+            out,
             "  data:            {} ({} rows, sha256 {})",
             outcome.data_name,
             outcome.data_rows,
             &outcome.data_sha256[..12]
         );
-        println!("  hyperparameters: {}", hp.join(" "));
-        println!(
+        let _ = writeln!(out, "  hyperparameters: {}", hp.join(" "));
+        let _ = writeln!(
+            out,
             "  cv accuracy:     {:.4} ± {:.4} ({} folds, {} candidates)",
             winner.mean,
             winner.std,
             args.folds,
             outcome.report.candidates.len()
         );
-        println!(
+        let _ = writeln!(
+            out,
             "  test accuracy:   {:.4} ({} held out)",
             outcome.report.test.accuracy, outcome.report.n_test
         );
-        println!("  time:            {:.2} s", outcome.seconds);
-        println!("  saved to:        {}", outcome.location);
+        let _ = writeln!(out, "  time:            {:.2} s", outcome.seconds);
+        let _ = writeln!(out, "  saved to:        {}", outcome.location);
         if let Some(latest) = &outcome.latest {
-            println!("  latest:          {latest}");
+            let _ = writeln!(out, "  latest:          {latest}");
         }
     }
-    Ok(())
+    cli_errors::emit(&out)
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    cli_errors::finish(try_main(Args::parse()))
 }

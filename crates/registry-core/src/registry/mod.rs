@@ -26,10 +26,13 @@ mod aliases;
 pub(crate) mod keys;
 mod list;
 mod load;
+mod promote;
 mod repair;
 mod save;
+mod target;
 mod verify;
 
+pub use promote::PromotionGate;
 pub use repair::RepairReport;
 pub use verify::{Finding, VerifyReport};
 

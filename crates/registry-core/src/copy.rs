@@ -1,4 +1,4 @@
-//! `registry copy FROM TO`: push a registry to another store (local to S3,
+//! Copying a registry to another store (local to S3,
 //! S3 to local, one bucket to another).
 //!
 //! Versions are copied as they are, metadata byte for byte, so a copy
@@ -10,10 +10,13 @@
 //! newest version by itself) are copied only when asked, since moving
 //! `production` is a decision, not a side effect.
 
-use registry_core::{AliasName, Expect, ModelVersion, RegistryError};
-use registry_open::AnyRegistry;
+use crate::error::{RegistryError, Result};
+use crate::names::{AliasName, ModelVersion};
+use crate::registry::{Expect, Registry};
+use crate::store::Store;
 use serde::Serialize;
 
+/// What [`copy`] did.
 #[derive(Debug, Default, Serialize)]
 pub struct CopyReport {
     pub copied: Vec<ModelVersion>,
@@ -25,7 +28,9 @@ pub struct CopyReport {
     pub aliases_moved: Vec<(String, Option<ModelVersion>, ModelVersion)>,
 }
 
-pub fn copy(from: &AnyRegistry, to: &AnyRegistry, with_aliases: bool) -> Result<CopyReport, RegistryError> {
+/// Copies every version of `from` into `to` (see the module docs); with
+/// `with_aliases`, also points `to`'s aliases where `from`'s point.
+pub fn copy<A: Store, B: Store>(from: &Registry<A>, to: &Registry<B>, with_aliases: bool) -> Result<CopyReport> {
     let mut report = CopyReport::default();
     for version in from.list_versions()? {
         let loaded = from.load_artifact(&version)?;
@@ -34,7 +39,7 @@ pub fn copy(from: &AnyRegistry, to: &AnyRegistry, with_aliases: bool) -> Result<
                 let back = to.load_artifact(&version)?;
                 if back.bytes != loaded.bytes || back.metadata != loaded.metadata {
                     return Err(RegistryError::IntegrityMismatch {
-                        location: format!("{}versions/{version}/", to.location()),
+                        location: to.version_location(&version),
                         what: "copy read back",
                         expected: loaded.metadata.artifact.sha256.clone(),
                         actual: back.metadata.artifact.sha256,

@@ -1,0 +1,172 @@
+//! How every modelreg binary (`trainer`, `predictor`, `registry`) ends.
+//!
+//! A command fails with a [`Failure`]: a message for a person and an
+//! [`Exit`] code for a script. The codes mean the same in every binary
+//! (and are listed in the README), so a CI job can tell "the gate said no"
+//! from "the registry is damaged":
+//!
+//! | code | [`Exit`] | meaning |
+//! |---:|---|---|
+//! | 0 | | success |
+//! | 1 | `Refused` | the registry's rules said no: the version exists, the alias was moved by someone else, the promotion gate refused, nothing to roll back |
+//! | 2 | `Usage` | bad arguments or input: an invalid version, alias or location, unreadable or malformed data (clap's own usage errors are 2 too) |
+//! | 3 | `NotFound` | no such version or alias, or no versions yet |
+//! | 4 | `Integrity` | damage: a digest mismatch, invalid metadata, a model that does not decode, `verify` found problems |
+//! | 5 | `Io` | storage could not be read or written: permissions, a full disk, the network |
+//!
+//! ```
+//! use cli_errors::{Exit, Failure};
+//! let f = Failure::new(Exit::NotFound, "version 9.9.9 not found");
+//! assert_eq!(f.exit as u8, 3);
+//! ```
+
+use registry_core::RegistryError;
+use registry_core::store::StoreError;
+use registry_open::OpenError;
+use std::process::ExitCode;
+
+/// The exit code of a failed command; see the crate docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    Refused = 1,
+    Usage = 2,
+    NotFound = 3,
+    Integrity = 4,
+    Io = 5,
+}
+
+/// Why a command failed: what to print, and how to exit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub exit: Exit,
+    pub message: String,
+    /// The reader of our output went away: nothing to report.
+    output_closed: bool,
+}
+
+impl Failure {
+    pub fn new(exit: Exit, message: impl Into<String>) -> Failure {
+        Failure {
+            exit,
+            message: message.into(),
+            output_closed: false,
+        }
+    }
+
+    /// A failure to write the command's answer. A closed pipe is not an
+    /// error of ours (`registry list | head -1`): the command stops and the
+    /// process exits quietly with 0, as ripgrep does.
+    pub fn writing(error: std::io::Error) -> Failure {
+        Failure {
+            output_closed: error.kind() == std::io::ErrorKind::BrokenPipe,
+            ..Failure::new(Exit::Io, format!("cannot write the output: {error}"))
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure::new(Exit::Usage, message)
+    }
+}
+
+/// The kind of failure a registry error is.
+pub fn exit_for(error: &RegistryError) -> Exit {
+    use RegistryError as E;
+    match error {
+        E::InvalidVersion { .. } | E::InvalidAlias { .. } | E::InvalidTarget { .. } | E::Encode { .. } => Exit::Usage,
+        E::ReservedAlias { .. }
+        | E::VersionExists { .. }
+        | E::AliasConflict { .. }
+        | E::NothingToRollBack { .. }
+        | E::PromotionRefused { .. } => Exit::Refused,
+        E::VersionNotFound { .. } | E::AliasNotFound { .. } | E::Empty { .. } => Exit::NotFound,
+        E::IntegrityMismatch { .. } | E::InvalidMetadata { .. } | E::Decode { .. } => Exit::Integrity,
+        E::UnsupportedFormat { .. } => Exit::Usage,
+        E::LatestNotMoved { source, .. } => exit_for(source),
+        E::Store(store) => match store {
+            StoreError::NotFound { .. } => Exit::NotFound,
+            StoreError::AlreadyExists { .. } | StoreError::Conflict { .. } => Exit::Refused,
+            StoreError::InvalidKey { .. } => Exit::Usage,
+            StoreError::Unsafe { .. } => Exit::Integrity,
+            StoreError::Remote { .. } | StoreError::Io { .. } => Exit::Io,
+        },
+    }
+}
+
+impl From<RegistryError> for Failure {
+    fn from(e: RegistryError) -> Self {
+        Failure::new(exit_for(&e), e.to_string())
+    }
+}
+
+impl From<OpenError> for Failure {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Registry(e) => e.into(),
+            OpenError::S3Setup { .. } => Failure::new(Exit::Io, e.to_string()),
+            other => Failure::usage(other.to_string()),
+        }
+    }
+}
+
+/// Writes `text` to standard output, all at once.
+pub fn emit(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(Failure::writing)
+}
+
+/// Ends the process for `outcome`: exit 0, or the message on stderr and
+/// the failure's code. A closed standard output ([`Failure::writing`])
+/// exits quietly with 0.
+pub fn finish(outcome: Result<(), Failure>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) if failure.output_closed => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.exit as u8)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_registry_error_has_its_code() {
+        let not_found = RegistryError::Empty { root: "r".into() };
+        assert_eq!(Failure::from(not_found).exit, Exit::NotFound);
+        let conflict = RegistryError::AliasConflict {
+            alias: "production".into(),
+            expected: None,
+            actual: Some("1.0.0".into()),
+        };
+        assert_eq!(Failure::from(conflict).exit, Exit::Refused);
+        let damaged = RegistryError::IntegrityMismatch {
+            location: "x".into(),
+            what: "sha256",
+            expected: "a".into(),
+            actual: "b".into(),
+        };
+        assert_eq!(Failure::from(damaged).exit, Exit::Integrity);
+        let bad = "no good".parse::<registry_core::ModelVersion>().unwrap_err();
+        assert_eq!(Failure::from(bad).exit, Exit::Usage);
+        let disk = RegistryError::Store(StoreError::Io {
+            location: "x".into(),
+            source: std::io::Error::other("full"),
+        });
+        assert_eq!(Failure::from(disk).exit, Exit::Io);
+        let nested = RegistryError::LatestNotMoved {
+            version: "1.0.0".into(),
+            source: Box::new(RegistryError::Store(StoreError::Io {
+                location: "x".into(),
+                source: std::io::Error::other("full"),
+            })),
+        };
+        assert_eq!(Failure::from(nested).exit, Exit::Io);
+    }
+}

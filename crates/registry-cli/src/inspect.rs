@@ -1,0 +1,219 @@
+//! The subcommands that only read: list, show, history, diff.
+
+use cli_errors::Failure;
+use registry_core::{AliasName, AliasRecord, ModelMetadata, RegistryError};
+use registry_open::AnyRegistry;
+use registry_report::ModelCard;
+use serde_json::{Value, json};
+use std::fmt::Write;
+
+/// A registry error as the CLI says it: an empty registry gets the command
+/// that fills it.
+pub fn failure(e: RegistryError) -> Failure {
+    match e {
+        RegistryError::Empty { root } => Failure::new(
+            cli_errors::Exit::NotFound,
+            format!("registry {root} has no models yet; train one with `cargo run -p trainer`"),
+        ),
+        other => other.into(),
+    }
+}
+
+pub fn score(v: Option<f64>) -> String {
+    v.map_or("-".into(), |s| format!("{s:.4}"))
+}
+
+/// RFC 3339 in UTC to the second: what a table needs (metadata keeps the
+/// full precision).
+pub fn seconds(t: time::OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
+        .unwrap_or_default()
+}
+
+pub fn record_json(r: &AliasRecord) -> Value {
+    serde_json::to_value(r).unwrap_or(Value::Null)
+}
+
+fn aliases_of(aliases: &[AliasRecord], md: &ModelMetadata) -> Vec<String> {
+    aliases
+        .iter()
+        .filter(|a| a.version == md.version)
+        .map(|a| a.alias.to_string())
+        .collect()
+}
+
+pub fn list(registry: &AnyRegistry, json: bool) -> Result<(), Failure> {
+    let aliases = registry.list_aliases().map_err(failure)?;
+    let mut rows = Vec::new();
+    for v in registry.list_versions().map_err(failure)? {
+        rows.push(registry.metadata(&v).map_err(failure)?);
+    }
+    let mut out = String::new();
+    if json {
+        let rows: Vec<Value> = rows
+            .iter()
+            .map(|md| {
+                json!({"version": md.version.to_string(), "timestamp": seconds(md.timestamp),
+                       "test_score": md.info.test_score, "cv_score": md.info.cv_score,
+                       "aliases": aliases_of(&aliases, md)})
+            })
+            .collect();
+        let _ = writeln!(out, "{}", Value::Array(rows));
+    } else if rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "no versions in {} (train one with `cargo run -p trainer`)",
+            registry.location().trim_end_matches('/')
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{:<16} {:<20} {:>8} {:>8}  ALIASES",
+            "VERSION", "CREATED", "TEST", "CV"
+        );
+        for md in &rows {
+            let _ = writeln!(
+                out,
+                "{:<16} {:<20} {:>8} {:>8}  {}",
+                md.version.to_string(),
+                seconds(md.timestamp),
+                score(md.info.test_score),
+                score(md.info.cv_score),
+                aliases_of(&aliases, md).join(", ")
+            );
+        }
+    }
+    cli_errors::emit(&out)
+}
+
+pub fn show(registry: &AnyRegistry, target: &str, card: bool, json: bool) -> Result<(), Failure> {
+    let version = registry.resolve_target(target).map_err(failure)?;
+    let md = registry.metadata(&version).map_err(failure)?;
+    let aliases = registry.list_aliases().map_err(failure)?;
+    if card {
+        return cli_errors::emit(&ModelCard::new(&md, &aliases).to_markdown());
+    }
+    let metadata_location = registry.metadata_location(&version);
+    if json {
+        let mut v = serde_json::to_value(&md).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.insert("path".into(), json!(metadata_location));
+        }
+        return cli_errors::emit(&format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()));
+    }
+    let mut out = String::new();
+    let l = &md.info.lineage;
+    let mut line = |label: &str, value: String| {
+        let _ = writeln!(out, "{:<17}{value}", format!("{label}:"));
+    };
+    line("version", md.version.to_string());
+    line("aliases", aliases_of(&aliases, &md).join(", "));
+    line("created", seconds(md.timestamp));
+    if let Some(by) = &l.created_by {
+        line("trained by", format!("{}@{}", by.user, by.host));
+    }
+    line("model type", md.info.model_type.clone().unwrap_or_else(|| "-".into()));
+    let hp: Vec<String> = md
+        .info
+        .hyperparameters
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    line("hyperparameters", hp.join(" "));
+    line(
+        "cv score",
+        format!("{} ± {}", score(md.info.cv_score), score(md.info.cv_std)),
+    );
+    line("test score", score(md.info.test_score));
+    if let Some(d) = &l.data {
+        line("data", format!("{} ({} rows, sha256 {})", d.name, d.rows, d.sha256));
+    }
+    if let Some(seed) = l.seed {
+        line(
+            "seed / folds",
+            format!("{seed} / {}", l.folds.map_or("-".into(), |f| f.to_string())),
+        );
+    }
+    if let Some(c) = &l.code {
+        line("code", c.to_string());
+    }
+    if let Some(p) = &l.parent_version {
+        line("parent version", p.to_string());
+    }
+    if let Some(d) = &md.info.description {
+        line("description", d.clone());
+    }
+    for (k, v) in &md.info.tags {
+        line("tag", format!("{k}={v}"));
+    }
+    line(
+        "artifact",
+        format!(
+            "{} ({} bytes, sha256 {})",
+            md.artifact.file, md.artifact.size, md.artifact.sha256
+        ),
+    );
+    line("metadata", metadata_location);
+    cli_errors::emit(&out)
+}
+
+pub fn history(registry: &AnyRegistry, alias: &str, json: bool) -> Result<(), Failure> {
+    let alias: AliasName = alias.parse()?;
+    let history = registry.alias_history(&alias).map_err(failure)?;
+    let mut out = String::new();
+    if json {
+        let _ = writeln!(out, "{}", Value::Array(history.iter().map(record_json).collect()));
+        return cli_errors::emit(&out);
+    }
+    let _ = writeln!(
+        out,
+        "{:>4}  {:<26} {:<9} {:<12} {:<12} BY",
+        "SEQ", "WHEN", "ACTION", "FROM", "TO"
+    );
+    for r in history {
+        let _ = writeln!(
+            out,
+            "{:>4}  {:<26} {:<9} {:<12} {:<12} {}@{}",
+            r.seq,
+            r.moved_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            format!("{:?}", r.action).to_lowercase(),
+            r.previous.map_or("-".into(), |p| p.to_string()),
+            r.version.to_string(),
+            r.moved_by.user,
+            r.moved_by.host
+        );
+    }
+    cli_errors::emit(&out)
+}
+
+pub fn diff(registry: &AnyRegistry, a: &str, b: &str, json: bool) -> Result<(), Failure> {
+    let (va, vb) = (
+        registry.resolve_target(a).map_err(failure)?,
+        registry.resolve_target(b).map_err(failure)?,
+    );
+    let (ma, mb) = (
+        registry.metadata(&va).map_err(failure)?,
+        registry.metadata(&vb).map_err(failure)?,
+    );
+    let rows = registry_core::diff::diff(&ma, &mb);
+    let mut out = String::new();
+    if json {
+        let rows: Vec<Value> = rows
+            .iter()
+            .map(|r| json!({"field": r.field, "a": r.a, "b": r.b, "same": r.same()}))
+            .collect();
+        let _ = writeln!(out, "{}", Value::Array(rows));
+    } else {
+        let _ = writeln!(out, "{:<34} {:<40} {:<40}", "FIELD", va.to_string(), vb.to_string());
+        for r in rows {
+            let mark = if r.same() { " " } else { "*" };
+            let _ = writeln!(out, "{mark}{:<33} {:<40} {:<40}", r.field, r.a, r.b);
+        }
+    }
+    cli_errors::emit(&out)
+}
