@@ -354,7 +354,7 @@ mod tests {
             noise in ".{0,40}",
         ) {
             let config = VectorizerConfig {
-                tokenizer: crate::Tokenizer { lowercase: true, ngram_max, char_ngrams: chars.then_some((2, 4)) },
+                tokenizer: crate::tokenizer::Tokenizer { lowercase: true, ngram_max, char_ngrams: chars.then_some((2, 4)) },
                 tf: if raw_counts { TfMode::Raw } else { TfMode::Sublinear },
                 idf: !raw_counts,
                 l2_norm: !raw_counts,
@@ -405,7 +405,7 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         let config = VectorizerConfig {
-            tokenizer: crate::Tokenizer {
+            tokenizer: crate::tokenizer::Tokenizer {
                 lowercase: true,
                 ngram_max: 2,
                 char_ngrams: Some((2, 4)),

@@ -36,9 +36,8 @@ pub use promote::PromotionGate;
 pub use repair::RepairReport;
 pub use verify::{Finding, VerifyReport};
 
-use crate::Actor;
 use crate::error::Result;
-use crate::metadata::{Encoding, FORMAT_VERSION, ModelMetadata, RegistryMarker, from_map, parse_versioned};
+use crate::metadata::{Actor, Encoding, FORMAT_VERSION, ModelMetadata, RegistryMarker, from_map, parse_versioned};
 use crate::names::ModelVersion;
 use crate::store::{FsStore, Store, StoreError};
 use std::path::Path;
