@@ -10,12 +10,19 @@ train *ARGS:
 predict TEXT:
     cargo run --release -p predictor -- --registry {{registry}} "{{TEXT}}"
 
-# Train a new version, then promote it to production only if it is at least as good.
+# Train a new version, then promote it to production only if it scores at least
+# as well on the same data; says why when production is left unchanged.
 train-and-promote:
-    cargo run --release -q -p trainer -- --registry {{registry}}
-    cargo run --release -q -p registry-cli -- --registry {{registry}} promote latest --to production --if-better \
-        && echo "decision: the new version is now production" \
-        || echo "decision: production unchanged (the new version scored lower; see above)"
+    #!/usr/bin/env bash
+    set -u
+    cargo run --release -q -p trainer -- --registry {{registry}} || exit $?
+    cargo run --release -q -p registry-cli -- --registry {{registry}} promote latest --to production --if-better
+    status=$?
+    case $status in
+        0) echo "decision: production names the newest version" ;;
+        1) echo "decision: production unchanged: the gate refused the new version (reason above)" ;;
+        *) echo "decision: production unchanged: the promotion failed with exit $status (reason above)"; exit $status ;;
+    esac
 
 # List versions with scores and aliases.
 list:

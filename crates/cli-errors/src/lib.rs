@@ -73,14 +73,21 @@ impl Failure {
 pub fn exit_for(error: &RegistryError) -> Exit {
     use RegistryError as E;
     match error {
-        E::InvalidVersion { .. } | E::InvalidAlias { .. } | E::InvalidTarget { .. } | E::Encode { .. } => Exit::Usage,
+        E::InvalidVersion { .. }
+        | E::InvalidAlias { .. }
+        | E::InvalidTarget { .. }
+        | E::InvalidMetric { .. }
+        | E::Encode { .. } => Exit::Usage,
         E::ReservedAlias { .. }
         | E::VersionExists { .. }
         | E::AliasConflict { .. }
         | E::NothingToRollBack { .. }
+        | E::NotAnEarlierTarget { .. }
         | E::PromotionRefused { .. } => Exit::Refused,
-        E::VersionNotFound { .. } | E::AliasNotFound { .. } | E::Empty { .. } => Exit::NotFound,
-        E::IntegrityMismatch { .. } | E::InvalidMetadata { .. } | E::Decode { .. } => Exit::Integrity,
+        E::VersionNotFound { .. } | E::AliasNotFound { .. } | E::Empty { .. } | E::NoRegistry { .. } => Exit::NotFound,
+        E::IntegrityMismatch { .. } | E::InvalidMetadata { .. } | E::Decode { .. } | E::CommitLost { .. } => {
+            Exit::Integrity
+        }
         E::UnsupportedFormat { .. } => Exit::Usage,
         E::LatestNotMoved { source, .. } => exit_for(source),
         E::Store(store) => match store {

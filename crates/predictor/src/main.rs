@@ -45,7 +45,7 @@ fn explain(e: RegistryError) -> Failure {
 /// The model and its metadata. The model's bytes are checked against the
 /// metadata's digests first, and decoded only if they match.
 fn load(args: &Args) -> Result<(TextClassifier, ModelMetadata), Failure> {
-    let registry = args.registry.open().map_err(|e| match e {
+    let registry = args.registry.open_existing().map_err(|e| match e {
         registry_open::OpenError::Registry(e) => explain(e),
         other => other.into(),
     })?;

@@ -1,7 +1,7 @@
 //! The subcommands that only read: list, show, history, diff.
 
 use cli_errors::Failure;
-use registry_core::{AliasName, AliasRecord, ModelMetadata, RegistryError};
+use registry_core::{AliasName, AliasRecord, ModelMetadata, ModelVersion, RegistryError};
 use registry_open::AnyRegistry;
 use registry_report::ModelCard;
 use serde_json::{Value, json};
@@ -45,20 +45,26 @@ fn aliases_of(aliases: &[AliasRecord], md: &ModelMetadata) -> Vec<String> {
         .collect()
 }
 
+/// Every version, one line each; a version whose metadata cannot be read
+/// gets a line saying so (finding damage is `verify`'s job, and one bad
+/// version must not hide the good ones).
 pub fn list(registry: &AnyRegistry, json: bool) -> Result<(), Failure> {
     let aliases = registry.list_aliases().map_err(failure)?;
-    let mut rows = Vec::new();
-    for v in registry.list_versions().map_err(failure)? {
-        rows.push(registry.metadata(&v).map_err(failure)?);
-    }
+    let rows: Vec<Result<ModelMetadata, (ModelVersion, String)>> = registry
+        .list_versions()
+        .map_err(failure)?
+        .into_iter()
+        .map(|v| registry.metadata(&v).map_err(|e| (v, e.to_string())))
+        .collect();
     let mut out = String::new();
     if json {
         let rows: Vec<Value> = rows
             .iter()
-            .map(|md| {
-                json!({"version": md.version.to_string(), "timestamp": seconds(md.timestamp),
+            .map(|row| match row {
+                Ok(md) => json!({"version": md.version.to_string(), "timestamp": seconds(md.timestamp),
                        "test_score": md.info.test_score, "cv_score": md.info.cv_score,
-                       "aliases": aliases_of(&aliases, md)})
+                       "aliases": aliases_of(&aliases, md)}),
+                Err((v, error)) => json!({"version": v.to_string(), "error": error}),
             })
             .collect();
         let _ = writeln!(out, "{}", Value::Array(rows));
@@ -74,16 +80,19 @@ pub fn list(registry: &AnyRegistry, json: bool) -> Result<(), Failure> {
             "{:<16} {:<20} {:>8} {:>8}  ALIASES",
             "VERSION", "CREATED", "TEST", "CV"
         );
-        for md in &rows {
-            let _ = writeln!(
-                out,
-                "{:<16} {:<20} {:>8} {:>8}  {}",
-                md.version.to_string(),
-                seconds(md.timestamp),
-                score(md.info.test_score),
-                score(md.info.cv_score),
-                aliases_of(&aliases, md).join(", ")
-            );
+        for row in &rows {
+            let _ = match row {
+                Ok(md) => writeln!(
+                    out,
+                    "{:<16} {:<20} {:>8} {:>8}  {}",
+                    md.version.to_string(),
+                    seconds(md.timestamp),
+                    score(md.info.test_score),
+                    score(md.info.cv_score),
+                    aliases_of(&aliases, md).join(", ")
+                ),
+                Err((v, error)) => writeln!(out, "{:<16} DAMAGED: {error} (see `registry verify`)", v.to_string()),
+            };
         }
     }
     cli_errors::emit(&out)

@@ -53,12 +53,26 @@ enum Command {
         /// Only move if the alias now points to this version ("none": must not exist yet).
         #[arg(long)]
         expect: Option<String>,
-        /// Refuse if the version's test score is below the alias's current one.
+        /// Refuse unless the version scores at least as well as the alias's
+        /// current one, evaluated on the same data (fingerprint, split seed, test size).
         #[arg(long)]
         if_better: bool,
+        /// The score --if-better compares: test_score (default), cv_score or
+        /// a recorded metric, as NAME, NAME:max or NAME:min.
+        #[arg(long, requires = "if_better")]
+        metric: Option<String>,
+        /// With --if-better: promote even if the scores cannot be compared
+        /// (different data, no score recorded).
+        #[arg(long, requires = "if_better")]
+        force: bool,
     },
-    /// Move an alias back to the version it pointed to before its last move.
-    Rollback { alias: String },
+    /// Move an alias back to its previous target (again: one more step back).
+    Rollback {
+        alias: String,
+        /// Move back to this earlier target instead.
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// Every move of an alias: when, from, to, who.
     History { alias: String },
     /// Two versions side by side: hyperparameters, metrics, data, digests.
@@ -75,9 +89,15 @@ enum Command {
     },
     /// Re-check every version and alias; non-zero exit on any damage.
     Verify {
-        /// Also remove leftovers of interrupted saves (never touches complete versions).
+        /// Also remove leftovers of interrupted saves older than --older-than
+        /// and move latest forward; never touches a complete version, and is
+        /// safe while others save.
         #[arg(long)]
         repair: bool,
+        /// With --repair: how old an unfinished save must be before it is
+        /// removed (a live save looks the same): 90s, 30m, 1h, 2d.
+        #[arg(long, requires = "repair", default_value = "1h", value_parser = manage::parse_age)]
+        older_than: std::time::Duration,
     },
 }
 
@@ -87,7 +107,9 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
         // Copy works on two registries of its own, not on --registry.
         return manage::copy(&cli.registry.options(), from, to, *aliases, json);
     }
-    let registry = cli.registry.open()?;
+    // Every command here reads first: a location with no registry is an
+    // error, not an empty registry.
+    let registry = cli.registry.open_existing()?;
     let r = &registry;
     match cli.command {
         Command::List => inspect::list(r, json),
@@ -100,9 +122,14 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
             to,
             expect,
             if_better,
-        } => manage::promote(r, &version, &to, expect.as_deref(), if_better, json),
-        Command::Rollback { alias } => manage::rollback(r, &alias, json),
-        Command::Verify { repair } => manage::verify(r, repair, json),
+            metric,
+            force,
+        } => {
+            let gate = manage::gate(if_better, metric.as_deref(), force)?;
+            manage::promote(r, &version, &to, expect.as_deref(), &gate, json)
+        }
+        Command::Rollback { alias, to } => manage::rollback(r, &alias, to.as_deref(), json),
+        Command::Verify { repair, older_than } => manage::verify(r, repair.then_some(older_than), json),
         Command::Copy { .. } => Ok(()),
     }
 }

@@ -3,19 +3,29 @@
 
 use crate::inspect::{failure, record_json};
 use cli_errors::{Exit, Failure};
-use registry_core::{AliasName, Expect, ModelVersion, PromotionGate};
+use registry_core::{AliasName, Expect, Metric, ModelVersion, PromotionGate};
 use registry_open::{AnyRegistry, OpenOptions};
 use registry_report::{ReportData, render_html};
 use serde_json::json;
 use std::fmt::Write;
 use std::path::Path;
+use std::time::Duration;
+
+/// The promotion gate the flags describe.
+pub fn gate(if_better: bool, metric: Option<&str>, force: bool) -> Result<PromotionGate, Failure> {
+    Ok(PromotionGate {
+        if_better,
+        metric: metric.map(str::parse::<Metric>).transpose()?,
+        force,
+    })
+}
 
 pub fn promote(
     registry: &AnyRegistry,
     target: &str,
     to: &str,
     expect: Option<&str>,
-    if_better: bool,
+    gate: &PromotionGate,
     json: bool,
 ) -> Result<(), Failure> {
     let version = registry.resolve_target(target).map_err(failure)?;
@@ -25,11 +35,20 @@ pub fn promote(
         Some("none") => Expect::Nothing,
         Some(v) => Expect::Version(v.parse()?),
     };
-    let record = registry
-        .promote(&alias, &version, expect, &PromotionGate { if_better })
-        .map_err(failure)?;
+    let moved = registry.promote(&alias, &version, expect, gate).map_err(failure)?;
+    let record = moved.record;
     if json {
-        return cli_errors::emit(&format!("{}\n", record_json(&record)));
+        let mut value = record_json(&record);
+        if let serde_json::Value::Object(m) = &mut value {
+            m.insert("changed".into(), json!(moved.changed));
+        }
+        return cli_errors::emit(&format!("{value}\n"));
+    }
+    if !moved.changed {
+        return cli_errors::emit(&format!(
+            "{alias} already points to {}; nothing changed\n",
+            record.version
+        ));
     }
     cli_errors::emit(&format!(
         "{alias}: {} -> {}\n",
@@ -38,9 +57,13 @@ pub fn promote(
     ))
 }
 
-pub fn rollback(registry: &AnyRegistry, alias: &str, json: bool) -> Result<(), Failure> {
+pub fn rollback(registry: &AnyRegistry, alias: &str, to: Option<&str>, json: bool) -> Result<(), Failure> {
     let alias: AliasName = alias.parse()?;
-    let record = registry.rollback(&alias).map_err(failure)?;
+    let record = match to {
+        Some(target) => registry.rollback_to(&alias, &target.parse()?),
+        None => registry.rollback(&alias),
+    }
+    .map_err(failure)?;
     if json {
         return cli_errors::emit(&format!("{}\n", record_json(&record)));
     }
@@ -51,13 +74,43 @@ pub fn rollback(registry: &AnyRegistry, alias: &str, json: bool) -> Result<(), F
     ))
 }
 
-pub fn verify(registry: &AnyRegistry, repair: bool, json: bool) -> Result<(), Failure> {
+/// `90s`, `30m`, `1h`, `2d`, or plain seconds.
+pub fn parse_age(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 90s, 30m, 1h or 2d"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        other => return Err(format!("unknown unit {other:?} in {text:?}: use s, m, h or d")),
+    };
+    n.checked_mul(scale)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too long"))
+}
+
+/// `repair`: `Some(grace)` also repairs, removing unfinished saves older
+/// than `grace`.
+pub fn verify(registry: &AnyRegistry, repair: Option<Duration>, json: bool) -> Result<(), Failure> {
     let mut out = String::new();
-    if repair {
-        let r = registry.repair().map_err(failure)?;
+    if let Some(grace) = repair {
+        let r = registry.repair_older_than(grace).map_err(failure)?;
         if !json {
             for removed in &r.removed {
                 let _ = writeln!(out, "removed {removed}");
+            }
+            for kept in &r.kept {
+                let _ = writeln!(
+                    out,
+                    "kept    {kept} (an unfinished save younger than {}s: it may still be running)",
+                    grace.as_secs()
+                );
             }
             if let Some(v) = &r.latest_moved_to {
                 let _ = writeln!(out, "moved latest to {v}");
@@ -98,7 +151,7 @@ pub fn verify(registry: &AnyRegistry, repair: bool, json: bool) -> Result<(), Fa
 }
 
 pub fn copy(options: &OpenOptions, from: &str, to: &str, aliases: bool, json: bool) -> Result<(), Failure> {
-    let source = registry_open::open(from, options)?;
+    let source = registry_open::open_existing(from, options)?;
     let destination = registry_open::open(to, options)?;
     let report = registry_core::copy::copy(&source, &destination, aliases).map_err(failure)?;
     let mut out = String::new();

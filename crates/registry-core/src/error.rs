@@ -45,6 +45,15 @@ pub enum RegistryError {
         source: Box<RegistryError>,
     },
 
+    #[error(
+        "version {version} was committed, but its model file {location} is no longer the one this save wrote ({reason}); someone removed or replaced it meanwhile (a `verify --repair --older-than` shorter than a save takes?). The version is damaged: `registry verify` reports it; save again under a new version"
+    )]
+    CommitLost {
+        version: String,
+        location: String,
+        reason: String,
+    },
+
     #[error("version {version} not found in {root} (available: {})", list_or_none(available))]
     VersionNotFound {
         version: String,
@@ -61,6 +70,11 @@ pub enum RegistryError {
         root: String,
         available: Vec<String>,
     },
+
+    #[error(
+        "no registry at {location}: nothing was ever saved there (no registry.json, no versions/); check --registry or MODELREG_DIR (a registry is created by its first save: `trainer`, `registry copy`)"
+    )]
+    NoRegistry { location: String },
 
     #[error("registry {root} has no model versions yet; save (train) one first")]
     Empty { root: String },
@@ -81,11 +95,25 @@ pub enum RegistryError {
         alias_error: String,
     },
 
+    #[error("invalid metric {input:?}: {reason} (for example test_score, f1:max or rmse:min)")]
+    InvalidMetric { input: String, reason: String },
+
     #[error("not promoting {version} to {alias}: {reason} (alias unchanged)")]
     PromotionRefused {
         alias: String,
         version: String,
         reason: String,
+    },
+
+    #[error(
+        "{version} is not an earlier target of alias {alias:?} (it points to {current}; earlier targets: {}; see `registry history {alias}`)",
+        list_or_none(earlier)
+    )]
+    NotAnEarlierTarget {
+        alias: String,
+        version: String,
+        current: String,
+        earlier: Vec<String>,
     },
 
     #[error("alias {alias:?} has no earlier target to roll back to (see `registry history {alias}`)")]

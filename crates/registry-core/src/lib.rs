@@ -74,7 +74,10 @@ pub use metadata::{
     ModelInfo, ModelMetadata,
 };
 pub use names::{AliasName, Bump, ModelVersion};
-pub use registry::{Artifact, Expect, Finding, LoadedArtifact, PromotionGate, Registry, RepairReport, VerifyReport};
+pub use registry::{
+    AliasMove, Artifact, DEFAULT_GRACE, Expect, Finding, LoadedArtifact, Metric, PromotionGate, Registry, RepairReport,
+    VerifyReport,
+};
 
 /// sha256 of `bytes` as lower-case hex, the digest format used throughout
 /// the registry (artifacts, metadata, data fingerprints).

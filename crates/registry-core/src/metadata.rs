@@ -102,6 +102,10 @@ pub struct Lineage {
     pub code: Option<CodeInfo>,
     pub seed: Option<u64>,
     pub folds: Option<u32>,
+    /// The share of the data held out for `test_score`: with `data` and
+    /// `seed`, what makes two versions' test scores comparable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_size: Option<f64>,
     pub duration_seconds: Option<f64>,
     /// The version this one was derived from or replaces, if any.
     pub parent_version: Option<ModelVersion>,

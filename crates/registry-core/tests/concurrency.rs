@@ -50,8 +50,9 @@ fn child_role() {
             for _ in 0..40 {
                 let current = registry.resolve(&production).unwrap().version;
                 let target = ModelVersion::new(1, 0, rng.below(5));
-                match registry.set_alias(&production, &target, Expect::Version(current)) {
-                    Ok(record) => println!("moved {}", record.seq),
+                match registry.point_alias(&production, &target, Expect::Version(current)) {
+                    Ok(m) if m.changed => println!("moved {}", m.record.seq),
+                    Ok(_) => println!("unchanged"),
                     Err(RegistryError::AliasConflict { .. }) => println!("conflict"),
                     Err(e) => panic!("unexpected error: {e}"),
                 }
@@ -136,7 +137,7 @@ fn processes_race_without_losing_or_mixing_anything() {
     }
     // Every move attempt either succeeded or reported a conflict, and the
     // history holds exactly one entry per successful move (+ the first set).
-    assert_eq!(count("moved ") + count("conflict"), 4 * 40);
+    assert_eq!(count("moved ") + count("unchanged") + count("conflict"), 4 * 40);
     let history = registry.alias_history(&production).unwrap();
     assert_eq!(history.len(), count("moved ") + 1);
     let seqs: Vec<u64> = history.iter().map(|r| r.seq).collect();

@@ -124,9 +124,15 @@ impl RegistryArgs {
         }
     }
 
-    /// Opens the registry these options name.
+    /// Opens the registry these options name (created by its first save).
     pub fn open(&self) -> Result<AnyRegistry, OpenError> {
         open(&self.registry, &self.options())
+    }
+
+    /// Opens the registry these options name, which must exist: for
+    /// commands that only read (see [`open_existing`]).
+    pub fn open_existing(&self) -> Result<AnyRegistry, OpenError> {
+        open_existing(&self.registry, &self.options())
     }
 }
 
@@ -134,11 +140,21 @@ impl RegistryArgs {
 /// save). Local directories get [`FsStore`]; `s3://` URLs get
 /// [`s3::S3Store`] in a build with the `s3` feature.
 pub fn open(location: &str, options: &OpenOptions) -> Result<AnyRegistry, OpenError> {
-    let store: Box<dyn Store> = match Location::parse(location)? {
+    Ok(Registry::open_store(store(location, options)?)?)
+}
+
+/// Like [`open`], but a location holding no registry is an error
+/// ([`RegistryError::NoRegistry`]) instead of an empty registry, so that a
+/// mistyped `--registry` fails loudly in every command that reads.
+pub fn open_existing(location: &str, options: &OpenOptions) -> Result<AnyRegistry, OpenError> {
+    Ok(Registry::open_existing_store(store(location, options)?)?)
+}
+
+fn store(location: &str, options: &OpenOptions) -> Result<Box<dyn Store>, OpenError> {
+    Ok(match Location::parse(location)? {
         Location::Local(path) => Box::new(FsStore::new(path)),
         Location::S3 { bucket, prefix } => s3_store(location, &bucket, &prefix, options)?,
-    };
-    Ok(Registry::open_store(store)?)
+    })
 }
 
 #[cfg(feature = "s3")]

@@ -431,6 +431,23 @@ impl Store for S3Store {
         }
     }
 
+    fn age(&self, key: &str) -> Result<Option<std::time::Duration>, StoreError> {
+        validate_key(key)?;
+        let path = self.path(key);
+        let meta = self
+            .runtime
+            .block_on(self.client.head(&path))
+            .map_err(|e| self.remote_error(key, e))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        // Seconds are enough for a grace period of minutes or hours; a
+        // server clock ahead of ours makes an object look new: kept.
+        let seconds = (now - meta.last_modified.timestamp()).max(0) as u64;
+        Ok(Some(std::time::Duration::from_secs(seconds)))
+    }
+
     fn delete(&self, key: &str) -> Result<(), StoreError> {
         validate_key(key)?;
         let path = self.path(key);

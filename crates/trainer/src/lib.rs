@@ -161,6 +161,7 @@ pub fn train_and_register(
     });
     info.lineage.seed = Some(options.search.seed);
     info.lineage.folds = Some(options.search.folds as u32);
+    info.lineage.test_size = Some(options.search.test_size);
     info.lineage.parent_version = registry.resolve(&AliasName::latest()).ok().map(|r| r.version);
     info.lineage.duration_seconds = Some(started.elapsed().as_secs_f64());
 

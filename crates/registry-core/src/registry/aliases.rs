@@ -2,7 +2,7 @@
 //! append-only history before it is replaced.
 
 use super::keys;
-use super::{Expect, Registry};
+use super::{AliasMove, Expect, Registry};
 use crate::error::{RegistryError, Result};
 use crate::metadata::{AliasAction, AliasRecord, FORMAT_VERSION, from_map, parse_versioned};
 use crate::names::{AliasName, ModelVersion};
@@ -73,7 +73,15 @@ impl<S: Store> Registry<S> {
         let record = AliasRecord {
             format_version: FORMAT_VERSION,
             alias: alias.clone(),
-            seq: current.as_ref().map_or(1, |(r, _)| r.seq + 1),
+            seq: match &current {
+                None => 1,
+                // Checked: a wrapped sequence number would overwrite nothing
+                // (history is create-only) but silently lose the new entry.
+                Some((r, _)) => r.seq.checked_add(1).ok_or_else(|| RegistryError::InvalidMetadata {
+                    location: self.store.location(&keys::alias(alias)),
+                    reason: format!("its seq is {}, the largest there is: the alias cannot move again (recreate it under another name)", r.seq),
+                })?,
+            },
             version: target.clone(),
             previous: current.as_ref().map(|(r, _)| r.version.clone()),
             metadata_sha256: metadata_sha256.to_string(),
@@ -102,8 +110,15 @@ impl<S: Store> Registry<S> {
 
     /// Points `alias` at `version` if it currently matches `expect`; an
     /// unexpected current target is [`RegistryError::AliasConflict`] and
-    /// changes nothing. `latest` is reserved.
+    /// changes nothing. `latest` is reserved. Pointing an alias at the
+    /// version it already names changes nothing (no history entry) and
+    /// returns its current record; [`Registry::point_alias`] says which.
     pub fn set_alias(&self, alias: &AliasName, version: &ModelVersion, expect: Expect) -> Result<AliasRecord> {
+        Ok(self.point_alias(alias, version, expect)?.record)
+    }
+
+    /// [`Registry::set_alias`], telling whether anything changed.
+    pub fn point_alias(&self, alias: &AliasName, version: &ModelVersion, expect: Expect) -> Result<AliasMove> {
         self.move_alias(alias, version, expect, AliasAction::Promote)
     }
 
@@ -113,7 +128,7 @@ impl<S: Store> Registry<S> {
         version: &ModelVersion,
         expect: Expect,
         action: AliasAction,
-    ) -> Result<AliasRecord> {
+    ) -> Result<AliasMove> {
         if alias.is_latest() {
             return Err(RegistryError::ReservedAlias {
                 alias: alias.to_string(),
@@ -140,41 +155,64 @@ impl<S: Store> Registry<S> {
                     actual: actual.map(|v| v.to_string()),
                 });
             }
+            if let Some((record, _)) = &current
+                && record.version == *version
+                && record.metadata_sha256 == metadata.metadata_sha256
+            {
+                return Ok(AliasMove {
+                    record: record.clone(),
+                    changed: false,
+                });
+            }
             match self.swap_alias(alias, current, version, &metadata.metadata_sha256, action) {
-                Ok(record) => return Ok(record),
-                // Someone moved it between our read and our swap: with an
-                // expectation that is a conflict to report, never to hide.
-                Err(RegistryError::Store(StoreError::Conflict { .. })) if expect == Expect::Anything => continue,
-                Err(RegistryError::Store(StoreError::Conflict { .. })) => {
-                    let actual = self.read_alias_pointer(alias)?.map(|(r, _)| r.version.to_string());
-                    return Err(RegistryError::AliasConflict {
-                        alias: alias.to_string(),
-                        expected: match &expect {
-                            Expect::Version(v) => Some(v.to_string()),
-                            _ => None,
-                        },
-                        actual,
-                    });
-                }
+                Ok(record) => return Ok(AliasMove { record, changed: true }),
+                // Someone moved it between our read and our swap: read it
+                // again, and report a conflict only if the expectation no
+                // longer holds (it may have moved away and back).
+                Err(RegistryError::Store(StoreError::Conflict { .. })) => continue,
                 Err(e) => return Err(e),
             }
         }
     }
 
-    /// Moves `alias` back to the version it pointed to before its last move.
+    /// Moves `alias` back to its previous distinct target. Rollbacks undo
+    /// moves one at a time: two rollbacks after promoting 1.0.0, 1.0.1 and
+    /// 1.0.2 leave the alias at 1.0.0 (not back at 1.0.2).
     pub fn rollback(&self, alias: &AliasName) -> Result<AliasRecord> {
         let current = self.resolve(alias)?;
-        let Some(previous) = current.previous.clone() else {
+        let stack = undo_stack(&self.alias_history(alias)?);
+        let Some(previous) = stack.len().checked_sub(2).map(|i| stack[i].clone()) else {
             return Err(RegistryError::NothingToRollBack {
                 alias: alias.to_string(),
             });
         };
-        self.move_alias(
-            alias,
-            &previous,
-            Expect::Version(current.version),
-            AliasAction::Rollback,
-        )
+        self.rollback_move(alias, &previous, current.version)
+    }
+
+    /// Moves `alias` back to `version`, one of its earlier targets.
+    pub fn rollback_to(&self, alias: &AliasName, version: &ModelVersion) -> Result<AliasRecord> {
+        let current = self.resolve(alias)?;
+        let history = self.alias_history(alias)?;
+        if current.version == *version || !history.iter().any(|r| r.version == *version) {
+            let earlier: Vec<String> = undo_stack(&history)
+                .iter()
+                .filter(|v| **v != current.version)
+                .map(ToString::to_string)
+                .collect();
+            return Err(RegistryError::NotAnEarlierTarget {
+                alias: alias.to_string(),
+                version: version.to_string(),
+                current: current.version.to_string(),
+                earlier,
+            });
+        }
+        self.rollback_move(alias, version, current.version)
+    }
+
+    fn rollback_move(&self, alias: &AliasName, to: &ModelVersion, from: ModelVersion) -> Result<AliasRecord> {
+        Ok(self
+            .move_alias(alias, to, Expect::Version(from), AliasAction::Rollback)?
+            .record)
     }
 
     /// Every state `alias` has had, oldest first.
@@ -202,5 +240,73 @@ impl<S: Store> Registry<S> {
             None => {}
         }
         Ok(out.into_values().collect())
+    }
+}
+
+/// The targets an alias can roll back through, oldest first: each move
+/// pushes its target, each rollback pops back to the target it returned to.
+fn undo_stack(history: &[AliasRecord]) -> Vec<ModelVersion> {
+    let mut stack: Vec<ModelVersion> = Vec::new();
+    for record in history {
+        match record.action {
+            AliasAction::Rollback => match stack.iter().rposition(|v| *v == record.version) {
+                Some(at) => stack.truncate(at + 1),
+                None => stack.push(record.version.clone()),
+            },
+            _ if stack.last() == Some(&record.version) => {}
+            _ => stack.push(record.version.clone()),
+        }
+    }
+    stack
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::Actor;
+
+    fn record(seq: u64, version: &str, action: AliasAction) -> AliasRecord {
+        AliasRecord {
+            format_version: FORMAT_VERSION,
+            alias: "production".parse().unwrap(),
+            seq,
+            version: version.parse().unwrap(),
+            previous: None,
+            metadata_sha256: String::new(),
+            moved_at: OffsetDateTime::UNIX_EPOCH,
+            moved_by: Actor {
+                user: "u".into(),
+                host: "h".into(),
+            },
+            action,
+        }
+    }
+
+    fn versions(stack: &[ModelVersion]) -> Vec<String> {
+        stack.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn rollbacks_undo_one_move_each() {
+        use AliasAction::{Promote, Rollback};
+        let h = [
+            record(1, "1.0.0", Promote),
+            record(2, "1.0.1", Promote),
+            record(3, "1.0.2", Promote),
+        ];
+        assert_eq!(versions(&undo_stack(&h)), ["1.0.0", "1.0.1", "1.0.2"]);
+        let mut h = h.to_vec();
+        h.push(record(4, "1.0.1", Rollback));
+        assert_eq!(versions(&undo_stack(&h)), ["1.0.0", "1.0.1"]);
+        h.push(record(5, "1.0.0", Rollback));
+        assert_eq!(versions(&undo_stack(&h)), ["1.0.0"]);
+        // Moving forward again, and a repeated target, push once.
+        h.push(record(6, "1.0.2", Promote));
+        h.push(record(7, "1.0.2", Promote));
+        assert_eq!(versions(&undo_stack(&h)), ["1.0.0", "1.0.2"]);
+        // A rollback to a target no longer on the stack (rollback --to an
+        // undone one) goes on top.
+        h.push(record(8, "1.0.1", Rollback));
+        assert_eq!(versions(&undo_stack(&h)), ["1.0.0", "1.0.2", "1.0.1"]);
     }
 }

@@ -32,12 +32,14 @@ mod save;
 mod target;
 mod verify;
 
-pub use promote::PromotionGate;
-pub use repair::RepairReport;
+pub use promote::{Metric, PromotionGate};
+pub use repair::{DEFAULT_GRACE, RepairReport};
 pub use verify::{Finding, VerifyReport};
 
-use crate::error::Result;
-use crate::metadata::{Actor, Encoding, FORMAT_VERSION, ModelMetadata, RegistryMarker, from_map, parse_versioned};
+use crate::error::{RegistryError, Result};
+use crate::metadata::{
+    Actor, AliasRecord, Encoding, FORMAT_VERSION, ModelMetadata, RegistryMarker, from_map, parse_versioned,
+};
 use crate::names::ModelVersion;
 use crate::store::{FsStore, Store, StoreError};
 use std::path::Path;
@@ -52,6 +54,15 @@ pub enum Expect {
     Nothing,
     /// Move it only if it still points to this version.
     Version(ModelVersion),
+}
+
+/// What moving an alias did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasMove {
+    /// The alias's state afterwards.
+    pub record: AliasRecord,
+    /// False when the alias already named the version: nothing was written.
+    pub changed: bool,
 }
 
 /// A model file to store as it is, for formats the registry does not decode.
@@ -88,6 +99,11 @@ impl Registry<FsStore> {
         Ok(registry)
     }
 
+    /// [`Registry::open_existing_store`] on the local filesystem.
+    pub fn open_existing(root: impl AsRef<Path>) -> Result<Self> {
+        Registry::open_existing_store(FsStore::new(root.as_ref()))
+    }
+
     pub fn root(&self) -> &Path {
         self.store.root()
     }
@@ -108,6 +124,20 @@ impl<S: Store> Registry<S> {
         let registry = Registry::with_store(store);
         registry.check_marker()?;
         Ok(registry)
+    }
+
+    /// Opens the registry kept in `store` for reading: unlike
+    /// [`Registry::open_store`], a location with no registry at all (no
+    /// format marker, no versions) is [`RegistryError::NoRegistry`], so a
+    /// mistyped path fails instead of looking like an empty registry.
+    pub fn open_existing_store(store: S) -> Result<Self> {
+        let registry = Registry::with_store(store);
+        if registry.check_marker()? || !registry.store.list_groups(keys::VERSIONS, None)?.is_empty() {
+            return Ok(registry);
+        }
+        Err(RegistryError::NoRegistry {
+            location: registry.location(),
+        })
     }
 
     /// Attribute saves and alias moves to `actor` instead of the OS user.

@@ -199,6 +199,17 @@ impl<S: Store> Registry<S> {
                 return Err(e.into());
             }
         }
+        // Still ours? A model file removed or replaced between our two
+        // writes (by a repair with a grace period shorter than this save
+        // took, or by hand) must not be reported as a successful save; and
+        // `latest` must not move to it.
+        if let Err(e) = self.decode_verified(metadata.clone(), |_| ()) {
+            return Err(RegistryError::CommitLost {
+                version: version.to_string(),
+                location: self.store.location(&model_key),
+                reason: e.to_string(),
+            });
+        }
         // The version is committed; a failure from here on (a full disk
         // while recording latest's history, say) must not read as "nothing
         // was saved".

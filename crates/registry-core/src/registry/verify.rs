@@ -63,10 +63,10 @@ impl<S: Store> Registry<S> {
         let mut report = VerifyReport::default();
         self.check_marker()?;
         let scan = self.scan_versions()?;
-        let verified = self.check_versions(&scan, &mut report);
+        let mut verified = self.check_versions(&scan, &mut report);
         self.check_interrupted_saves(&scan, &mut report);
         self.check_stray_names(&scan, &mut report);
-        self.check_aliases(&scan, &verified, &mut report)?;
+        self.check_aliases(&scan, &mut verified, &mut report)?;
         self.check_history(&mut report)?;
         Ok(report)
     }
@@ -77,20 +77,25 @@ impl<S: Store> Registry<S> {
         let mut verified = Verified::new();
         for version in &scan.complete {
             report.versions_checked += 1;
-            let checked = self.load_artifact(version).and_then(|loaded| {
-                let location = self
-                    .store
-                    .location(&keys::version_file(version, &loaded.metadata.artifact.file));
-                check_digest(&loaded.metadata, &loaded.bytes, &location, true).map(|()| loaded)
-            });
-            match checked {
-                Ok(loaded) => {
-                    verified.insert(version.clone(), loaded.metadata.metadata_sha256);
+            match self.verify_version(version) {
+                Ok(digest) => {
+                    verified.insert(version.clone(), digest);
                 }
                 Err(e) => report.problem(self.store.location(&keys::version_prefix(version)), e.to_string()),
             }
         }
         verified
+    }
+
+    /// One version's metadata and model, every digest checked; its
+    /// metadata digest if all is well.
+    fn verify_version(&self, version: &ModelVersion) -> Result<String> {
+        let loaded = self.load_artifact(version)?;
+        let location = self
+            .store
+            .location(&keys::version_file(version, &loaded.metadata.artifact.file));
+        check_digest(&loaded.metadata, &loaded.bytes, &location, true)?;
+        Ok(loaded.metadata.metadata_sha256)
     }
 
     fn check_interrupted_saves(&self, scan: &VersionScan, report: &mut VerifyReport) {
@@ -116,7 +121,7 @@ impl<S: Store> Registry<S> {
 
     /// Every alias pointer: well-formed, naming a version that verified,
     /// with that version's metadata digest; and `latest` up to date.
-    fn check_aliases(&self, scan: &VersionScan, verified: &Verified, report: &mut VerifyReport) -> Result<()> {
+    fn check_aliases(&self, scan: &VersionScan, verified: &mut Verified, report: &mut VerifyReport) -> Result<()> {
         let mut latest_seen = false;
         for key in self.store.list(keys::ALIASES)? {
             let location = self.store.location(&key);
@@ -130,6 +135,14 @@ impl<S: Store> Registry<S> {
             report.aliases_checked += 1;
             match self.read_alias_pointer(&alias) {
                 Ok(Some((record, _))) => {
+                    // The versions were listed before the aliases were read:
+                    // a version saved and promoted in between is checked now,
+                    // not reported missing.
+                    if !verified.contains_key(&record.version)
+                        && let Ok(digest) = self.verify_version(&record.version)
+                    {
+                        verified.insert(record.version.clone(), digest);
+                    }
                     check_alias_target(&record, verified, &location, report);
                     if alias.is_latest() {
                         latest_seen = true;

@@ -18,6 +18,7 @@ pub fn check_store<S: Store + ?Sized>(store: &S) {
     groups(store, &ns);
     pointers(store, &ns);
     delete(store, &ns);
+    ages(store, &ns);
     invalid_keys(store);
     concurrent_creators_one_wins(store, &ns);
     concurrent_swaps_lose_no_update(store, &ns);
@@ -277,4 +278,28 @@ pub fn groups<S: Store + ?Sized>(store: &S, ns: &str) {
             .expect("groups")
             .is_empty()
     );
+}
+
+/// A fresh object is young (if the store can tell its age at all), and
+/// asking the age of an absent one is `NotFound`.
+fn ages<S: Store + ?Sized>(store: &S, ns: &str) {
+    let key = format!("{ns}/age/object");
+    store.create(&key, b"x").expect("create for age");
+    match store.age(&key) {
+        Ok(Some(age)) => assert!(
+            age < std::time::Duration::from_secs(600),
+            "a just-created object is {age:?} old"
+        ),
+        Ok(None) => {}
+        Err(e) => panic!("age of an existing object: {e}"),
+    }
+    if let Ok(Some(_)) = store.age(&key) {
+        assert!(
+            matches!(
+                store.age(&format!("{ns}/age/missing")),
+                Err(StoreError::NotFound { .. })
+            ),
+            "age of a missing object must be NotFound"
+        );
+    }
 }

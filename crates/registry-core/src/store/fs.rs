@@ -13,6 +13,10 @@
 //!   the holder is killed, so a crash never wedges an alias.
 //! * No path component below the root may be a symlink: a planted link must
 //!   not lead a read or a write outside the registry.
+//! * A registry whose root is group-writable is shared: files the store
+//!   creates are made group-writable (mode 0664) and directories setgid
+//!   (2775) whatever the creator's umask, so that every member of the group
+//!   can save and promote (git's `core.sharedRepository=group`).
 //! * Temporary names carry host and pid, so leftovers of a killed writer can
 //!   be told apart from a live writer's work and removed safely.
 
@@ -20,7 +24,7 @@ use super::{Pointer, PointerTag, Store, StoreError, key_path, validate_key};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -29,6 +33,12 @@ const TEMP_PREFIX: &str = ".tmp-";
 /// Leftovers of writers on other hosts (a shared network filesystem) are
 /// only removed once they are this old, since their pid cannot be checked.
 const FOREIGN_LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+/// Files of a group-shared registry: read and write for the owner and the
+/// group, read for others (the root's own mode decides what others see).
+const SHARED_FILE_MODE: u32 = 0o664;
+/// Directories of a group-shared registry; setgid, so that what anyone
+/// creates inside belongs to the registry's group, not the creator's.
+const SHARED_DIR_MODE: u32 = 0o2775;
 
 /// A [`Store`] on a local directory. Creating one touches nothing on disk;
 /// the root directory is made by the first write.
@@ -144,6 +154,9 @@ impl FsStore {
         match fs::create_dir(dir) {
             Ok(()) => {
                 created.push(dir.to_path_buf());
+                if dir != self.root {
+                    self.share(dir, SHARED_DIR_MODE).map_err(self.io(dir))?;
+                }
                 if let Some(parent) = dir.parent() {
                     sync_dir(parent).map_err(self.io(parent))?;
                 }
@@ -178,6 +191,7 @@ impl FsStore {
         let tmp = self.temp_path(dir);
         let result = (|| {
             let mut f = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp)?;
+            self.share_file(&f)?;
             f.write_all(bytes)?;
             f.sync_all()
         })();
@@ -188,6 +202,32 @@ impl FsStore {
                 Err(self.io(&tmp)(e))
             }
         }
+    }
+
+    /// Whether the registry is shared by a group: its root is
+    /// group-writable (`chmod g+w`, best with setgid: `chmod 2775`). Then
+    /// what the store creates is group-writable too, whatever the creator's
+    /// umask, as git does with `core.sharedRepository=group`. Asked at each
+    /// write (one `stat`), so a registry made shared later is honoured.
+    fn shared(&self) -> bool {
+        fs::metadata(&self.root).is_ok_and(|m| m.permissions().mode() & 0o020 != 0)
+    }
+
+    /// Gives a directory the store created the shared mode, if shared.
+    fn share(&self, dir: &Path, mode: u32) -> io::Result<()> {
+        if self.shared() {
+            fs::set_permissions(dir, fs::Permissions::from_mode(mode))?;
+        }
+        Ok(())
+    }
+
+    /// Gives a file the store created the shared mode, if shared (`fchmod`
+    /// ignores the umask, which `open`'s mode does not).
+    fn share_file(&self, file: &File) -> io::Result<()> {
+        if self.shared() {
+            file.set_permissions(fs::Permissions::from_mode(SHARED_FILE_MODE))?;
+        }
+        Ok(())
     }
 
     fn parent_of<'a>(&self, path: &'a Path) -> &'a Path {
@@ -266,6 +306,11 @@ impl FsStore {
         }
         Ok(())
     }
+}
+
+fn current_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 fn process_alive(pid: i32) -> bool {
@@ -477,8 +522,12 @@ impl Store for FsStore {
             .create(true)
             .truncate(false)
             .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o644)
             .open(&lock_path)
             .map_err(self.io(&lock_path))?;
+        if lock.metadata().is_ok_and(|m| m.uid() == current_uid()) {
+            self.share_file(&lock).map_err(self.io(&lock_path))?;
+        }
         lock.lock().map_err(self.io(&lock_path))?;
         let current = self.read_pointer(key)?;
         if current.as_ref().map(|p| &p.tag) != expected {
@@ -507,6 +556,16 @@ impl Store for FsStore {
             let _ = sync_dir(&dir);
         }
         Ok(())
+    }
+
+    fn age(&self, key: &str) -> Result<Option<std::time::Duration>, StoreError> {
+        let path = self.path(key)?;
+        self.refuse_symlinks(key)?;
+        let modified = fs::symlink_metadata(&path)
+            .and_then(|m| m.modified())
+            .map_err(self.io(&path))?;
+        // A clock step back makes a file look new: kept, which is safe.
+        Ok(Some(modified.elapsed().unwrap_or_default()))
     }
 
     fn publish_view(&self, view: &str, target_prefix: &str) -> Result<(), StoreError> {

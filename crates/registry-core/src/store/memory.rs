@@ -5,11 +5,14 @@
 use super::{Pointer, PointerTag, Store, StoreError, validate_key};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Default)]
 struct State {
     objects: BTreeMap<String, (Vec<u8>, u64)>,
     views: BTreeMap<String, String>,
+    /// When each object was last written, for [`Store::age`].
+    written: BTreeMap<String, Instant>,
     generation: u64,
 }
 
@@ -49,6 +52,7 @@ impl Store for MemoryStore {
         s.generation += 1;
         let generation = s.generation;
         s.objects.insert(key.to_string(), (bytes.to_vec(), generation));
+        s.written.insert(key.to_string(), Instant::now());
         Ok(())
     }
 
@@ -89,16 +93,26 @@ impl Store for MemoryStore {
         s.generation += 1;
         let generation = s.generation;
         s.objects.insert(key.to_string(), (new.to_vec(), generation));
+        s.written.insert(key.to_string(), Instant::now());
         Ok(PointerTag(generation.to_string()))
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
         validate_key(key)?;
-        self.state()
-            .objects
+        let mut s = self.state();
+        s.written.remove(key);
+        s.objects
             .remove(key)
             .map(|_| ())
             .ok_or_else(|| StoreError::NotFound { location: loc(key) })
+    }
+
+    fn age(&self, key: &str) -> Result<Option<Duration>, StoreError> {
+        validate_key(key)?;
+        match self.state().written.get(key) {
+            Some(at) => Ok(Some(at.elapsed())),
+            None => Err(StoreError::NotFound { location: loc(key) }),
+        }
     }
 
     fn publish_view(&self, view: &str, target_prefix: &str) -> Result<(), StoreError> {

@@ -159,6 +159,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// written and [`StoreError::Conflict`] is returned.
     fn swap_pointer(&self, key: &str, expected: Option<&PointerTag>, new: &[u8]) -> Result<PointerTag, StoreError>;
 
+    /// How long ago the object at `key` was written, if this store can
+    /// tell (`None`: it cannot); [`StoreError::NotFound`] if it is absent.
+    /// Repair removes the leftovers of an interrupted save only once they
+    /// are older than a grace period, since a live writer's files look the
+    /// same as a dead one's (git's `gc --prune=<date>` works the same way).
+    /// The default cannot tell.
+    fn age(&self, key: &str) -> Result<Option<std::time::Duration>, StoreError> {
+        let _ = key;
+        Ok(None)
+    }
+
     /// Removes an object. Used only by explicit repair of interrupted writes
     /// (`verify --repair`), never by a normal save. Deleting an absent key is
     /// [`StoreError::NotFound`].
@@ -216,6 +227,9 @@ impl<T: Store + ?Sized> Store for Box<T> {
     }
     fn delete(&self, key: &str) -> Result<(), StoreError> {
         (**self).delete(key)
+    }
+    fn age(&self, key: &str) -> Result<Option<std::time::Duration>, StoreError> {
+        (**self).age(key)
     }
     fn publish_view(&self, view: &str, target_prefix: &str) -> Result<(), StoreError> {
         (**self).publish_view(view, target_prefix)
