@@ -172,6 +172,12 @@ fn repair_and_verify_beside_writers_and_movers() {
         count("repairs ") >= 20 && count("verifies ") >= 20,
         "too few rounds to mean anything"
     );
+    eprintln!(
+        "{} saves, {} repairs, {} verifies, 0 removals, 0 false reports",
+        saves.len(),
+        count("repairs "),
+        count("verifies ")
+    );
     let report = registry.verify().unwrap();
     assert!(report.is_ok(), "{report:#?}");
 }

@@ -491,3 +491,26 @@ fn load_decoded_checks_before_decoding_small_and_mapped_artifacts() {
         std::fs::write(&path, &bytes).unwrap();
     }
 }
+
+#[test]
+fn an_alias_at_the_largest_sequence_number_refuses_to_move_instead_of_wrapping() {
+    let (_dir, reg) = open();
+    reg.save_model(&v("1.0.0"), &weights(2), info(0.7)).unwrap();
+    reg.save_model(&v("1.0.1"), &weights(3), info(0.8)).unwrap();
+    reg.set_alias(&alias("production"), &v("1.0.0"), Expect::Nothing)
+        .unwrap();
+    let pointer = reg.root().join("aliases/production.json");
+    let text = std::fs::read_to_string(&pointer).unwrap();
+    std::fs::write(
+        &pointer,
+        text.replace("\"seq\": 1,", &format!("\"seq\": {},", u64::MAX)),
+    )
+    .unwrap();
+    let err = reg
+        .set_alias(&alias("production"), &v("1.0.1"), Expect::Anything)
+        .unwrap_err();
+    assert!(err.to_string().contains("the largest there is"), "{err}");
+    assert_eq!(reg.resolve(&alias("production")).unwrap().version, v("1.0.0"));
+    let history = reg.alias_history(&alias("production")).unwrap();
+    assert!(history.iter().all(|r| r.seq != 0), "no wrapped entry: {history:?}");
+}
