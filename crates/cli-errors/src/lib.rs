@@ -85,9 +85,11 @@ pub fn exit_for(error: &RegistryError) -> Exit {
         | E::NotAnEarlierTarget { .. }
         | E::PromotionRefused { .. } => Exit::Refused,
         E::VersionNotFound { .. } | E::AliasNotFound { .. } | E::Empty { .. } | E::NoRegistry { .. } => Exit::NotFound,
-        E::IntegrityMismatch { .. } | E::InvalidMetadata { .. } | E::Decode { .. } | E::CommitLost { .. } => {
-            Exit::Integrity
-        }
+        E::IntegrityMismatch { .. }
+        | E::InvalidMetadata { .. }
+        | E::InvalidModel { .. }
+        | E::Decode { .. }
+        | E::CommitLost { .. } => Exit::Integrity,
         E::UnsupportedFormat { .. } => Exit::Usage,
         E::LatestNotMoved { source, .. } => exit_for(source),
         E::Store(store) => match store {

@@ -11,8 +11,10 @@ mod manage;
 
 use clap::{Parser, Subcommand};
 use cli_errors::Failure;
+use registry_core::ModelValidator;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Inspect and manage a modelreg model registry")]
@@ -109,7 +111,7 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
     }
     // Every command here reads first: a location with no registry is an
     // error, not an empty registry.
-    let registry = cli.registry.open_existing()?;
+    let registry = cli.registry.open_existing()?.with_validator(textclf_validator());
     let r = &registry;
     match cli.command {
         Command::List => inspect::list(r, json),
@@ -132,6 +134,20 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
         Command::Verify { repair, older_than } => manage::verify(r, repair.then_some(older_than), json),
         Command::Copy { .. } => Ok(()),
     }
+}
+
+/// textclf's decoder as a model validator: `verify` and `promote` refuse a
+/// version of this build's textclf format whose bytes, digests and all, do
+/// not decode into a valid classifier. (Binaries are where libraries meet:
+/// registry-core knows no model type.)
+fn textclf_validator() -> ModelValidator {
+    Arc::new(|model_type, bytes| {
+        (model_type == textclf::model_type()).then(|| {
+            textclf::TextClassifier::from_bytes(bytes)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    })
 }
 
 fn main() -> ExitCode {

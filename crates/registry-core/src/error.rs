@@ -141,6 +141,15 @@ pub enum RegistryError {
         supported: u32,
     },
 
+    #[error(
+        "version {version} claims to be a {model_type} model, but its bytes are not a valid one: {reason} (its digests match, so it was sealed like this: do not promote or serve it; save a new version)"
+    )]
+    InvalidModel {
+        version: String,
+        model_type: String,
+        reason: String,
+    },
+
     #[error("could not encode the model for version {version}: {reason}")]
     Encode { version: String, reason: String },
 

@@ -36,4 +36,6 @@ pub enum TextClfError {
     InvalidInput(String),
     #[error("model (de)serialisation failed: {0}")]
     Serialization(String),
+    #[error("not a valid model: {field}: {reason}")]
+    InvalidModel { field: String, reason: String },
 }

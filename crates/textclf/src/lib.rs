@@ -61,6 +61,7 @@ mod selection;
 mod sparse;
 mod split;
 mod tokenizer;
+mod validate;
 mod vectorizer;
 
 pub use dataset::Dataset;

@@ -228,8 +228,20 @@ impl TextClassifier {
         postcard::to_stdvec(self).map_err(|e| TextClfError::Serialization(e.to_string()))
     }
 
+    /// Decodes a model stored with [`TextClassifier::to_bytes`] and checks
+    /// every invariant prediction relies on: bytes from a registry are
+    /// untrusted, whatever their digests say. Trailing bytes are refused.
     pub fn from_bytes(bytes: &[u8]) -> Result<TextClassifier> {
-        postcard::from_bytes(bytes).map_err(|e| TextClfError::Serialization(e.to_string()))
+        let (model, rest): (TextClassifier, _) =
+            postcard::take_from_bytes(bytes).map_err(|e| TextClfError::Serialization(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(TextClfError::InvalidModel {
+                field: "(end)".into(),
+                reason: format!("{} bytes after the model", rest.len()),
+            });
+        }
+        model.validate()?;
+        Ok(model)
     }
 
     /// The hyperparameters as a JSON object, for registry metadata.

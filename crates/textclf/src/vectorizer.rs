@@ -62,20 +62,22 @@ impl Default for VectorizerConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Vocabulary {
     #[serde(with = "crate::raw::u64s")]
-    slots: Vec<u64>,
-    len: u32,
+    pub(crate) slots: Vec<u64>,
+    pub(crate) len: u32,
 }
 
 const EMPTY: u64 = u64::MAX;
 
 /// Finds `id` in a table of packed `fingerprint | value` slots (linear
-/// probing from the slot its low bits name) and returns the value.
+/// probing from the slot its low bits name) and returns the value. At most
+/// one pass over the table: a table decoded from hostile bytes that has no
+/// empty slot (validation refuses it) still cannot make a look-up spin.
 #[inline]
 fn probe(slots: &[u64], id: u64) -> Option<u32> {
-    let mask = slots.len() - 1;
+    let mask = slots.len().checked_sub(1)?;
     let fingerprint = id & 0xFFFF_FFFF_0000_0000;
     let mut slot = (id as usize) & mask;
-    loop {
+    for _ in 0..slots.len() {
         let s = slots[slot];
         if s == EMPTY {
             return None;
@@ -85,6 +87,7 @@ fn probe(slots: &[u64], id: u64) -> Option<u32> {
         }
         slot = (slot + 1) & mask;
     }
+    None
 }
 
 #[inline]
@@ -113,6 +116,38 @@ impl Vocabulary {
             slots,
             len: ids.len() as u32,
         }
+    }
+
+    /// Whether a table decoded from untrusted bytes is one [`Vocabulary::new`]
+    /// could have built: a power-of-two number of slots with at least one
+    /// empty, exactly `len` occupied, each holding a distinct feature number
+    /// below `len`. Says what is wrong otherwise.
+    pub(crate) fn check(&self) -> std::result::Result<(), String> {
+        let n = self.slots.len();
+        if !n.is_power_of_two() {
+            return Err(format!("{n} slots, not a power of two"));
+        }
+        let mut seen = vec![false; self.len as usize];
+        let mut occupied = 0usize;
+        for &s in &self.slots {
+            if s == EMPTY {
+                continue;
+            }
+            occupied += 1;
+            let feature = s as u32 as usize;
+            match seen.get_mut(feature) {
+                Some(flag) if !*flag => *flag = true,
+                Some(_) => return Err(format!("feature {feature} is in two slots")),
+                None => return Err(format!("feature {feature} is not below the {} features", self.len)),
+            }
+        }
+        if occupied != self.len as usize {
+            return Err(format!("{occupied} occupied slots for {} features", self.len));
+        }
+        if occupied == n {
+            return Err("no empty slot (every look-up of an unknown term would probe forever)".into());
+        }
+        Ok(())
     }
 
     /// The feature index of a term id, if it is in the vocabulary.
@@ -175,7 +210,8 @@ impl ValueTable {
     /// Reads the slot a look-up of `id` starts at (to pull it into cache).
     #[inline]
     pub fn touch(&self, id: u64) -> u64 {
-        self.slots[(id as usize) & (self.slots.len() - 1)]
+        let mask = self.slots.len().wrapping_sub(1);
+        self.slots.get((id as usize) & mask).copied().unwrap_or(0)
     }
 
     #[inline]
@@ -195,15 +231,16 @@ impl PairTable {
     /// Reads the slot a look-up of `id` starts at (to pull it into cache).
     #[inline]
     pub fn touch(&self, id: u64) -> u64 {
-        self.slots[(id as usize) & (self.slots.len() - 1)][0] as u64
+        let mask = self.slots.len().wrapping_sub(1);
+        self.slots.get((id as usize) & mask).map_or(0, |s| s[0] as u64)
     }
 
     #[inline]
     pub fn get(&self, id: u64) -> Option<(u32, u32)> {
-        let mask = self.slots.len() - 1;
+        let mask = self.slots.len().checked_sub(1)?;
         let fingerprint = (id >> 32) as u32;
         let mut slot = (id as usize) & mask;
-        loop {
+        for _ in 0..self.slots.len() {
             let [fp, a, b, occupied] = self.slots[slot];
             if occupied == 0 {
                 return None;
@@ -213,6 +250,7 @@ impl PairTable {
             }
             slot = (slot + 1) & mask;
         }
+        None
     }
 }
 

@@ -135,8 +135,10 @@ impl<S: Store> Registry<S> {
             });
         }
         let metadata = self.metadata(version)?;
-        // Never point an alias at a version whose model does not verify.
-        self.load_with_metadata(metadata.clone())?;
+        // Never point an alias at a version whose model does not verify, or
+        // does not decode as the type it claims (where a validator knows it).
+        let loaded = self.load_with_metadata(metadata.clone())?;
+        self.validate_model(&metadata, &loaded.bytes)?;
         loop {
             let current = self.read_alias_pointer(alias)?;
             let actual = current.as_ref().map(|(r, _)| r.version.clone());

@@ -30,10 +30,12 @@ mod promote;
 mod repair;
 mod save;
 mod target;
+mod validators;
 mod verify;
 
 pub use promote::{Metric, PromotionGate};
 pub use repair::{DEFAULT_GRACE, RepairReport};
+pub use validators::ModelValidator;
 pub use verify::{Finding, VerifyReport};
 
 use crate::error::{RegistryError, Result};
@@ -88,6 +90,7 @@ pub struct Registry<S: Store = FsStore> {
     /// Who saves and moves: looked up on first write, since reads (a
     /// predictor's start-up) should not pay for user and host look-ups.
     actor: std::sync::OnceLock<Actor>,
+    validators: validators::Validators,
 }
 
 impl Registry<FsStore> {
@@ -115,6 +118,7 @@ impl<S: Store> Registry<S> {
         Registry {
             store,
             actor: std::sync::OnceLock::new(),
+            validators: validators::Validators::default(),
         }
     }
 
@@ -146,6 +150,7 @@ impl<S: Store> Registry<S> {
         Registry {
             store: self.store,
             actor: std::sync::OnceLock::from(actor),
+            validators: self.validators,
         }
     }
 

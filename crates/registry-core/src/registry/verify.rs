@@ -95,6 +95,7 @@ impl<S: Store> Registry<S> {
             .store
             .location(&keys::version_file(version, &loaded.metadata.artifact.file));
         check_digest(&loaded.metadata, &loaded.bytes, &location, true)?;
+        self.validate_model(&loaded.metadata, &loaded.bytes)?;
         Ok(loaded.metadata.metadata_sha256)
     }
 
