@@ -96,7 +96,7 @@ pub fn exit_for(error: &RegistryError) -> Exit {
             StoreError::NotFound { .. } => Exit::NotFound,
             StoreError::AlreadyExists { .. } | StoreError::Conflict { .. } => Exit::Refused,
             StoreError::InvalidKey { .. } => Exit::Usage,
-            StoreError::Unsafe { .. } => Exit::Integrity,
+            StoreError::Unsafe { .. } | StoreError::TooLarge { .. } => Exit::Integrity,
             StoreError::Remote { .. } | StoreError::Io { .. } => Exit::Io,
         },
     }
@@ -118,6 +118,31 @@ impl From<OpenError> for Failure {
     }
 }
 
+/// `text` safe to print on a terminal: every control character (escape
+/// sequences start with one) and every bidirectional-override character
+/// (which can make text read differently from what it is) becomes a visible
+/// `\u{..}` escape; newlines are kept when `keep_newlines`. For text from
+/// the registry or the user (descriptions, tags, user names, error details):
+/// a shared registry's content is written by anyone with access.
+pub fn printable(text: &str, keep_newlines: bool) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && !(keep_newlines && c == '\n'))
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Writes `text` to standard output, all at once.
 pub fn emit(text: &str) -> Result<(), Failure> {
     use std::io::Write;
@@ -135,7 +160,7 @@ pub fn finish(outcome: Result<(), Failure>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) if failure.output_closed => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
+            eprintln!("error: {}", printable(&failure.message, true));
             ExitCode::from(failure.exit as u8)
         }
     }
@@ -144,6 +169,18 @@ pub fn finish(outcome: Result<(), Failure>) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_and_bidi_characters_are_escaped() {
+        assert_eq!(printable("plain text, ünïcode ☃", false), "plain text, ünïcode ☃");
+        assert_eq!(
+            printable("red \u{1b}[31mALERT\u{1b}[0m", false),
+            "red \\u{1b}[31mALERT\\u{1b}[0m"
+        );
+        assert_eq!(printable("a\nb\tc\u{7f}\u{9b}", false), "a\\u{a}b\\u{9}c\\u{7f}\\u{9b}");
+        assert_eq!(printable("a\nb", true), "a\nb");
+        assert_eq!(printable("abc\u{202E}fed", true), "abc\\u{202e}fed");
+    }
 
     #[test]
     fn each_kind_of_registry_error_has_its_code() {

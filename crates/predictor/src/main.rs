@@ -28,6 +28,11 @@ struct Args {
     /// Print JSON lines with text, label, probability and version.
     #[arg(long)]
     json: bool,
+    /// Longest line read from stdin, in bytes: a longer one is labelled by
+    /// its first this many bytes (with a warning), so memory stays bounded
+    /// whatever the input.
+    #[arg(long, default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(1..))]
+    max_line_bytes: u32,
 }
 
 fn explain(e: RegistryError) -> Failure {
@@ -104,16 +109,20 @@ fn try_main(args: Args) -> Result<(), Failure> {
         let stdin = std::io::stdin();
         let mut reader = stdin.lock();
         let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = reader
-                .read_until(b'\n', &mut line)
+        let cap = args.max_line_bytes as usize;
+        let mut warned = false;
+        for number in 1u64.. {
+            let read = read_line_capped(&mut reader, &mut line, cap)
                 .map_err(|e| Failure::new(Exit::Io, format!("cannot read standard input: {e}")))?;
-            if n == 0 {
-                break;
+            let Some(truncated) = read else { break };
+            if truncated && !warned {
+                eprintln!(
+                    "warning: line {number} of standard input is longer than {cap} bytes: it is labelled by its first {cap} bytes (--max-line-bytes; further long lines likewise)"
+                );
+                warned = true;
             }
             let text = String::from_utf8_lossy(&line);
-            let text = text.trim_end_matches(['\n', '\r']);
+            let text = text.trim_end_matches('\r');
             answer(text, &mut out).map_err(io_err)?;
         }
     } else {
@@ -129,6 +138,32 @@ fn try_main(args: Args) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Reads one line of `reader` into `line` (without its newline), keeping
+/// its first `cap` bytes and skipping the rest: `None` at the end of the
+/// input, else whether the line was cut. Memory stays at `cap` bytes
+/// however long the line.
+fn read_line_capped(reader: &mut impl BufRead, line: &mut Vec<u8>, cap: usize) -> std::io::Result<Option<bool>> {
+    line.clear();
+    let (mut truncated, mut any) = (false, false);
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(any.then_some(truncated));
+        }
+        any = true;
+        let newline = buf.iter().position(|&b| b == b'\n');
+        let chunk = &buf[..newline.unwrap_or(buf.len())];
+        let take = chunk.len().min(cap.saturating_sub(line.len()));
+        line.extend_from_slice(&chunk[..take]);
+        truncated |= take < chunk.len();
+        let consumed = newline.map_or(buf.len(), |i| i + 1);
+        reader.consume(consumed);
+        if newline.is_some() {
+            return Ok(Some(truncated));
+        }
+    }
+}
+
 /// `p` with four decimals, as `{:.4}` prints it for a probability, without
 /// the exact-decimal formatting machinery (6% of a batch run's time).
 fn four_decimals(p: f64) -> String {
@@ -142,6 +177,19 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn long_lines_are_cut_and_short_ones_kept() {
+        let input = b"short\r\n0123456789abcdef\n\nlast without newline";
+        let mut reader = std::io::BufReader::with_capacity(4, &input[..]);
+        let mut line = Vec::new();
+        let mut got = Vec::new();
+        while let Some(cut) = super::read_line_capped(&mut reader, &mut line, 8).unwrap() {
+            got.push((String::from_utf8(line.clone()).unwrap(), cut));
+        }
+        let want = [("short\r", false), ("01234567", true), ("", false), ("last wit", true)];
+        assert_eq!(got, want.map(|(s, c)| (s.to_string(), c)));
+    }
+
     #[test]
     fn four_decimals_matches_std_formatting() {
         for i in 0..=100_000u32 {

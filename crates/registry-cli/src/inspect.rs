@@ -1,6 +1,6 @@
 //! The subcommands that only read: list, show, history, diff.
 
-use cli_errors::Failure;
+use cli_errors::{Failure, printable};
 use registry_core::{AliasName, AliasRecord, ModelMetadata, ModelVersion, RegistryError};
 use registry_open::AnyRegistry;
 use registry_report::ModelCard;
@@ -91,7 +91,12 @@ pub fn list(registry: &AnyRegistry, json: bool) -> Result<(), Failure> {
                     score(md.info.cv_score),
                     aliases_of(&aliases, md).join(", ")
                 ),
-                Err((v, error)) => writeln!(out, "{:<16} DAMAGED: {error} (see `registry verify`)", v.to_string()),
+                Err((v, error)) => writeln!(
+                    out,
+                    "{:<16} DAMAGED: {} (see `registry verify`)",
+                    v.to_string(),
+                    printable(error, false)
+                ),
             };
         }
     }
@@ -103,7 +108,7 @@ pub fn show(registry: &AnyRegistry, target: &str, card: bool, json: bool) -> Res
     let md = registry.metadata(&version).map_err(failure)?;
     let aliases = registry.list_aliases().map_err(failure)?;
     if card {
-        return cli_errors::emit(&ModelCard::new(&md, &aliases).to_markdown());
+        return cli_errors::emit(&printable(&ModelCard::new(&md, &aliases).to_markdown(), true));
     }
     let metadata_location = registry.metadata_location(&version);
     if json {
@@ -116,7 +121,7 @@ pub fn show(registry: &AnyRegistry, target: &str, card: bool, json: bool) -> Res
     let mut out = String::new();
     let l = &md.info.lineage;
     let mut line = |label: &str, value: String| {
-        let _ = writeln!(out, "{:<17}{value}", format!("{label}:"));
+        let _ = writeln!(out, "{:<17}{}", format!("{label}:"), printable(&value, false));
     };
     line("version", md.version.to_string());
     line("aliases", aliases_of(&aliases, &md).join(", "));
@@ -193,8 +198,8 @@ pub fn history(registry: &AnyRegistry, alias: &str, json: bool) -> Result<(), Fa
             format!("{:?}", r.action).to_lowercase(),
             r.previous.map_or("-".into(), |p| p.to_string()),
             r.version.to_string(),
-            r.moved_by.user,
-            r.moved_by.host
+            printable(&r.moved_by.user, false),
+            printable(&r.moved_by.host, false)
         );
     }
     cli_errors::emit(&out)
@@ -221,7 +226,13 @@ pub fn diff(registry: &AnyRegistry, a: &str, b: &str, json: bool) -> Result<(), 
         let _ = writeln!(out, "{:<34} {:<40} {:<40}", "FIELD", va.to_string(), vb.to_string());
         for r in rows {
             let mark = if r.same() { " " } else { "*" };
-            let _ = writeln!(out, "{mark}{:<33} {:<40} {:<40}", r.field, r.a, r.b);
+            let _ = writeln!(
+                out,
+                "{mark}{:<33} {:<40} {:<40}",
+                printable(&r.field, false),
+                printable(&r.a, false),
+                printable(&r.b, false)
+            );
         }
     }
     cli_errors::emit(&out)

@@ -2,7 +2,7 @@
 //! (--repair), copy, report.
 
 use crate::inspect::{failure, record_json};
-use cli_errors::{Exit, Failure};
+use cli_errors::{Exit, Failure, printable};
 use registry_core::{AliasName, Expect, Metric, ModelVersion, PromotionGate};
 use registry_open::{AnyRegistry, OpenOptions};
 use registry_report::{ReportData, render_html};
@@ -122,10 +122,10 @@ pub fn verify(registry: &AnyRegistry, repair: Option<Duration>, json: bool) -> R
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     } else {
         for p in &report.problems {
-            let _ = writeln!(out, "PROBLEM  {}: {}", p.location, p.message);
+            let _ = writeln!(out, "PROBLEM  {}: {}", p.location, printable(&p.message, false));
         }
         for l in &report.leftovers {
-            let _ = writeln!(out, "leftover {}: {}", l.location, l.message);
+            let _ = writeln!(out, "leftover {}: {}", l.location, printable(&l.message, false));
         }
         let _ = writeln!(
             out,

@@ -359,6 +359,29 @@ impl Store for S3Store {
             .map_err(|e| self.remote_error(key, e))
     }
 
+    fn read_limited(&self, key: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        validate_key(key)?;
+        let path = self.path(key);
+        // The size comes with the response headers: a too-large object is
+        // refused before its body is read.
+        let fetched = self.runtime.block_on(async {
+            let result = self.client.get(&path).await?;
+            if result.meta.size > limit {
+                return Ok(Err(result.meta.size));
+            }
+            Ok::<_, object_store::Error>(Ok(result.bytes().await?))
+        });
+        match fetched {
+            Ok(Ok(bytes)) => Ok(bytes.to_vec()),
+            Ok(Err(size)) => Err(StoreError::TooLarge {
+                location: self.location(key),
+                size,
+                limit,
+            }),
+            Err(e) => Err(self.remote_error(key, e)),
+        }
+    }
+
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         // object_store lists whole path segments: list the directory part of
         // `prefix` and keep the keys that start with all of it.
@@ -389,17 +412,26 @@ impl Store for S3Store {
     fn read_pointer(&self, key: &str) -> Result<Option<Pointer>, StoreError> {
         validate_key(key)?;
         let path = self.path(key);
+        let limit = registry_core::store::MAX_POINTER_BYTES;
         let fetched = self.runtime.block_on(async {
             let result = self.client.get(&path).await?;
+            if result.meta.size > limit {
+                return Ok((None, Some(result.meta.size)));
+            }
             let tag = result.meta.e_tag.clone();
-            Ok::<_, object_store::Error>((result.bytes().await?, tag))
+            Ok::<_, object_store::Error>((Some((result.bytes().await?, tag)), None))
         });
         match fetched {
-            Ok((bytes, Some(tag))) => Ok(Some(Pointer {
+            Ok((None, size)) => Err(StoreError::TooLarge {
+                location: self.location(key),
+                size: size.unwrap_or(0),
+                limit,
+            }),
+            Ok((Some((bytes, Some(tag))), _)) => Ok(Some(Pointer {
                 bytes: bytes.to_vec(),
                 tag: PointerTag(tag),
             })),
-            Ok((_, None)) => Err(StoreError::Remote {
+            Ok((Some((_, None)), _)) => Err(StoreError::Remote {
                 location: self.location(key),
                 reason: "the server returned no ETag, which compare-and-swap needs".to_string(),
             }),

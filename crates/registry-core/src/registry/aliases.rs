@@ -224,7 +224,7 @@ impl<S: Store> Registry<S> {
         let mut out: BTreeMap<u64, AliasRecord> = BTreeMap::new();
         for key in self.store.list(&prefix)? {
             let location = self.store.location(&key);
-            let bytes = self.store.read(&key)?;
+            let bytes = self.store.read_limited(&key, keys::MAX_SMALL_DOCUMENT_BYTES)?;
             let record: AliasRecord = from_map(parse_versioned(&bytes, &location)?, &location)?;
             out.insert(record.seq, record);
         }

@@ -14,6 +14,14 @@ pub(crate) const HISTORY: &str = "history/";
 /// A version's metadata file, its commit point.
 pub(crate) const METADATA_FILE: &str = "metadata.json";
 
+/// The largest `metadata.json` the registry reads: the trainer's is ~2 KB;
+/// a megabyte leaves room for any other tool's metrics and notes, and keeps
+/// a hostile 100 MB file from costing every `list` hundreds of megabytes.
+pub(crate) const MAX_METADATA_BYTES: u64 = 1024 * 1024;
+
+/// The largest history entry or `registry.json`: a few hundred bytes each.
+pub(crate) const MAX_SMALL_DOCUMENT_BYTES: u64 = crate::store::MAX_POINTER_BYTES;
+
 /// `versions/<v>/`: the prefix of every file of version `v`.
 pub(crate) fn version_prefix(v: &ModelVersion) -> String {
     format!("{VERSIONS}{v}/")

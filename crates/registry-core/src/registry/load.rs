@@ -40,7 +40,7 @@ impl<S: Store> Registry<S> {
     pub fn metadata(&self, version: &ModelVersion) -> Result<ModelMetadata> {
         let key = keys::metadata(version);
         let location = self.store.location(&key);
-        let bytes = match self.store.read(&key) {
+        let bytes = match self.store.read_limited(&key, keys::MAX_METADATA_BYTES) {
             Ok(b) => b,
             Err(StoreError::NotFound { .. }) => return Err(self.version_not_found(version)),
             Err(e) => return Err(e.into()),

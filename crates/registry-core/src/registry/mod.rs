@@ -170,7 +170,7 @@ impl<S: Store> Registry<S> {
 
     /// Checks the format marker if there is one; `Ok(false)`: no marker yet.
     fn check_marker(&self) -> Result<bool> {
-        match self.store.read(keys::MARKER) {
+        match self.store.read_limited(keys::MARKER, keys::MAX_SMALL_DOCUMENT_BYTES) {
             Ok(bytes) => {
                 let location = self.store.location(keys::MARKER);
                 let map = parse_versioned(&bytes, &location)?;

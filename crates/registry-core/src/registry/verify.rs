@@ -195,9 +195,13 @@ impl<S: Store> Registry<S> {
     fn check_history(&self, report: &mut VerifyReport) -> Result<()> {
         for key in self.store.list(keys::HISTORY)? {
             let location = self.store.location(&key);
-            let parsed = self.store.read(&key).map_err(Into::into).and_then(|bytes| {
-                parse_versioned(&bytes, &location).and_then(|m| from_map::<AliasRecord>(m, &location))
-            });
+            let parsed = self
+                .store
+                .read_limited(&key, keys::MAX_SMALL_DOCUMENT_BYTES)
+                .map_err(Into::into)
+                .and_then(|bytes| {
+                    parse_versioned(&bytes, &location).and_then(|m| from_map::<AliasRecord>(m, &location))
+                });
             if let Err(e) = parsed {
                 report.problem(location, e.to_string());
             }

@@ -72,19 +72,23 @@ impl FsStore {
         Ok(path)
     }
 
-    /// The whole content of an object opened by [`FsStore::open_for_reading`].
-    fn read_open(&self, path: &Path, mut file: File, len_hint: usize) -> Result<Vec<u8>, StoreError> {
-        let mut buf = Vec::with_capacity(len_hint);
-        io::Read::read_to_end(&mut file, &mut buf).map_err(self.io(path))?;
+    /// The content of an object opened by [`FsStore::open_for_reading`]:
+    /// `len` bytes (its size when opened; objects never change), at most.
+    fn read_open(&self, path: &Path, file: File, len: usize) -> Result<Vec<u8>, StoreError> {
+        let mut buf = Vec::with_capacity(len);
+        io::Read::read_to_end(&mut io::Read::take(file, len as u64), &mut buf).map_err(self.io(path))?;
         Ok(buf)
     }
 
     /// Opens an object for reading, refusing symlinks anywhere below the root.
     fn open_for_reading(&self, key: &str) -> Result<(PathBuf, File), StoreError> {
         let path = self.path(key)?;
+        // Non-blocking, so that opening a FIFO planted where an object should
+        // be returns at once instead of waiting for a writer; the type is
+        // checked right after, before a byte is read.
         let file = OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&path)
             .map_err(|e| {
                 if e.raw_os_error() == Some(libc::ELOOP) {
@@ -97,6 +101,16 @@ impl FsStore {
                     self.io(&path)(e)
                 }
             })?;
+        let kind = file.metadata().map_err(self.io(&path))?.file_type();
+        if !kind.is_file() {
+            return Err(StoreError::Unsafe {
+                location: path.display().to_string(),
+                reason: format!(
+                    "it is not a regular file but {}; the registry reads only regular files (move it away)",
+                    describe_kind(kind)
+                ),
+            });
+        }
         Ok((path, file))
     }
 
@@ -308,6 +322,23 @@ impl FsStore {
     }
 }
 
+fn describe_kind(kind: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "something else"
+    }
+}
+
 fn current_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
@@ -496,8 +527,21 @@ impl Store for FsStore {
         Ok(groups)
     }
 
+    fn read_limited(&self, key: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        let (path, file) = self.open_for_reading(key)?;
+        let len = file.metadata().map_err(self.io(&path))?.len();
+        if len > limit {
+            return Err(StoreError::TooLarge {
+                location: path.display().to_string(),
+                size: len,
+                limit,
+            });
+        }
+        self.read_open(&path, file, len as usize)
+    }
+
     fn read_pointer(&self, key: &str) -> Result<Option<Pointer>, StoreError> {
-        match self.read(key) {
+        match self.read_limited(key, super::MAX_POINTER_BYTES) {
             Ok(bytes) => {
                 let tag = tag_of(&bytes);
                 Ok(Some(Pointer { bytes, tag }))

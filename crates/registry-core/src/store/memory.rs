@@ -77,10 +77,18 @@ impl Store for MemoryStore {
 
     fn read_pointer(&self, key: &str) -> Result<Option<Pointer>, StoreError> {
         validate_key(key)?;
-        Ok(self.state().objects.get(key).map(|(b, g)| Pointer {
+        let pointer = self.state().objects.get(key).map(|(b, g)| Pointer {
             bytes: b.clone(),
             tag: PointerTag(g.to_string()),
-        }))
+        });
+        match pointer {
+            Some(p) if p.bytes.len() as u64 > super::MAX_POINTER_BYTES => Err(StoreError::TooLarge {
+                location: loc(key),
+                size: p.bytes.len() as u64,
+                limit: super::MAX_POINTER_BYTES,
+            }),
+            other => Ok(other),
+        }
     }
 
     fn swap_pointer(&self, key: &str, expected: Option<&PointerTag>, new: &[u8]) -> Result<PointerTag, StoreError> {

@@ -49,6 +49,10 @@ pub enum StoreError {
         "{location} was changed by someone else since it was read (compare-and-swap conflict); read it again and retry"
     )]
     Conflict { location: String },
+    #[error(
+        "{location} is {size} bytes, more than the {limit} such a file can validly hold; refusing to read it (it was written by something other than modelreg: move it away)"
+    )]
+    TooLarge { location: String, size: u64, limit: u64 },
     #[error("invalid key {key:?}: {reason}")]
     InvalidKey { key: String, reason: String },
     #[error("refusing to use {location}: {reason}")]
@@ -81,6 +85,10 @@ impl StoreError {
     }
 }
 
+/// The largest pointer object (an alias) any store reads: an alias record
+/// is a few hundred bytes.
+pub const MAX_POINTER_BYTES: u64 = 64 * 1024;
+
 /// The few operations a model registry needs from storage.
 ///
 /// Guarantees every implementation must give (checked by
@@ -108,6 +116,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Reads a whole object; [`StoreError::NotFound`] if absent.
     fn read(&self, key: &str) -> Result<Vec<u8>, StoreError>;
+
+    /// Reads a whole object of at most `limit` bytes; a larger one is
+    /// [`StoreError::TooLarge`], refused before its bytes are read where the
+    /// store can tell the size first. For the registry's small documents
+    /// (metadata, history entries), whose size no one else vouches for. The
+    /// default reads, then checks.
+    fn read_limited(&self, key: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        let bytes = self.read(key)?;
+        if bytes.len() as u64 > limit {
+            return Err(StoreError::TooLarge {
+                location: self.location(key),
+                size: bytes.len() as u64,
+                limit,
+            });
+        }
+        Ok(bytes)
+    }
 
     /// Calls `f` once with an object's bytes, which are valid only during
     /// the call; [`StoreError::NotFound`] if absent. For reading a large
@@ -151,6 +176,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Reads a pointer object (a small object that [`Store::swap_pointer`]
     /// replaces) with the tag of the state read; `None` if it does not exist.
+    /// Pointers are at most [`MAX_POINTER_BYTES`]; a larger one is
+    /// [`StoreError::TooLarge`].
     fn read_pointer(&self, key: &str) -> Result<Option<Pointer>, StoreError>;
 
     /// Replaces a pointer object if it is still in the state `expected`
@@ -212,6 +239,9 @@ impl<T: Store + ?Sized> Store for Box<T> {
     }
     fn read_into(&self, key: &str, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
         (**self).read_into(key, f)
+    }
+    fn read_limited(&self, key: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        (**self).read_limited(key, limit)
     }
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         (**self).list(prefix)
