@@ -174,6 +174,18 @@ pub fn copy(options: &OpenOptions, from: &str, to: &str, aliases: bool, json: bo
         }
     }
     cli_errors::emit(&out)?;
+    for (version, reason) in &report.damaged {
+        eprintln!("skipped {version}: {}", printable(reason, false));
+    }
+    if !report.damaged.is_empty() {
+        return Err(Failure::new(
+            Exit::Integrity,
+            format!(
+                "{} damaged version(s) in {from} were not copied (listed above; see `registry verify --registry {from}`); the others were",
+                report.damaged.len()
+            ),
+        ));
+    }
     if !report.conflicting.is_empty() {
         let names: Vec<String> = report.conflicting.iter().map(ToString::to_string).collect();
         return Err(Failure::new(

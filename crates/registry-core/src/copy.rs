@@ -1,7 +1,8 @@
 //! Copying a registry to another store (local to S3,
 //! S3 to local, one bucket to another).
 //!
-//! Versions are copied as they are, metadata byte for byte, so a copy
+//! Versions are copied as they are, both files byte for byte (never
+//! re-encoded, so fields this build does not know survive), so a copy
 //! answers "which model is this?" exactly as the original does. Every model
 //! is checked three times: against its digest when read from FROM, before it
 //! is written to TO, and read back from TO afterwards. Nothing in TO is ever
@@ -24,6 +25,9 @@ pub struct CopyReport {
     pub present: Vec<ModelVersion>,
     /// In both, with different contents: left alone.
     pub conflicting: Vec<ModelVersion>,
+    /// Damaged in FROM (a digest mismatch, invalid metadata, a file that is
+    /// not a regular one, ...): not copied, with the reason.
+    pub damaged: Vec<(ModelVersion, String)>,
     /// Aliases moved in TO: (alias, from, to).
     pub aliases_moved: Vec<(String, Option<ModelVersion>, ModelVersion)>,
 }
@@ -33,15 +37,24 @@ pub struct CopyReport {
 pub fn copy<A: Store, B: Store>(from: &Registry<A>, to: &Registry<B>, with_aliases: bool) -> Result<CopyReport> {
     let mut report = CopyReport::default();
     for version in from.list_versions()? {
-        let loaded = from.load_artifact(&version)?;
-        match to.import_version(&loaded) {
+        // A damaged source version is reported and skipped: the healthy
+        // ones are still copied.
+        let stored = match from.load_stored_version(&version) {
+            Ok(stored) => stored,
+            Err(e @ RegistryError::Store(_)) if !is_damage(&e) => return Err(e),
+            Err(e) => {
+                report.damaged.push((version, e.to_string()));
+                continue;
+            }
+        };
+        match to.import_version(&stored) {
             Ok(true) => {
-                let back = to.load_artifact(&version)?;
-                if back.bytes != loaded.bytes || back.metadata != loaded.metadata {
+                let back = to.load_stored_version(&version)?;
+                if back.model != stored.model || back.metadata_bytes != stored.metadata_bytes {
                     return Err(RegistryError::IntegrityMismatch {
                         location: to.version_location(&version),
                         what: "copy read back",
-                        expected: loaded.metadata.artifact.sha256.clone(),
+                        expected: stored.metadata.artifact.sha256.clone(),
                         actual: back.metadata.artifact.sha256,
                     });
                 }
@@ -54,7 +67,9 @@ pub fn copy<A: Store, B: Store>(from: &Registry<A>, to: &Registry<B>, with_alias
     }
     if with_aliases {
         for record in from.list_aliases()? {
-            if record.alias == AliasName::latest() || report.conflicting.contains(&record.version) {
+            let skipped = report.conflicting.contains(&record.version)
+                || report.damaged.iter().any(|(v, _)| *v == record.version);
+            if record.alias == AliasName::latest() || skipped {
                 continue;
             }
             let current = match to.resolve(&record.alias) {
@@ -76,4 +91,14 @@ pub fn copy<A: Store, B: Store>(from: &Registry<A>, to: &Registry<B>, with_alias
         }
     }
     Ok(report)
+}
+
+/// Whether a store error reading a version means the version is damaged
+/// (skip it) rather than that the store cannot be read (stop).
+fn is_damage(e: &RegistryError) -> bool {
+    use crate::store::StoreError;
+    matches!(
+        e,
+        RegistryError::Store(StoreError::NotFound { .. } | StoreError::Unsafe { .. } | StoreError::TooLarge { .. })
+    )
 }

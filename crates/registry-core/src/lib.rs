@@ -76,7 +76,7 @@ pub use metadata::{
 pub use names::{AliasName, Bump, ModelVersion};
 pub use registry::{
     AliasMove, Artifact, DEFAULT_GRACE, Expect, Finding, LoadedArtifact, Metric, ModelValidator, PromotionGate,
-    Registry, RepairReport, VerifyReport,
+    Registry, RepairReport, StoredVersion, VerifyReport,
 };
 
 /// sha256 of `bytes` as lower-case hex, the digest format used throughout

@@ -30,6 +30,12 @@ pub struct ModelMetadata {
     /// sha256 of this document's canonical JSON without this field.
     #[serde(default)]
     pub metadata_sha256: String,
+    /// Fields this build does not know (written by a newer release or
+    /// another tool), kept so that reading and writing the document again
+    /// loses nothing. Must come after `info`, which takes its own fields
+    /// first.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// `trainer 0.1.0 (commit abc123…)`: how cards and `registry show` name the code.

@@ -81,3 +81,76 @@ fn on_disk_layout_matches_format_md() {
         ".moved_by.host" => "[host]",
     });
 }
+
+/// A field this build does not know (a newer release's, another tool's)
+/// survives parsing and writing again, and the metadata digest still holds:
+/// `registry copy` and `show --json` lose nothing.
+#[test]
+fn unknown_metadata_fields_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("registry");
+    let reg = registry_core::Registry::open(&root).unwrap();
+    let v1: registry_core::ModelVersion = "1.0.0".parse().unwrap();
+    reg.save_model(&v1, &vec![1u8; 4], registry_core::ModelInfo::default())
+        .unwrap();
+    // Another tool adds fields and re-seals the document the documented way.
+    let path = root.join("versions/1.0.0/metadata.json");
+    let mut doc: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    doc.insert("signature_hint".into(), serde_json::json!({"by": "tool-x", "n": 3}));
+    doc.insert("future".into(), serde_json::json!([1, 2]));
+    doc.remove("metadata_sha256");
+    let canonical = serde_json::to_vec(&serde_json::Value::Object(doc.clone())).unwrap();
+    doc.insert(
+        "metadata_sha256".into(),
+        serde_json::json!(registry_core::sha256_hex(&canonical)),
+    );
+    std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+
+    let md = reg.metadata(&v1).unwrap();
+    assert_eq!(md.extra["future"], serde_json::json!([1, 2]));
+    assert!(
+        !md.extra.contains_key("model_type"),
+        "known fields stay out of extra: {:?}",
+        md.extra
+    );
+    let again: serde_json::Value = serde_json::to_value(&md).unwrap();
+    assert_eq!(again["signature_hint"]["by"], "tool-x");
+    // Copied byte for byte: the copy verifies and keeps the fields.
+    let other = registry_core::Registry::open(dir.path().join("copy")).unwrap();
+    let report = registry_core::copy::copy(&reg, &other, false).unwrap();
+    assert_eq!(report.copied, vec![v1.clone()]);
+    assert_eq!(
+        std::fs::read(dir.path().join("copy/versions/1.0.0/metadata.json")).unwrap(),
+        std::fs::read(&path).unwrap()
+    );
+    assert!(other.verify().unwrap().is_ok());
+    assert_eq!(other.metadata(&v1).unwrap().extra["future"], serde_json::json!([1, 2]));
+}
+
+/// One damaged version does not stop a copy: it is reported, the others
+/// are copied.
+#[test]
+fn a_damaged_source_version_is_skipped_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("registry");
+    let reg = registry_core::Registry::open(&root).unwrap();
+    for i in 0..3 {
+        reg.save_model(
+            &registry_core::ModelVersion::new(1, 0, i),
+            &vec![i as u8; 4],
+            registry_core::ModelInfo::default(),
+        )
+        .unwrap();
+    }
+    let model = root.join("versions/1.0.1/model.bin");
+    let mut bytes = std::fs::read(&model).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&model, bytes).unwrap();
+    let other = registry_core::Registry::open(dir.path().join("copy")).unwrap();
+    let report = registry_core::copy::copy(&reg, &other, false).unwrap();
+    assert_eq!(report.copied.len(), 2);
+    assert_eq!(report.damaged.len(), 1);
+    assert!(report.damaged[0].1.contains("blake3"), "{:?}", report.damaged);
+    assert_eq!(other.list_versions().unwrap().len(), 2);
+}

@@ -128,12 +128,12 @@ fn copying_a_version_between_stores_keeps_it_identical() {
     let local = Registry::open(dir.path().join("registry")).unwrap();
     local.save_model(&v("2.0.0"), &vec![7u32; 1000], info(0.9)).unwrap();
     let remote = registry(&unique("import"));
-    let loaded = local.load_artifact(&v("2.0.0")).unwrap();
+    let loaded = local.load_stored_version(&v("2.0.0")).unwrap();
     assert!(remote.import_version(&loaded).unwrap());
     assert!(!remote.import_version(&loaded).unwrap(), "a second copy is a no-op");
-    let copied = remote.load_artifact(&v("2.0.0")).unwrap();
-    assert_eq!(copied.bytes, loaded.bytes);
-    assert_eq!(copied.metadata, loaded.metadata);
+    let copied = remote.load_stored_version(&v("2.0.0")).unwrap();
+    assert_eq!(copied.model, loaded.model);
+    assert_eq!(copied.metadata_bytes, loaded.metadata_bytes);
     assert_eq!(remote.resolve(&AliasName::latest()).unwrap().version, v("2.0.0"));
 }
 

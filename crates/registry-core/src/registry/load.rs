@@ -2,7 +2,7 @@
 //! metadata's size and digests before anything is decoded.
 
 use super::keys;
-use super::{LoadedArtifact, Registry};
+use super::{LoadedArtifact, Registry, StoredVersion};
 use crate::error::{RegistryError, Result};
 use crate::metadata::{Encoding, ModelMetadata, blake3_hex, sha256_hex};
 use crate::names::{AliasName, ModelVersion};
@@ -67,6 +67,36 @@ impl<S: Store> Registry<S> {
                 .map(|vs| vs.iter().map(ToString::to_string).collect())
                 .unwrap_or_default(),
         }
+    }
+
+    /// A version's two files exactly as stored, each checked against the
+    /// metadata's digests (every one recorded): what [`Registry::import_version`]
+    /// copies into another registry.
+    pub fn load_stored_version(&self, version: &ModelVersion) -> Result<StoredVersion> {
+        let key = keys::metadata(version);
+        let location = self.store.location(&key);
+        let metadata_bytes = match self.store.read_limited(&key, keys::MAX_METADATA_BYTES) {
+            Ok(b) => b,
+            Err(StoreError::NotFound { .. }) => return Err(self.version_not_found(version)),
+            Err(e) => return Err(e.into()),
+        };
+        let metadata = ModelMetadata::from_json(&metadata_bytes, &location)?;
+        if &metadata.version != version {
+            return Err(RegistryError::InvalidMetadata {
+                location,
+                reason: format!(
+                    "it says version {} but lives in the directory of version {version}",
+                    metadata.version
+                ),
+            });
+        }
+        let (model, model_location) = self.read_artifact_sized(&metadata)?;
+        check_digest(&metadata, &model, &model_location, true)?;
+        Ok(StoredVersion {
+            metadata,
+            metadata_bytes,
+            model,
+        })
     }
 
     /// The model bytes of `version`, after checking size and sha256 against

@@ -76,6 +76,17 @@ pub struct Artifact {
     pub bytes: Vec<u8>,
 }
 
+/// A version's files exactly as stored (see [`Registry::load_stored_version`]).
+#[derive(Debug, Clone)]
+pub struct StoredVersion {
+    /// The parsed metadata (fields this build does not know are in `extra`).
+    pub metadata: ModelMetadata,
+    /// `metadata.json` byte for byte.
+    pub metadata_bytes: Vec<u8>,
+    /// The model file byte for byte.
+    pub model: Vec<u8>,
+}
+
 /// A version's model bytes, checked against its metadata.
 #[derive(Debug, Clone)]
 pub struct LoadedArtifact {

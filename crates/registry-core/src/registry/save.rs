@@ -3,7 +3,7 @@
 
 use super::keys;
 use super::load::check_digest;
-use super::{Artifact, LoadedArtifact, Registry};
+use super::{Artifact, Registry, StoredVersion};
 use crate::error::{RegistryError, Result};
 use crate::metadata::{
     AliasAction, ArtifactInfo, Encoding, FORMAT_VERSION, ModelInfo, ModelMetadata, blake3_hex, sha256_hex,
@@ -108,42 +108,40 @@ impl<S: Store> Registry<S> {
             },
             info,
             metadata_sha256: String::new(),
+            extra: Default::default(),
         };
         let metadata_bytes = metadata.seal()?;
         self.commit_version(&metadata, &metadata_bytes, &artifact.bytes)?;
         Ok(metadata)
     }
 
-    /// Copies a version, exactly as it is (timestamp, lineage, digests), from
-    /// another registry: `loaded` is what [`Registry::load_artifact`] returned
-    /// there, so its checksum was verified on the way out, and it is verified
-    /// again here before anything is written. Returns `false` if this
-    /// registry already holds the identical version (same metadata digest),
-    /// and [`RegistryError::VersionExists`] if it holds a different one.
-    pub fn import_version(&self, loaded: &LoadedArtifact) -> Result<bool> {
-        let mut metadata = loaded.metadata.clone();
-        let version = metadata.version.clone();
-        let claimed = metadata.metadata_sha256.clone();
-        let metadata_bytes = metadata.seal()?;
-        check_digest(
-            &metadata,
-            &loaded.bytes,
-            &format!("the copy of version {version}"),
-            true,
-        )?;
-        let mismatch = if metadata.metadata_sha256 != claimed {
-            Some(("metadata digest", claimed, metadata.metadata_sha256.clone()))
-        } else {
-            None
-        };
-        if let Some((what, expected, actual)) = mismatch {
-            return Err(RegistryError::IntegrityMismatch {
-                location: format!("the copy of version {version}"),
-                what,
-                expected,
-                actual,
+    /// Copies a version from another registry byte for byte: `stored` is
+    /// what [`Registry::load_stored_version`] returned there. Nothing is
+    /// re-encoded, so fields this build does not know (written by a newer
+    /// release or another tool) survive, and the metadata digest still
+    /// matches. Both files are checked against the metadata's digests again
+    /// here before anything is written. Returns `false` if this registry
+    /// already holds the identical version (same metadata digest), and
+    /// [`RegistryError::VersionExists`] if it holds a different one.
+    pub fn import_version(&self, stored: &StoredVersion) -> Result<bool> {
+        let version = stored.metadata.version.clone();
+        let location = format!("the copy of version {version}");
+        let metadata = ModelMetadata::from_json(&stored.metadata_bytes, &location)?;
+        if metadata.version != version {
+            return Err(RegistryError::InvalidMetadata {
+                location,
+                reason: format!("its metadata says version {}", metadata.version),
             });
         }
+        if stored.model.len() as u64 != metadata.artifact.size {
+            return Err(RegistryError::IntegrityMismatch {
+                location,
+                what: "size",
+                expected: format!("{} bytes", metadata.artifact.size),
+                actual: format!("{} bytes", stored.model.len()),
+            });
+        }
+        check_digest(&metadata, &stored.model, &location, true)?;
         match self.metadata(&version) {
             Ok(existing) if existing.metadata_sha256 == metadata.metadata_sha256 => return Ok(false),
             Ok(_) => {
@@ -157,7 +155,7 @@ impl<S: Store> Registry<S> {
             Err(e) => return Err(e),
         }
         self.ensure_marker()?;
-        self.commit_version(&metadata, &metadata_bytes, &loaded.bytes)?;
+        self.commit_version(&metadata, &stored.metadata_bytes, &stored.model)?;
         Ok(true)
     }
 
