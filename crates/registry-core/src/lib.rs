@@ -70,8 +70,8 @@ pub mod store;
 
 pub use error::{RegistryError, Result};
 pub use metadata::{
-    Actor, AliasAction, AliasRecord, ArtifactInfo, CodeInfo, DataFingerprint, Encoding, FORMAT_VERSION, Lineage,
-    ModelInfo, ModelMetadata,
+    Actor, AliasAction, AliasRecord, ArtifactInfo, CANONICALIZATION, CodeInfo, DataFingerprint, Encoding,
+    FORMAT_VERSION, Lineage, ModelInfo, ModelMetadata, canonical_bytes,
 };
 pub use names::{AliasName, Bump, ModelVersion};
 pub use registry::{

@@ -30,6 +30,12 @@ pub struct ModelMetadata {
     /// sha256 of this document's canonical JSON without this field.
     #[serde(default)]
     pub metadata_sha256: String,
+    /// How `metadata_sha256` canonicalises the document: `"rfc8785"` (the
+    /// JSON Canonicalization Scheme) for every version saved by this build;
+    /// absent in versions sealed before, whose digest uses serde_json's
+    /// compact output with sorted keys (`legacy`), and which still verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canonicalization: Option<String>,
     /// Fields this build does not know (written by a newer release or
     /// another tool), kept so that reading and writing the document again
     /// loses nothing. Must come after `info`, which takes its own fields
@@ -205,12 +211,38 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     s
 }
 
-fn canonical_digest(mut doc: Map<String, Value>) -> String {
+/// The canonicalisation of new versions: RFC 8785 (JCS).
+pub const CANONICALIZATION: &str = "rfc8785";
+
+/// The canonical bytes `metadata_sha256` is the sha256 of: the document
+/// without that field, in the form its `canonicalization` names.
+pub fn canonical_bytes(mut doc: Map<String, Value>, location: &str) -> Result<Vec<u8>> {
     doc.remove("metadata_sha256");
-    // serde_json's Map is a BTreeMap (no `preserve_order`), so this
-    // serialisation is canonical: sorted keys, no whitespace.
-    let bytes = serde_json::to_vec(&Value::Object(doc)).unwrap_or_default();
-    sha256_hex(&bytes)
+    match doc.get("canonicalization") {
+        // RFC 8785: sorted keys by UTF-16 code units, no whitespace, numbers
+        // as ECMAScript prints them; precise enough for any implementation.
+        Some(Value::String(c)) if c == CANONICALIZATION => {
+            use canon_json::CanonJsonSerialize;
+            Value::Object(doc)
+                .to_canon_json_vec()
+                .map_err(|e| RegistryError::InvalidMetadata {
+                    location: location.to_string(),
+                    reason: format!("cannot be canonicalised (RFC 8785): {e}"),
+                })
+        }
+        // Sealed before RFC 8785 was adopted: serde_json's Map is a
+        // BTreeMap (no `preserve_order`), so this is sorted keys, no
+        // whitespace, serde_json's number formatting.
+        None => Ok(serde_json::to_vec(&Value::Object(doc)).unwrap_or_default()),
+        Some(other) => Err(RegistryError::InvalidMetadata {
+            location: location.to_string(),
+            reason: format!("unknown canonicalization {other} (this build knows {CANONICALIZATION:?})"),
+        }),
+    }
+}
+
+fn canonical_digest(doc: Map<String, Value>, location: &str) -> Result<String> {
+    Ok(sha256_hex(&canonical_bytes(doc, location)?))
 }
 
 /// Parses JSON, reporting line and column on failure, and refuses formats
@@ -250,8 +282,9 @@ pub(crate) fn from_map<T: serde::de::DeserializeOwned>(map: Map<String, Value>, 
 impl ModelMetadata {
     /// Fills `metadata_sha256` and returns the pretty JSON to store.
     pub(crate) fn seal(&mut self) -> Result<Vec<u8>> {
+        self.canonicalization = Some(CANONICALIZATION.to_string());
         let map = self.to_map()?;
-        self.metadata_sha256 = canonical_digest(map);
+        self.metadata_sha256 = canonical_digest(map, &format!("the metadata of version {}", self.version))?;
         let mut bytes = serde_json::to_vec_pretty(self).map_err(|e| RegistryError::Encode {
             version: self.version.to_string(),
             reason: e.to_string(),
@@ -280,7 +313,7 @@ impl ModelMetadata {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let actual = canonical_digest(map.clone());
+        let actual = canonical_digest(map.clone(), location)?;
         if stored != actual {
             return Err(RegistryError::IntegrityMismatch {
                 location: location.to_string(),

@@ -154,3 +154,40 @@ fn a_damaged_source_version_is_skipped_and_reported() {
     assert!(report.damaged[0].1.contains("blake3"), "{:?}", report.damaged);
     assert_eq!(other.list_versions().unwrap().len(), 2);
 }
+
+/// The canonical form behind `metadata_sha256`, pinned by test vectors
+/// (also in docs/FORMAT.md), so another implementation can check itself:
+/// RFC 8785 for new versions, the legacy form for versions sealed before.
+#[test]
+fn canonical_form_test_vectors() {
+    let doc = r#"{
+        "format_version": 1, "version": "1.0.0", "canonicalization": "rfc8785",
+        "test_score": 0.7903, "big": 1e16, "small": 1e-7, "count": 12752,
+        "text": "caf\u00e9 \"q\" \u0001 \u20ac", "nested": {"b": [true, null], "a": -0.0},
+        "metadata_sha256": "ignored"
+    }"#;
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(doc).unwrap();
+    let canonical = registry_core::canonical_bytes(map.clone(), "vector").unwrap();
+    let expected = concat!(
+        r#"{"big":10000000000000000,"canonicalization":"rfc8785","count":12752,"#,
+        r#""format_version":1,"nested":{"a":0,"b":[true,null]},"small":1e-7,"#,
+        r#""test_score":0.7903,"text":"café \"q\" \u0001 €","version":"1.0.0"}"#
+    );
+    assert_eq!(String::from_utf8(canonical.clone()).unwrap(), expected);
+    assert_eq!(
+        registry_core::sha256_hex(&canonical),
+        registry_core::sha256_hex(expected.as_bytes())
+    );
+    insta::assert_snapshot!("canonical_rfc8785_sha256", registry_core::sha256_hex(&canonical));
+
+    // The same document without `canonicalization`: the legacy form.
+    let mut legacy = map;
+    legacy.remove("canonicalization");
+    let bytes = registry_core::canonical_bytes(legacy, "vector").unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    // serde_json's own number formatting: what RFC 8785 replaced.
+    assert!(
+        text.contains(r#""big":1e+16"#) && text.contains(r#""a":-0.0"#),
+        "{text}"
+    );
+}

@@ -108,6 +108,7 @@ impl<S: Store> Registry<S> {
             },
             info,
             metadata_sha256: String::new(),
+            canonicalization: None,
             extra: Default::default(),
         };
         let metadata_bytes = metadata.seal()?;
