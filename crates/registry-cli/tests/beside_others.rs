@@ -295,9 +295,26 @@ fn two_users_share_a_group_writable_registry() {
     std::fs::create_dir(&reg).unwrap();
     std::os::unix::fs::chown(&reg, Some(0), Some(group)).unwrap();
     std::fs::set_permissions(&reg, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    // The second user may not reach the build directory (a checkout under
+    // /root): run copies of the binaries and the data from the test's own
+    // directory.
+    let copies = dir.path().join("copies");
+    std::fs::create_dir(&copies).unwrap();
+    let local = |path: &Path| {
+        let copy = copies.join(path.file_name().unwrap());
+        std::fs::copy(path, &copy).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        copy
+    };
+    let tools = [
+        ("trainer", local(&bin("trainer"))),
+        ("registry", local(&bin("registry"))),
+    ];
     let as_user = |uid: u32, tool: &str, args: &[&str]| {
-        let mut cmd = Command::new(bin(tool));
-        cmd.args(args)
+        let path = &tools.iter().find(|(name, _)| *name == tool).unwrap().1;
+        let mut cmd = Command::new(path);
+        cmd.current_dir(dir.path())
+            .args(args)
             .env("MODELREG_DIR", &reg)
             .env("MODELREG_USER", format!("uid{uid}"));
         // SAFETY: umask is async-signal-safe; the child sets the usual
@@ -313,7 +330,7 @@ fn two_users_share_a_group_writable_registry() {
         }
         cmd.output().unwrap()
     };
-    let tiny = workspace().join("fixtures/tiny.tsv");
+    let tiny = local(&workspace().join("fixtures/tiny.tsv"));
     let tiny = tiny.to_str().unwrap();
     let out = as_user(0, "trainer", &["--data", tiny, "--folds", "3", "--quiet"]);
     assert!(out.status.success(), "{:?}", text(&out));
