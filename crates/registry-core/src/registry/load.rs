@@ -38,6 +38,12 @@ pub(super) fn check_digest(metadata: &ModelMetadata, bytes: &[u8], location: &st
 impl<S: Store> Registry<S> {
     /// Reads and checks `versions/<version>/metadata.json`.
     pub fn metadata(&self, version: &ModelVersion) -> Result<ModelMetadata> {
+        Ok(self.read_metadata(version)?.1)
+    }
+
+    /// `metadata.json` of `version` as stored, and parsed: its digest
+    /// checked, and the version it names the one whose directory holds it.
+    fn read_metadata(&self, version: &ModelVersion) -> Result<(Vec<u8>, ModelMetadata)> {
         let key = keys::metadata(version);
         let location = self.store.location(&key);
         let bytes = match self.store.read_limited(&key, keys::MAX_METADATA_BYTES) {
@@ -55,7 +61,7 @@ impl<S: Store> Registry<S> {
                 ),
             });
         }
-        Ok(metadata)
+        Ok((bytes, metadata))
     }
 
     pub(super) fn version_not_found(&self, version: &ModelVersion) -> RegistryError {
@@ -73,23 +79,7 @@ impl<S: Store> Registry<S> {
     /// metadata's digests (every one recorded): what [`Registry::import_version`]
     /// copies into another registry.
     pub fn load_stored_version(&self, version: &ModelVersion) -> Result<StoredVersion> {
-        let key = keys::metadata(version);
-        let location = self.store.location(&key);
-        let metadata_bytes = match self.store.read_limited(&key, keys::MAX_METADATA_BYTES) {
-            Ok(b) => b,
-            Err(StoreError::NotFound { .. }) => return Err(self.version_not_found(version)),
-            Err(e) => return Err(e.into()),
-        };
-        let metadata = ModelMetadata::from_json(&metadata_bytes, &location)?;
-        if &metadata.version != version {
-            return Err(RegistryError::InvalidMetadata {
-                location,
-                reason: format!(
-                    "it says version {} but lives in the directory of version {version}",
-                    metadata.version
-                ),
-            });
-        }
+        let (metadata_bytes, metadata) = self.read_metadata(version)?;
         let (model, model_location) = self.read_artifact_sized(&metadata)?;
         check_digest(&metadata, &model, &model_location, true)?;
         Ok(StoredVersion {
