@@ -10,8 +10,7 @@ train *ARGS:
 predict TEXT:
     cargo run --release -p predictor -- --registry {{registry}} "{{TEXT}}"
 
-# Train a new version, then promote it to production only if it scores at least
-# as well on the same data; says why when production is left unchanged.
+# Train a new version; promote it to production only if at least as good on the same data (says why if not).
 train-and-promote:
     #!/usr/bin/env bash
     set -u
