@@ -367,3 +367,21 @@ pub(crate) fn fit_classifier(
         }
     })
 }
+
+/// Training data shared by the unit tests of `scoring` and `validate`.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    /// Six film-review snippets, three positive, three negative.
+    pub(crate) fn six_reviews() -> ([&'static str; 6], Vec<String>) {
+        let texts = [
+            "a wonderful, moving film",
+            "dull and lifeless, a waste",
+            "wonderful wonderful acting",
+            "the plot is dull",
+            "moving performances, great cast",
+            "a lifeless waste of time",
+        ];
+        let labels = ["pos", "neg", "pos", "neg", "pos", "neg"].map(String::from).to_vec();
+        (texts, labels)
+    }
+}

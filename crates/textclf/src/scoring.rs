@@ -392,18 +392,7 @@ mod tests {
     /// the feature row, on known and unknown words alike.
     #[test]
     fn additive_fast_path_matches_the_feature_row() {
-        let texts = [
-            "a wonderful, moving film",
-            "dull and lifeless, a waste",
-            "wonderful wonderful acting",
-            "the plot is dull",
-            "moving performances, great cast",
-            "a lifeless waste of time",
-        ];
-        let labels: Vec<String> = ["pos", "neg", "pos", "neg", "pos", "neg"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let (texts, labels) = crate::model::tests_support::six_reviews();
         let config = VectorizerConfig {
             tokenizer: crate::tokenizer::Tokenizer {
                 lowercase: true,

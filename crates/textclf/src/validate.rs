@@ -157,18 +157,7 @@ mod tests {
     use crate::vectorizer::{TfMode, VectorizerConfig};
 
     fn fitted(chars: bool) -> TextClassifier {
-        let texts = [
-            "a wonderful, moving film",
-            "dull and lifeless, a waste",
-            "wonderful wonderful acting",
-            "the plot is dull",
-            "moving performances, great cast",
-            "a lifeless waste of time",
-        ];
-        let labels: Vec<String> = ["pos", "neg", "pos", "neg", "pos", "neg"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let (texts, labels) = crate::model::tests_support::six_reviews();
         let config = VectorizerConfig {
             tokenizer: Tokenizer {
                 lowercase: true,
