@@ -84,7 +84,11 @@ pub fn exit_for(error: &RegistryError) -> Exit {
         | E::NothingToRollBack { .. }
         | E::NotAnEarlierTarget { .. }
         | E::PromotionRefused { .. } => Exit::Refused,
-        E::VersionNotFound { .. } | E::AliasNotFound { .. } | E::Empty { .. } | E::NoRegistry { .. } => Exit::NotFound,
+        E::VersionNotFound { .. }
+        | E::AliasNotFound { .. }
+        | E::Empty { .. }
+        | E::OnlyPreReleases { .. }
+        | E::NoRegistry { .. } => Exit::NotFound,
         E::IntegrityMismatch { .. }
         | E::InvalidMetadata { .. }
         | E::InvalidModel { .. }

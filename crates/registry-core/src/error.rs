@@ -76,6 +76,12 @@ pub enum RegistryError {
     )]
     NoRegistry { location: String },
 
+    #[error(
+        "registry {root} has only pre-release versions ({}), and latest names the newest release; ask for one with its version or an alias (e.g. `predictor --version {}`), or save a release",
+        versions.join(", "), versions.last().map(String::as_str).unwrap_or("")
+    )]
+    OnlyPreReleases { root: String, versions: Vec<String> },
+
     #[error("registry {root} has no model versions yet; save (train) one first")]
     Empty { root: String },
 

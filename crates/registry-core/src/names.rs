@@ -28,6 +28,12 @@ impl ModelVersion {
         &self.0
     }
 
+    /// A pre-release (`2.0.0-rc.1`): never becomes `latest` by itself, as
+    /// cargo never picks a pre-release unasked.
+    pub fn is_prerelease(&self) -> bool {
+        !self.0.pre.is_empty()
+    }
+
     /// The version after this one for a `bump`, following npm's rules for
     /// pre-releases (`1.2.0-rc.1` bumped by patch is `1.2.0`).
     pub fn bumped(&self, bump: Bump) -> ModelVersion {

@@ -514,3 +514,30 @@ fn an_alias_at_the_largest_sequence_number_refuses_to_move_instead_of_wrapping()
     let history = reg.alias_history(&alias("production")).unwrap();
     assert!(history.iter().all(|r| r.seq != 0), "no wrapped entry: {history:?}");
 }
+
+#[test]
+fn a_pre_release_never_becomes_latest_by_itself() {
+    let (_dir, reg) = open();
+    // Only pre-releases: latest is unset, and the message says why.
+    reg.save_model(&v("3.0.0-rc.1"), &weights(1), info(0.9)).unwrap();
+    let err = reg.resolve(&AliasName::latest()).unwrap_err();
+    assert!(
+        matches!(err, RegistryError::OnlyPreReleases { .. }) && err.to_string().contains("3.0.0-rc.1"),
+        "{err}"
+    );
+    // A release moves it; a newer pre-release does not.
+    reg.save_model(&v("1.0.0"), &weights(2), info(0.8)).unwrap();
+    reg.save_model(&v("1.1.0-beta.2"), &weights(3), info(0.8)).unwrap();
+    assert_eq!(reg.resolve(&AliasName::latest()).unwrap().version, v("1.0.0"));
+    let (w, _): (Weights, _) = reg.get_latest_model().unwrap();
+    assert_eq!(w, weights(2), "the default prediction uses the release");
+    // Repair does not move it to a pre-release, and verify sees nothing amiss.
+    let repaired = reg.repair().unwrap();
+    assert_eq!(repaired.latest_moved_to, None);
+    let report = reg.verify().unwrap();
+    assert!(report.is_ok() && report.leftovers.is_empty(), "{report:?}");
+    // An alias can still point at a pre-release.
+    reg.set_alias(&alias("staging"), &v("3.0.0-rc.1"), Expect::Nothing)
+        .unwrap();
+    assert_eq!(reg.resolve(&alias("staging")).unwrap().version, v("3.0.0-rc.1"));
+}

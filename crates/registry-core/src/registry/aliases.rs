@@ -31,7 +31,16 @@ impl<S: Store> Registry<S> {
     pub fn resolve(&self, alias: &AliasName) -> Result<AliasRecord> {
         match self.read_alias_pointer(alias)? {
             Some((record, _)) => Ok(record),
-            None if alias.is_latest() => Err(RegistryError::Empty { root: self.location() }),
+            None if alias.is_latest() => {
+                let versions = self.list_versions()?;
+                if !versions.is_empty() && versions.iter().all(ModelVersion::is_prerelease) {
+                    return Err(RegistryError::OnlyPreReleases {
+                        root: self.location(),
+                        versions: versions.iter().map(ToString::to_string).collect(),
+                    });
+                }
+                Err(RegistryError::Empty { root: self.location() })
+            }
             None => Err(RegistryError::AliasNotFound {
                 alias: alias.to_string(),
                 root: self.location(),

@@ -54,7 +54,7 @@ impl<S: Store> Registry<S> {
         for (version, files) in &scan.incomplete {
             self.remove_interrupted_save(version, files, grace, &mut report)?;
         }
-        if let Some(newest) = scan.complete.last() {
+        if let Some(newest) = scan.newest_release() {
             let current = self.read_alias_pointer(&AliasName::latest())?;
             if current.as_ref().is_none_or(|(r, _)| r.version < *newest) {
                 let metadata = self.metadata(newest)?;

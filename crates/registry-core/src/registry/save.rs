@@ -220,8 +220,12 @@ impl<S: Store> Registry<S> {
     }
 
     /// Moves `latest` to `metadata.version` unless it already names a newer
-    /// version. Retries on conflicts: every save's version is considered.
+    /// version, or this one is a pre-release (`latest` means the newest
+    /// release). Retries on conflicts: every save's version is considered.
     pub(super) fn advance_latest(&self, metadata: &ModelMetadata, action: AliasAction) -> Result<()> {
+        if metadata.version.is_prerelease() {
+            return Ok(());
+        }
         let latest = AliasName::latest();
         loop {
             let current = self.read_alias_pointer(&latest)?;

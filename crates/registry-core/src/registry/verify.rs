@@ -154,7 +154,7 @@ impl<S: Store> Registry<S> {
                 Err(e) => report.problem(location, e.to_string()),
             }
         }
-        if !latest_seen && !scan.complete.is_empty() {
+        if !latest_seen && scan.newest_release().is_some() {
             report.leftover(
                 self.store.location(&keys::alias(&AliasName::latest())),
                 "versions exist but latest was never set (a first save was interrupted; `verify --repair` sets it)",
@@ -167,7 +167,7 @@ impl<S: Store> Registry<S> {
     /// (where the store keeps one) shows it.
     fn check_latest(&self, record: &AliasRecord, scan: &VersionScan, report: &mut VerifyReport) -> Result<()> {
         let latest = AliasName::latest();
-        if let Some(newest) = scan.complete.last()
+        if let Some(newest) = scan.newest_release()
             && *newest > record.version
         {
             report.leftover(
