@@ -56,7 +56,14 @@ fn load(args: &Args) -> Result<(TextClassifier, ModelMetadata), Failure> {
     })?;
     let decode = |bytes: &[u8]| TextClassifier::from_bytes(bytes);
     let loaded = if let Some(v) = &args.version {
-        let version: ModelVersion = v.parse().map_err(explain)?;
+        let version: ModelVersion = v.parse().map_err(|e| {
+            // `--version production`: the user meant the alias.
+            if v.parse::<AliasName>().is_ok() {
+                Failure::usage(format!("{v:?} is an alias, not a version: use --alias {v}"))
+            } else {
+                explain(e)
+            }
+        })?;
         registry.load_decoded(&version, decode)
     } else {
         let alias: AliasName = match &args.alias {

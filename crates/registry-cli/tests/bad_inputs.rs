@@ -215,6 +215,13 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
             "invalid version",
         ),
         case(
+            "predict with an alias given as --version",
+            "predictor",
+            &["--version", "production", "x"],
+            2,
+            "is an alias, not a version: use --alias production",
+        ),
+        case(
             "predict with traversal in alias",
             "predictor",
             &["--alias", "../etc", "x"],
