@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Payload, env, role, spawn_child};
+use common::{Payload, env, output_lines, role, spawn_child};
 use registry_core::{AliasName, Bump, Expect, ModelInfo, ModelVersion, Registry, RegistryError};
 use std::time::{Duration, Instant};
 
@@ -124,15 +124,7 @@ fn repair_and_verify_beside_writers_and_movers() {
     children.push(("mover", spawn_child("child_role", "mover", &vars(10))));
     children.push(("repairer", spawn_child("child_role", "repairer", &vars(11))));
     children.push(("verifier", spawn_child("child_role", "verifier", &vars(12))));
-    let mut lines = Vec::new();
-    for (role, child) in children {
-        // Read while waiting: a child printing more than a pipe holds would
-        // otherwise block forever.
-        let out = child.wait_with_output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{role} failed:\n{err}");
-        lines.extend(String::from_utf8_lossy(&out.stdout).lines().map(String::from));
-    }
+    let lines = output_lines(children);
     let failures: Vec<&String> = lines.iter().filter(|l| l.starts_with("failed ")).collect();
     assert!(failures.is_empty(), "{failures:#?}");
     let problems: Vec<&String> = lines.iter().filter(|l| l.starts_with("problem ")).collect();

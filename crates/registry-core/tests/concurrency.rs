@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::{Payload, Rng, env, role, spawn_child};
+use common::{Payload, Rng, env, output_lines, role, spawn_child};
 use registry_core::{AliasName, Expect, ModelInfo, ModelVersion, Registry, RegistryError};
-use std::io::Read;
 
 fn open() -> Registry {
     Registry::open(env("MODELREG_TEST_ROOT")).unwrap()
@@ -109,16 +108,7 @@ fn processes_race_without_losing_or_mixing_anything() {
         children.push(("mover", spawn_child("child_role", "mover", &vars(id + 10))));
         children.push(("reader", spawn_child("child_role", "reader", &vars(id + 20))));
     }
-    let mut lines = Vec::new();
-    for (role, mut child) in children {
-        let status = child.wait().unwrap();
-        let mut out = String::new();
-        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-        let mut err = String::new();
-        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-        assert!(status.success(), "{role} failed:\n{err}");
-        lines.extend(out.lines().map(String::from));
-    }
+    let lines = output_lines(children);
     let count = |prefix: &str| lines.iter().filter(|l| l.starts_with(prefix)).count();
 
     // All 100 distinct saves landed.

@@ -22,19 +22,8 @@ impl<S: Store> Registry<S> {
         model: &M,
         info: ModelInfo,
     ) -> Result<ModelMetadata> {
-        let bytes = postcard::to_stdvec(model).map_err(|e| RegistryError::Encode {
-            version: version.to_string(),
-            reason: e.to_string(),
-        })?;
-        self.save_artifact(
-            version,
-            Artifact {
-                extension: "bin".into(),
-                encoding: Encoding::Postcard,
-                bytes,
-            },
-            info,
-        )
+        let bytes = postcard::to_stdvec(model).map_err(|e| e.to_string());
+        self.save_encoded(version, bytes, Encoding::Postcard, "bin", info)
     }
 
     /// Like [`Registry::save_model`], but stores the model as `model.json`.
@@ -44,19 +33,30 @@ impl<S: Store> Registry<S> {
         model: &M,
         info: ModelInfo,
     ) -> Result<ModelMetadata> {
-        let bytes = serde_json::to_vec(model).map_err(|e| RegistryError::Encode {
+        let bytes = serde_json::to_vec(model).map_err(|e| e.to_string());
+        self.save_encoded(version, bytes, Encoding::Json, "json", info)
+    }
+
+    /// Saves a model serde encoded as `model.<extension>`; an encoding
+    /// failure is [`RegistryError::Encode`] and writes nothing.
+    fn save_encoded(
+        &self,
+        version: &ModelVersion,
+        bytes: std::result::Result<Vec<u8>, String>,
+        encoding: Encoding,
+        extension: &str,
+        info: ModelInfo,
+    ) -> Result<ModelMetadata> {
+        let bytes = bytes.map_err(|reason| RegistryError::Encode {
             version: version.to_string(),
-            reason: e.to_string(),
+            reason,
         })?;
-        self.save_artifact(
-            version,
-            Artifact {
-                extension: "json".into(),
-                encoding: Encoding::Json,
-                bytes,
-            },
-            info,
-        )
+        let artifact = Artifact {
+            extension: extension.into(),
+            encoding,
+            bytes,
+        };
+        self.save_artifact(version, artifact, info)
     }
 
     /// Saves `info` under the next free version after the highest existing

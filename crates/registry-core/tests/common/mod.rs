@@ -37,6 +37,20 @@ pub fn spawn_child(test_name: &str, role: &str, vars: &[(&str, String)]) -> Chil
     cmd.spawn().expect("spawn child")
 }
 
+/// Waits for every child (reading its output meanwhile, so that a child
+/// printing more than a pipe holds cannot block), asserts each succeeded,
+/// and returns all their standard-output lines.
+pub fn output_lines(children: Vec<(&str, Child)>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (role, child) in children {
+        let out = child.wait_with_output().expect("wait for child");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{role} failed:\n{err}");
+        lines.extend(String::from_utf8_lossy(&out.stdout).lines().map(String::from));
+    }
+    lines
+}
+
 /// A small deterministic generator (xorshift64*), so failures reproduce.
 pub struct Rng(pub u64);
 impl Rng {
