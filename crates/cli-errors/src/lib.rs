@@ -77,18 +77,25 @@ pub fn exit_for(error: &RegistryError) -> Exit {
         | E::InvalidAlias { .. }
         | E::InvalidTarget { .. }
         | E::InvalidMetric { .. }
+        | E::InvalidModelName { .. }
+        | E::InvalidUri { .. }
+        | E::InvalidFiles { .. }
         | E::Encode { .. } => Exit::Usage,
         E::ReservedAlias { .. }
         | E::VersionExists { .. }
         | E::AliasConflict { .. }
         | E::NothingToRollBack { .. }
         | E::NotAnEarlierTarget { .. }
-        | E::PromotionRefused { .. } => Exit::Refused,
+        | E::PromotionRefused { .. }
+        | E::OutputExists { .. }
+        | E::NoArtifact { .. } => Exit::Refused,
         E::VersionNotFound { .. }
         | E::AliasNotFound { .. }
         | E::Empty { .. }
         | E::OnlyPreReleases { .. }
-        | E::NoRegistry { .. } => Exit::NotFound,
+        | E::NoRegistry { .. }
+        | E::ModelNotFound { .. }
+        | E::FileNotFound { .. } => Exit::NotFound,
         E::IntegrityMismatch { .. }
         | E::InvalidMetadata { .. }
         | E::InvalidModel { .. }

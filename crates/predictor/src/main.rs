@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use cli_errors::{Exit, Failure};
-use registry_core::{AliasName, ModelMetadata, ModelVersion, RegistryError};
+use registry_core::{AliasName, ModelMetadata, ModelName, RegistryError, Target, TargetSpec};
 use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
 use textclf::{Scratch, TextClassifier};
@@ -19,10 +19,10 @@ struct Args {
     texts: Vec<String>,
     #[command(flatten)]
     registry: registry_open::RegistryArgs,
-    /// Use this version instead of latest.
+    /// Use this version instead of latest (or models:/NAME/VERSION).
     #[arg(long, conflicts_with = "alias")]
     version: Option<String>,
-    /// Use the version this alias points to (e.g. production).
+    /// Use the version this alias points to, e.g. production (or models:/NAME@ALIAS).
     #[arg(long)]
     alias: Option<String>,
     /// Print JSON lines with text, label, probability and version.
@@ -47,43 +47,50 @@ fn explain(e: RegistryError) -> Failure {
     }
 }
 
-/// The model and its metadata. The model's bytes are checked against the
-/// metadata's digests first, and decoded only if they match.
+/// The model and its metadata. The version's model type is checked first
+/// (a registered ONNX file is refused by name, not by a decoding error),
+/// then the model's bytes against the metadata's digests, and they are
+/// decoded only if they match.
 fn load(args: &Args) -> Result<(TextClassifier, ModelMetadata), Failure> {
-    let registry = args.registry.open_existing().map_err(|e| match e {
+    let named = args.version.as_deref().or(args.alias.as_deref());
+    let registry = args.registry.open_existing_model(named).map_err(|e| match e {
         registry_open::OpenError::Registry(e) => explain(e),
         other => other.into(),
     })?;
-    let decode = |bytes: &[u8]| TextClassifier::from_bytes(bytes);
-    let loaded = if let Some(v) = &args.version {
-        let version: ModelVersion = v.parse().map_err(|e| {
-            // `--version production`: the user meant the alias.
-            if v.parse::<AliasName>().is_ok() {
-                Failure::usage(format!("{v:?} is an alias, not a version: use --alias {v}"))
-            } else {
-                explain(e)
+    let target = match (&args.version, &args.alias) {
+        (Some(v), _) => {
+            let spec: TargetSpec = v.parse().map_err(explain)?;
+            if let (None, Target::Alias(a)) = (&spec.model, &spec.target) {
+                // `--version production`: the user meant the alias.
+                return Err(Failure::usage(format!(
+                    "\"{a}\" is an alias, not a version: use --alias {a}"
+                )));
             }
-        })?;
-        registry.load_decoded(&version, decode)
-    } else {
-        let alias: AliasName = match &args.alias {
-            Some(a) => a.parse().map_err(explain)?,
-            None => AliasName::latest(),
-        };
-        registry.load_alias_decoded(&alias, decode)
+            spec.target
+        }
+        (None, Some(a)) => a.parse::<TargetSpec>().map_err(explain)?.target,
+        (None, None) => Target::Alias(AliasName::latest()),
     };
-    let (decoded, metadata) = loaded.map_err(explain)?;
-    let version = &metadata.version;
+    let metadata = match &target {
+        Target::Version(v) => registry.metadata(v),
+        Target::Alias(a) => registry.alias_metadata(a),
+    }
+    .map_err(explain)?;
+    let version = metadata.version.clone();
     let expected = textclf::model_type();
     match metadata.info.model_type.as_deref() {
-        Some(t) if t == expected => {}
+        Some(t) if t == expected && metadata.artifact.is_some() => {}
         other => {
+            let held = other.map_or_else(|| "an untyped model".to_string(), |t| format!("a {t} model"));
+            let model = registry.model_name().map_or(ModelName::DEFAULT, ModelName::as_str);
             return Err(Failure::usage(format!(
-                "version {version} holds a {} model, but this predictor reads {expected}; retrain it with this build (`cargo run -p trainer`) or use a matching predictor",
-                other.unwrap_or("untyped")
+                "version {version} of model {model} holds {held}, but this predictor runs {expected}; fetch its files with `registry get models:/{model}/{version} --out PATH`, or pick a version trained by this build's `trainer`",
             )));
         }
     }
+    let (decoded, metadata) = registry
+        .decode_verified(metadata, |bytes: &[u8]| TextClassifier::from_bytes(bytes))
+        .map_err(explain)?;
     let model = decoded.map_err(|e| {
         Failure::new(
             Exit::Integrity,

@@ -13,7 +13,9 @@ pub fn failure(e: RegistryError) -> Failure {
     match e {
         RegistryError::Empty { root } => Failure::new(
             cli_errors::Exit::NotFound,
-            format!("registry {root} has no models yet; train one with `cargo run -p trainer`"),
+            format!(
+                "registry {root} has no versions yet; train one with `trainer`, or register a model file with `registry add FILE`"
+            ),
         ),
         other => other.into(),
     }
@@ -71,7 +73,7 @@ pub fn list(registry: &AnyRegistry, json: bool) -> Result<(), Failure> {
     } else if rows.is_empty() {
         let _ = writeln!(
             out,
-            "no versions in {} (train one with `cargo run -p trainer`)",
+            "no versions in {} (train one with `trainer`, or register a model file with `registry add FILE`)",
             registry.location().trim_end_matches('/')
         );
     } else {
@@ -136,20 +138,30 @@ pub fn show(registry: &AnyRegistry, target: &str, card: bool, json: bool) -> Res
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    line("hyperparameters", hp.join(" "));
-    line(
-        "cv score",
-        format!("{} ± {}", score(md.info.cv_score), score(md.info.cv_std)),
-    );
-    line("test score", score(md.info.test_score));
+    if !hp.is_empty() {
+        line("hyperparameters", hp.join(" "));
+    }
+    if let Some(cv) = md.info.cv_score {
+        let std = md.info.cv_std.map(|s| format!(" ± {s:.4}")).unwrap_or_default();
+        line("cv score", format!("{cv:.4}{std}"));
+    }
+    if let Some(test) = md.info.test_score {
+        line("test score", format!("{test:.4}"));
+    }
+    for (name, value) in &md.info.metrics {
+        line("metric", format!("{name}={}", metric_text(value)));
+    }
     if let Some(d) = &l.data {
-        line("data", format!("{} ({} rows, sha256 {})", d.name, d.rows, d.sha256));
+        line("data", data_text(d));
     }
     if let Some(seed) = l.seed {
         line(
             "seed / folds",
             format!("{seed} / {}", l.folds.map_or("-".into(), |f| f.to_string())),
         );
+    }
+    if let (Some(path), Some(sha)) = (&l.grid_path, &l.grid_sha256) {
+        line("grid", format!("{path} (sha256 {sha})"));
     }
     if let Some(c) = &l.code {
         line("code", c.to_string());
@@ -163,15 +175,41 @@ pub fn show(registry: &AnyRegistry, target: &str, card: bool, json: bool) -> Res
     for (k, v) in &md.info.tags {
         line("tag", format!("{k}={v}"));
     }
-    line(
-        "artifact",
-        format!(
-            "{} ({} bytes, sha256 {})",
-            md.artifact.file, md.artifact.size, md.artifact.sha256
-        ),
-    );
+    for file in md.stored_files() {
+        line(
+            "file",
+            format!("{} ({} bytes, sha256 {})", file.path, file.size, file.sha256),
+        );
+    }
     line("metadata", metadata_location);
     cli_errors::emit(&out)
+}
+
+/// A metric's value on one line: numbers and strings as they are, lists and
+/// tables as compact JSON, cut at 100 characters (`--json` has them whole).
+fn metric_text(value: &Value) -> String {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if text.chars().count() > 100 {
+        let cut: String = text.chars().take(100).collect();
+        format!("{cut}… (see --json)")
+    } else {
+        text
+    }
+}
+
+/// `d1/train.tsv (12752 rows, 1.6 MB, sha256 7dc937f5…)`.
+pub fn data_text(d: &registry_core::DataFingerprint) -> String {
+    let name = d.path.as_deref().unwrap_or(&d.name);
+    let rows = if d.rows > 0 {
+        format!("{} rows, ", d.rows)
+    } else {
+        String::new()
+    };
+    let size = d.size.map(|s| format!("{s} bytes, ")).unwrap_or_default();
+    format!("{name} ({rows}{size}sha256 {})", d.sha256)
 }
 
 pub fn history(registry: &AnyRegistry, alias: &str, json: bool) -> Result<(), Failure> {

@@ -1,5 +1,5 @@
-//! `registry`: inspect and manage a model registry: list, show, promote,
-//! rollback, history, diff, verify, copy, report.
+//! `registry`: inspect and manage a model registry: add, get, models, list,
+//! show, promote, rollback, history, diff, verify, copy, report.
 //!
 //! `main` parses, `try_main` opens the registry and hands each subcommand to
 //! one function (in `inspect` for the commands that only read, `manage` for
@@ -8,6 +8,7 @@
 
 mod inspect;
 mod manage;
+mod register;
 
 use clap::{Parser, Subcommand};
 use cli_errors::Failure;
@@ -30,11 +31,27 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Register a model file or directory (sklearn, ONNX, PyTorch, ...) as a new version.
+    Add(register::AddArgs),
+    /// Write a version's file(s) out, every digest checked first.
+    Get {
+        /// A version, an alias, or models:/NAME@ALIAS / models:/NAME/VERSION.
+        target: String,
+        /// Where to write: a file (single-file version; into it if it is a
+        /// directory), a new directory (several files), or - for stdout.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace what is at --out.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Every model in the registry: versions, latest, production.
+    Models,
     /// Every version: timestamp, test score, CV score, aliases.
     List,
     /// Everything recorded about a version or an alias's version.
     Show {
-        /// A version (1.0.2) or an alias (production, latest).
+        /// A version (1.0.2), an alias (production, latest), or models:/NAME@ALIAS.
         target: String,
         /// Print the model card as Markdown (for pull requests and READMEs).
         #[arg(long, conflicts_with = "json")]
@@ -109,11 +126,21 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
         // Copy works on two registries of its own, not on --registry.
         return manage::copy(&cli.registry.options(), from, to, *aliases, json);
     }
-    // Every command here reads first: a location with no registry is an
-    // error, not an empty registry.
-    let registry = cli.registry.open_existing()?.with_validator(textclf_validator());
+    if let Command::Add(args) = &cli.command {
+        // The only command that may create the registry and the model.
+        let registry = cli.registry.open_model(None)?;
+        return register::add(&registry, args, json);
+    }
+    // Every other command reads first: a location with no registry, or a
+    // model name that does not exist, is an error, not an empty registry.
+    let registry = cli
+        .registry
+        .open_existing_model(cli.command.targets())?
+        .with_validator(textclf_validator());
     let r = &registry;
     match cli.command {
+        Command::Get { target, out, force } => register::get(r, &target, &out, force, json),
+        Command::Models => register::models(r, json),
         Command::List => inspect::list(r, json),
         Command::Show { target, card } => inspect::show(r, &target, card, json),
         Command::History { alias } => inspect::history(r, &alias, json),
@@ -132,7 +159,23 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
         }
         Command::Rollback { alias, to } => manage::rollback(r, &alias, to.as_deref(), json),
         Command::Verify { repair, older_than } => manage::verify(r, repair.then_some(older_than), json),
-        Command::Copy { .. } => Ok(()),
+        Command::Copy { .. } | Command::Add(_) => Ok(()),
+    }
+}
+
+impl Command {
+    /// The versions and aliases this command names (the model a `models:/`
+    /// URI among them names is the model it works on).
+    fn targets(&self) -> Vec<&str> {
+        match self {
+            Command::Get { target, .. } | Command::Show { target, .. } => vec![target],
+            Command::Promote { version, expect, .. } => {
+                std::iter::once(version.as_str()).chain(expect.as_deref()).collect()
+            }
+            Command::Rollback { to, .. } => to.as_deref().into_iter().collect(),
+            Command::Diff { a, b } => vec![a, b],
+            _ => Vec::new(),
+        }
     }
 }
 

@@ -40,6 +40,8 @@ fn info(data: Option<&str>, test_score: Option<f64>) -> ModelInfo {
         name: format!("{d}.tsv"),
         sha256: format!("{d:0>64}"),
         rows: 100,
+        path: None,
+        size: None,
     });
     info.lineage.seed = Some(42);
     info.lineage.test_size = Some(0.2);

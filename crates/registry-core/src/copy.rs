@@ -50,12 +50,12 @@ pub fn copy<A: Store, B: Store>(from: &Registry<A>, to: &Registry<B>, with_alias
         match to.import_version(&stored) {
             Ok(true) => {
                 let back = to.load_stored_version(&version)?;
-                if back.model != stored.model || back.metadata_bytes != stored.metadata_bytes {
+                if back.files != stored.files || back.metadata_bytes != stored.metadata_bytes {
                     return Err(RegistryError::IntegrityMismatch {
                         location: to.version_location(&version),
-                        what: "copy read back",
-                        expected: stored.metadata.artifact.sha256.clone(),
-                        actual: back.metadata.artifact.sha256,
+                        what: "copy read back (metadata sha256)",
+                        expected: stored.metadata.metadata_sha256.clone(),
+                        actual: back.metadata.metadata_sha256,
                     });
                 }
                 report.copied.push(version);

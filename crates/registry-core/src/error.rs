@@ -24,6 +24,45 @@ pub enum RegistryError {
     InvalidAlias { input: String, reason: String },
 
     #[error(
+        "invalid model name {input:?}: {reason} (model names follow the alias rules: 1-64 characters of a-z, 0-9, '-' and '_', starting with a letter, like spam; \"default\" is the registry's default model)"
+    )]
+    InvalidModelName { input: String, reason: String },
+
+    #[error(
+        "no model named {model:?} in {root} (models: {}; a model is created by its first save, e.g. `registry add FILE --model {model}`)",
+        list_or_none(available)
+    )]
+    ModelNotFound {
+        model: String,
+        root: String,
+        available: Vec<String>,
+    },
+
+    #[error(
+        "invalid model URI {input:?}: {reason} (write models:/NAME@ALIAS or models:/NAME/VERSION, e.g. models:/spam@production)"
+    )]
+    InvalidUri { input: String, reason: String },
+
+    #[error(
+        "version {version} holds registered files ({}), not a model this program decodes; fetch them with `registry get {version} --out PATH`",
+        files.join(", ")
+    )]
+    NoArtifact { version: String, files: Vec<String> },
+
+    #[error("version {version} has no file {path:?} (its files: {})", list_or_none(available))]
+    FileNotFound {
+        version: String,
+        path: String,
+        available: Vec<String>,
+    },
+
+    #[error("{path} already exists; nothing was written (choose another --out, or pass --force to replace it)")]
+    OutputExists { path: String },
+
+    #[error("cannot register {location}: {reason}")]
+    InvalidFiles { location: String, reason: String },
+
+    #[error(
         "alias {alias:?} is managed by the registry (it always names the newest version) and cannot be set by hand; promote to another alias such as production"
     )]
     ReservedAlias { alias: String },

@@ -62,6 +62,7 @@
 pub mod copy;
 pub mod diff;
 mod error;
+pub mod local_files;
 mod metadata;
 pub mod metrics;
 mod names;
@@ -71,12 +72,13 @@ pub mod store;
 pub use error::{RegistryError, Result};
 pub use metadata::{
     Actor, AliasAction, AliasRecord, ArtifactInfo, CANONICALIZATION, CodeInfo, DataFingerprint, Encoding,
-    FORMAT_VERSION, Lineage, ModelInfo, ModelMetadata, canonical_bytes,
+    FORMAT_VERSION, FileInfo, Lineage, MAX_FILES, ModelInfo, ModelMetadata, StoredFile, canonical_bytes,
 };
-pub use names::{AliasName, Bump, ModelVersion};
+pub use names::{AliasName, Bump, ModelName, ModelVersion};
+pub use registry::target::{Target, TargetSpec, URI_SCHEME, choose_model};
 pub use registry::{
-    AliasMove, Artifact, DEFAULT_GRACE, Expect, Finding, LoadedArtifact, Metric, ModelValidator, PromotionGate,
-    Registry, RepairReport, StoredVersion, VerifyReport,
+    AliasMove, Artifact, DEFAULT_GRACE, Expect, Finding, LoadedArtifact, Metric, ModelValidator, NewFile,
+    PromotionGate, Registry, RepairReport, StoredVersion, VerifyReport,
 };
 
 /// sha256 of `bytes` as lower-case hex, the digest format used throughout

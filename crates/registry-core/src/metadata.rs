@@ -14,8 +14,16 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
-/// The on-disk format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest on-disk format this build reads and writes. Each document
+/// carries the oldest format that can read it, so older builds keep reading
+/// everything they can: 1 for the registry marker, alias records and a
+/// version whose only file is its `artifact`; 2 for a version with
+/// registered `files` (format 1 readers would miss them, so they refuse it
+/// and say to upgrade).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The format of documents that use nothing added since format 1.
+pub(crate) const BASE_FORMAT_VERSION: u32 = 1;
 
 /// Everything known about one saved version: `versions/<v>/metadata.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,7 +32,14 @@ pub struct ModelMetadata {
     pub version: ModelVersion,
     #[serde(with = "time::serde::rfc3339")]
     pub timestamp: OffsetDateTime,
-    pub artifact: ArtifactInfo,
+    /// The model the registry encoded itself ([`crate::Registry::save_model`]
+    /// and friends); absent in a version of registered files only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<ArtifactInfo>,
+    /// Files registered as they are (`registry add`, format 2): a single
+    /// file, or a directory's files with their relative paths.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileInfo>,
     #[serde(flatten)]
     pub info: ModelInfo,
     /// sha256 of this document's canonical JSON without this field.
@@ -68,6 +83,33 @@ pub struct ArtifactInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blake3: Option<String>,
 }
+
+/// One registered file of a version: where it is under `versions/<v>/`,
+/// and what its bytes must be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// Relative path inside the version directory, `/`-separated
+    /// (`model.pt`, `tokenizer/vocab.json`).
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub blake3: String,
+}
+
+/// A file of a version, whichever way it was stored: what checking and
+/// copying need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredFile<'a> {
+    pub path: &'a str,
+    pub size: u64,
+    pub sha256: &'a str,
+    pub blake3: Option<&'a str>,
+}
+
+/// The most files one version may list: a model directory has a handful;
+/// the cap keeps a hostile `metadata.json` from making a reader check
+/// millions of names.
+pub const MAX_FILES: usize = 10_000;
 
 /// How the artifact's bytes encode the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,14 +163,30 @@ pub struct Lineage {
     pub duration_seconds: Option<f64>,
     /// The version this one was derived from or replaces, if any.
     pub parent_version: Option<ModelVersion>,
+    /// The search-space file the model was selected with, as given, and
+    /// its sha256 (absent: the trainer's default grid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grid_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grid_sha256: Option<String>,
 }
 
 /// Identifies the training data without storing it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataFingerprint {
+    /// The file's base name (`train.tsv`).
     pub name: String,
     pub sha256: String,
+    /// Data rows (records); 0 where the format's rows were not counted
+    /// (a file `registry add --data` does not know how to read).
     pub rows: u64,
+    /// The path as it was given (`d1/train.tsv`), so two files of the same
+    /// name are told apart; absent in versions saved before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The file's size in bytes; absent in versions saved before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
 }
 
 /// The program that produced a model.
@@ -322,6 +380,98 @@ impl ModelMetadata {
                 actual,
             });
         }
-        from_map(map, location)
+        let metadata: ModelMetadata = from_map(map, location)?;
+        metadata.check_files(location)?;
+        Ok(metadata)
     }
+
+    /// Every file of the version: the artifact (if any), then the
+    /// registered files, in the order recorded.
+    pub fn stored_files(&self) -> Vec<StoredFile<'_>> {
+        let artifact = self.artifact.iter().map(|a| StoredFile {
+            path: &a.file,
+            size: a.size,
+            sha256: &a.sha256,
+            blake3: a.blake3.as_deref(),
+        });
+        let files = self.files.iter().map(|f| StoredFile {
+            path: &f.path,
+            size: f.size,
+            sha256: &f.sha256,
+            blake3: Some(&f.blake3),
+        });
+        artifact.chain(files).collect()
+    }
+
+    /// The total size of the version's files.
+    pub fn total_size(&self) -> u64 {
+        self.stored_files().iter().map(|f| f.size).sum()
+    }
+
+    /// The file list is untrusted input like everything else in the
+    /// document: every path a valid relative key that is not one of the
+    /// registry's own names, no path twice or inside another file's path,
+    /// digests well-formed, at least one file, and format 2 for `files`.
+    fn check_files(&self, location: &str) -> Result<()> {
+        let invalid = |reason: String| RegistryError::InvalidMetadata {
+            location: location.to_string(),
+            reason,
+        };
+        let files = self.stored_files();
+        if files.is_empty() {
+            return Err(invalid("it lists no files (neither \"artifact\" nor \"files\")".into()));
+        }
+        if files.len() > MAX_FILES {
+            return Err(invalid(format!(
+                "it lists {} files, more than {MAX_FILES}",
+                files.len()
+            )));
+        }
+        if !self.files.is_empty() && self.format_version < 2 {
+            return Err(invalid("\"files\" needs format_version 2".into()));
+        }
+        let mut paths: Vec<&str> = Vec::with_capacity(files.len());
+        for f in &files {
+            check_file_path(f.path).map_err(|reason| invalid(format!("file {:?}: {reason}", f.path)))?;
+            let hex = |d: &str| d.len() == 64 && d.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if !hex(f.sha256) || f.blake3.is_some_and(|b| !hex(b)) {
+                return Err(invalid(format!(
+                    "file {:?}: a digest is not 64 lower-case hex digits",
+                    f.path
+                )));
+            }
+            paths.push(f.path);
+        }
+        paths.sort_unstable();
+        for pair in paths.windows(2) {
+            if pair[0] == pair[1] {
+                return Err(invalid(format!("file {:?} is listed twice", pair[0])));
+            }
+            if pair[1].strip_prefix(pair[0]).is_some_and(|rest| rest.starts_with('/')) {
+                return Err(invalid(format!(
+                    "{:?} is a file and a directory ({:?})",
+                    pair[0], pair[1]
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `path` can name a file of a version: a valid storage key (so no
+/// `..`, no absolute path, no hidden names), and not the registry's own
+/// `metadata.json` or `model.sig` at the top of the version directory.
+pub(crate) fn check_file_path(path: &str) -> std::result::Result<(), String> {
+    crate::store::validate_key(path).map_err(|e| match e {
+        crate::store::StoreError::InvalidKey { reason, .. } => format!(
+            "{reason} (file paths are relative, '/'-separated, made of A-Z a-z 0-9 . _ + -, with no component starting with '.')"
+        ),
+        other => other.to_string(),
+    })?;
+    if path == crate::registry::keys::METADATA_FILE || path == crate::registry::keys::SIGNATURE_FILE {
+        return Err(format!(
+            "{path:?} is reserved for the registry's own use; rename the file"
+        ));
+    }
+    Ok(())
 }

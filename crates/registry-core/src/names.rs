@@ -136,27 +136,35 @@ impl AliasName {
 impl FromStr for AliasName {
     type Err = RegistryError;
     fn from_str(s: &str) -> Result<Self> {
-        let invalid = |reason: &str| RegistryError::InvalidAlias {
+        check_name(s).map_err(|reason| RegistryError::InvalidAlias {
             input: s.to_string(),
-            reason: reason.to_string(),
-        };
-        if s.is_empty() {
-            return Err(invalid("it is empty"));
-        }
-        if s.len() > 64 {
-            return Err(invalid("it is longer than 64 characters"));
-        }
-        if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
-            return Err(invalid("it must start with a lower-case letter"));
-        }
-        if let Some(c) = s
-            .chars()
-            .find(|&c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'))
-        {
-            return Err(invalid(&format!("character {c:?} is not allowed")));
-        }
+            reason,
+        })?;
         Ok(AliasName(s.to_string()))
     }
+}
+
+/// The rules alias and model names share: 1-64 characters, a lower-case
+/// letter first, then lower-case letters, digits, `-` and `_`. Both become
+/// storage keys and appear in `models:/NAME@ALIAS`, so neither may contain
+/// `/`, `@`, `.` or anything a shell or a URL would need to quote.
+fn check_name(s: &str) -> std::result::Result<(), String> {
+    if s.is_empty() {
+        return Err("it is empty".into());
+    }
+    if s.len() > 64 {
+        return Err("it is longer than 64 characters".into());
+    }
+    if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err("it must start with a lower-case letter".into());
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|&c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'))
+    {
+        return Err(format!("character {c:?} is not allowed"));
+    }
+    Ok(())
 }
 
 impl TryFrom<String> for AliasName {
@@ -173,6 +181,69 @@ impl From<AliasName> for String {
 }
 
 impl fmt::Display for AliasName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The name of one of a registry's models (`sentiment`, `spam`): the same
+/// rules as alias names. The registry's root holds the default model, named
+/// [`ModelName::DEFAULT`]; a value of this type is never that name, so
+/// "no name" and "default" cannot mean two different places.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ModelName(String);
+
+impl ModelName {
+    /// How the default model (the registry's root) is named on the command
+    /// line and in `models:/default@production`.
+    pub const DEFAULT: &'static str = "default";
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `None` for [`ModelName::DEFAULT`], else the named model.
+    pub fn parse_optional(s: &str) -> Result<Option<ModelName>> {
+        if s == Self::DEFAULT {
+            return Ok(None);
+        }
+        s.parse().map(Some)
+    }
+}
+
+impl FromStr for ModelName {
+    type Err = RegistryError;
+    fn from_str(s: &str) -> Result<Self> {
+        let invalid = |reason: String| RegistryError::InvalidModelName {
+            input: s.to_string(),
+            reason,
+        };
+        check_name(s).map_err(invalid)?;
+        if s == Self::DEFAULT {
+            return Err(invalid(format!(
+                "{:?} names the registry's default model, not a named one",
+                Self::DEFAULT
+            )));
+        }
+        Ok(ModelName(s.to_string()))
+    }
+}
+
+impl TryFrom<String> for ModelName {
+    type Error = RegistryError;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
+impl From<ModelName> for String {
+    fn from(m: ModelName) -> String {
+        m.0
+    }
+}
+
+impl fmt::Display for ModelName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }

@@ -44,6 +44,8 @@ fn on_disk_layout_matches_format_md() {
         name: "rotten_tomatoes_snippets.tsv".into(),
         sha256: "7dc937f571c94236e247ceced16e6ca0db8638a2c974f05cf46e8472e6e6cff1".into(),
         rows: 12752,
+        path: None,
+        size: None,
     });
     info.lineage.code = Some(CodeInfo {
         name: "trainer".into(),

@@ -264,7 +264,7 @@ fn raw_artifacts_and_json_models() {
         bytes: vec![8, 7, 0, 1, 2],
     };
     let md = reg.save_artifact(&v("1.0.0"), onnx, ModelInfo::default()).unwrap();
-    assert_eq!(md.artifact.file, "model.onnx");
+    assert_eq!(md.artifact.as_ref().map(|a| a.file.as_str()), Some("model.onnx"));
     let loaded = reg.load_artifact(&v("1.0.0")).unwrap();
     assert_eq!(loaded.bytes, vec![8, 7, 0, 1, 2]);
     assert!(matches!(
@@ -345,7 +345,7 @@ fn newer_formats_are_refused_with_a_clear_error() {
             err,
             RegistryError::UnsupportedFormat {
                 found: 7,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),
@@ -439,6 +439,8 @@ fn metadata_records_lineage_and_fills_created_by() {
         name: "reviews.tsv".into(),
         sha256: "ab".repeat(32),
         rows: 10,
+        path: None,
+        size: None,
     });
     i.tags.insert("team".into(), "search".into());
     let md = reg.save_model(&v("1.0.0"), &weights(1), i).unwrap();

@@ -17,7 +17,7 @@ pub mod s3;
 use std::path::PathBuf;
 
 use registry_core::store::{FsStore, Store};
-use registry_core::{Registry, RegistryError};
+use registry_core::{ModelName, Registry, RegistryError, choose_model};
 
 /// A registry whose backend was chosen at run time.
 pub type AnyRegistry = Registry<Box<dyn Store>>;
@@ -115,6 +115,9 @@ pub struct RegistryArgs {
     /// S3-compatible server for s3:// registries, e.g. http://127.0.0.1:9000 (default: AWS_ENDPOINT_URL, else AWS).
     #[arg(long, global = true, env = "MODELREG_S3_ENDPOINT", hide_env_values = true)]
     pub s3_endpoint: Option<String>,
+    /// Model within the registry, e.g. spam (default: the registry's default model; see `registry models`).
+    #[arg(long, global = true, env = "MODELREG_MODEL", hide_env_values = true)]
+    pub model: Option<String>,
 }
 
 impl RegistryArgs {
@@ -133,6 +136,31 @@ impl RegistryArgs {
     /// commands that only read (see [`open_existing`]).
     pub fn open_existing(&self) -> Result<AnyRegistry, OpenError> {
         open_existing(&self.registry, &self.options())
+    }
+
+    /// The model to work on: `--model` / `MODELREG_MODEL`, or the model a
+    /// `models:/` URI among `targets` names (they must agree).
+    pub fn model<'a>(&self, targets: impl IntoIterator<Item = &'a str>) -> Result<Option<ModelName>, OpenError> {
+        Ok(choose_model(self.model.as_deref(), targets)?)
+    }
+
+    /// [`RegistryArgs::open`] for the model [`RegistryArgs::model`] picks
+    /// (created by its first save): for commands that write.
+    pub fn open_model<'a>(&self, targets: impl IntoIterator<Item = &'a str>) -> Result<AnyRegistry, OpenError> {
+        let model = self.model(targets)?;
+        Ok(self.open()?.for_model(model))
+    }
+
+    /// [`RegistryArgs::open_existing`] for the model [`RegistryArgs::model`]
+    /// picks, which must exist: for commands that read.
+    pub fn open_existing_model<'a>(
+        &self,
+        targets: impl IntoIterator<Item = &'a str>,
+    ) -> Result<AnyRegistry, OpenError> {
+        let model = self.model(targets)?;
+        let registry = self.open_existing()?.for_model(model);
+        registry.require_model()?;
+        Ok(registry)
     }
 }
 

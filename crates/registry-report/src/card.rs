@@ -87,17 +87,18 @@ impl ModelCard {
             lineage_rows.push(("training time".into(), format!("{s:.2} s")));
         }
 
-        let encoding = serde_json::to_value(md.artifact.encoding)
-            .map(|v| plain(&v))
-            .unwrap_or_default();
-        let mut artifact = vec![
-            ("file".into(), md.artifact.file.clone()),
-            ("encoding".into(), encoding),
-            ("size".into(), format!("{} bytes", md.artifact.size)),
-            ("sha256".into(), md.artifact.sha256.clone()),
-        ];
-        if let Some(b3) = &md.artifact.blake3 {
-            artifact.push(("blake3".into(), b3.clone()));
+        let mut artifact = Vec::new();
+        for file in md.stored_files() {
+            artifact.push(("file".into(), file.path.to_string()));
+            if let Some(a) = md.artifact.as_ref().filter(|a| a.file == file.path) {
+                let encoding = serde_json::to_value(a.encoding).map(|v| plain(&v)).unwrap_or_default();
+                artifact.push(("encoding".into(), encoding));
+            }
+            artifact.push(("size".into(), format!("{} bytes", file.size)));
+            artifact.push(("sha256".into(), file.sha256.to_string()));
+            if let Some(b3) = file.blake3 {
+                artifact.push(("blake3".into(), b3.to_string()));
+            }
         }
         artifact.push(("metadata digest".into(), md.metadata_sha256.clone()));
 

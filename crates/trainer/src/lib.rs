@@ -5,7 +5,7 @@
 
 use registry_core::metrics::{ClassificationMetrics, Confusion};
 use registry_core::{
-    AliasName, Bump, CodeInfo, DataFingerprint, ModelInfo, ModelMetadata, ModelVersion, RegistryError,
+    AliasName, Bump, CodeInfo, DataFingerprint, ModelInfo, ModelMetadata, ModelName, ModelVersion, RegistryError,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,6 +40,10 @@ pub struct TrainOptions {
     pub search: SearchConfig,
     pub description: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// The registry's model to save into (`None`: its default model).
+    pub model: Option<ModelName>,
+    /// The grid file given (`--grid`), recorded with its digest.
+    pub grid_file: Option<PathBuf>,
 }
 
 /// What happened.
@@ -109,7 +113,7 @@ pub fn train_and_register(
 ) -> Result<TrainOutcome, TrainError> {
     let started = Instant::now();
     let data = Dataset::load(&resolve_data(&options.data))?;
-    let registry = registry_open::open(&options.registry, &options.open_options)?;
+    let registry = registry_open::open(&options.registry, &options.open_options)?.for_model(options.model.clone());
     if let Some(v) = &options.version
         && registry.list_versions()?.contains(v)
     {
@@ -153,7 +157,13 @@ pub fn train_and_register(
         name: data.name.clone(),
         sha256: data.sha256.clone(),
         rows: data.len() as u64,
+        path: Some(options.data.display().to_string()),
+        size: std::fs::metadata(resolve_data(&options.data)).ok().map(|m| m.len()),
     });
+    if let Some(grid) = &options.grid_file {
+        info.lineage.grid_path = Some(grid.display().to_string());
+        info.lineage.grid_sha256 = std::fs::read(grid).ok().map(|b| registry_core::sha256_hex(&b));
+    }
     info.lineage.code = Some(CodeInfo {
         name: "trainer".into(),
         version: env!("CARGO_PKG_VERSION").into(),

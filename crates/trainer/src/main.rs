@@ -61,6 +61,25 @@ fn parse_tag(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// How often a plain progress line is printed when stderr is not a terminal.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `trainer: 120/540 fits (22%), 14 s elapsed, ETA 49 s`.
+fn progress_line(p: Progress, elapsed: std::time::Duration) -> String {
+    let secs = elapsed.as_secs_f64();
+    let eta = if p.done == 0 {
+        "unknown".to_string()
+    } else {
+        format!("{:.0} s", secs / p.done as f64 * (p.total - p.done) as f64)
+    };
+    format!(
+        "trainer: {}/{} fits ({:.0}%), {secs:.0} s elapsed, ETA {eta}",
+        p.done,
+        p.total,
+        100.0 * p.done as f64 / p.total.max(1) as f64
+    )
+}
+
 /// Bad data or a bad grid is the user's input to fix (usage); registry
 /// failures keep their own kind.
 fn failure(e: TrainError) -> Failure {
@@ -86,18 +105,32 @@ fn try_main(args: Args) -> Result<(), Failure> {
         },
         description: args.description.clone(),
         tags: args.tags.iter().cloned().collect(),
+        model: args.registry.model(None)?,
+        grid_file: args.grid.clone(),
     };
-    let bar = (!args.quiet && !args.json && std::io::stdout().is_terminal()).then(|| {
+    // A bar on a terminal; elsewhere (CI logs, `2> log`) a plain line
+    // every few seconds, so a long search is visibly alive.
+    let on_terminal = std::io::stderr().is_terminal();
+    let bar = (!args.quiet && on_terminal).then(|| {
         let bar = indicatif::ProgressBar::new(0);
         if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} fits, ETA {eta}") {
             bar.set_style(style);
         }
         bar
     });
+    let started = std::time::Instant::now();
+    let last_line = std::sync::Mutex::new(started);
     let progress = |p: Progress| {
         if let Some(bar) = &bar {
             bar.set_length(p.total as u64);
             bar.set_position(p.done as u64);
+        } else if !args.quiet
+            && let Ok(mut last) = last_line.lock()
+            && last.elapsed() >= PROGRESS_EVERY
+            && p.done < p.total
+        {
+            *last = std::time::Instant::now();
+            eprintln!("{}", progress_line(p, started.elapsed()));
         }
     };
     let outcome = train_and_register(&options, &progress).map_err(failure)?;

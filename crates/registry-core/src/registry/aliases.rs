@@ -4,7 +4,7 @@
 use super::keys;
 use super::{AliasMove, Expect, Registry};
 use crate::error::{RegistryError, Result};
-use crate::metadata::{AliasAction, AliasRecord, FORMAT_VERSION, from_map, parse_versioned};
+use crate::metadata::{AliasAction, AliasRecord, BASE_FORMAT_VERSION, from_map, parse_versioned};
 use crate::names::{AliasName, ModelVersion};
 use crate::store::{Pointer, Store, StoreError};
 use std::collections::BTreeMap;
@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 impl<S: Store> Registry<S> {
     pub(super) fn read_alias_pointer(&self, alias: &AliasName) -> Result<Option<(AliasRecord, Pointer)>> {
-        let key = keys::alias(alias);
+        let key = self.keys.alias(alias);
         let Some(pointer) = self.store.read_pointer(&key)? else {
             return Ok(None);
         };
@@ -55,8 +55,8 @@ impl<S: Store> Registry<S> {
     /// Every alias and what it points to, `latest` included.
     pub fn list_aliases(&self) -> Result<Vec<AliasRecord>> {
         let mut out = Vec::new();
-        for key in self.store.list(keys::ALIASES)? {
-            let Some(name) = keys::alias_of(&key) else {
+        for key in self.store.list(&self.keys.aliases())? {
+            let Some(name) = self.keys.alias_of(&key) else {
                 continue;
             };
             if let Some((record, _)) = self.read_alias_pointer(&name)? {
@@ -80,14 +80,14 @@ impl<S: Store> Registry<S> {
             self.record_history(record, &pointer.bytes)?;
         }
         let record = AliasRecord {
-            format_version: FORMAT_VERSION,
+            format_version: BASE_FORMAT_VERSION,
             alias: alias.clone(),
             seq: match &current {
                 None => 1,
                 // Checked: a wrapped sequence number would overwrite nothing
                 // (history is create-only) but silently lose the new entry.
                 Some((r, _)) => r.seq.checked_add(1).ok_or_else(|| RegistryError::InvalidMetadata {
-                    location: self.store.location(&keys::alias(alias)),
+                    location: self.store.location(&self.keys.alias(alias)),
                     reason: format!("its seq is {}, the largest there is: the alias cannot move again (recreate it under another name)", r.seq),
                 })?,
             },
@@ -104,14 +104,14 @@ impl<S: Store> Registry<S> {
         })?;
         bytes.push(b'\n');
         self.store
-            .swap_pointer(&keys::alias(alias), current.as_ref().map(|(_, p)| &p.tag), &bytes)?;
+            .swap_pointer(&self.keys.alias(alias), current.as_ref().map(|(_, p)| &p.tag), &bytes)?;
         // Best effort: the next mover records this state if we die here.
         self.record_history(&record, &bytes)?;
         Ok(record)
     }
 
     pub(super) fn record_history(&self, record: &AliasRecord, bytes: &[u8]) -> Result<()> {
-        match self.store.create(&keys::history(&record.alias, record.seq), bytes) {
+        match self.store.create(&self.keys.history(&record.alias, record.seq), bytes) {
             Ok(()) | Err(StoreError::AlreadyExists { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -144,10 +144,10 @@ impl<S: Store> Registry<S> {
             });
         }
         let metadata = self.metadata(version)?;
-        // Never point an alias at a version whose model does not verify, or
-        // does not decode as the type it claims (where a validator knows it).
-        let loaded = self.load_with_metadata(metadata.clone())?;
-        self.validate_model(&metadata, &loaded.bytes)?;
+        // Never point an alias at a version whose files do not verify, or
+        // whose model does not decode as the type it claims (where a
+        // validator knows it).
+        self.check_content(&metadata, false)?;
         loop {
             let current = self.read_alias_pointer(alias)?;
             let actual = current.as_ref().map(|(r, _)| r.version.clone());
@@ -229,7 +229,7 @@ impl<S: Store> Registry<S> {
     /// Every state `alias` has had, oldest first.
     pub fn alias_history(&self, alias: &AliasName) -> Result<Vec<AliasRecord>> {
         let current = self.read_alias_pointer(alias)?;
-        let prefix = keys::history_prefix(alias);
+        let prefix = self.keys.history_prefix(alias);
         let mut out: BTreeMap<u64, AliasRecord> = BTreeMap::new();
         for key in self.store.list(&prefix)? {
             let location = self.store.location(&key);
@@ -278,7 +278,7 @@ mod tests {
 
     fn record(seq: u64, version: &str, action: AliasAction) -> AliasRecord {
         AliasRecord {
-            format_version: FORMAT_VERSION,
+            format_version: BASE_FORMAT_VERSION,
             alias: "production".parse().unwrap(),
             seq,
             version: version.parse().unwrap(),

@@ -1,65 +1,108 @@
 //! The registry's on-disk keys. Each key is built by exactly one function
 //! here, so the layout FORMAT.md specifies is written down once in code.
+//!
+//! A registry holds one default model at its root (the seed's layout:
+//! `versions/`, `aliases/`, `history/`, `latest/`) and any number of named
+//! models, each with the same layout under `models/<name>/`. [`Keys`] is the
+//! layout of one model: the same functions with the model's prefix.
 
-use crate::names::{AliasName, ModelVersion};
+use crate::names::{AliasName, ModelName, ModelVersion};
 
-/// The format marker at the registry's root.
+/// The format marker at the registry's root (one per registry, shared by
+/// all its models).
 pub(crate) const MARKER: &str = "registry.json";
-/// Every version lives under this prefix.
-pub(crate) const VERSIONS: &str = "versions/";
-/// Alias pointers live under this prefix.
-pub(crate) const ALIASES: &str = "aliases/";
-/// Alias histories live under this prefix.
-pub(crate) const HISTORY: &str = "history/";
+/// Named models live under this prefix.
+pub(crate) const MODELS: &str = "models/";
 /// A version's metadata file, its commit point.
 pub(crate) const METADATA_FILE: &str = "metadata.json";
+/// A version's signature file (OpenSSF model-signing), never one of its
+/// registered files.
+pub(crate) const SIGNATURE_FILE: &str = "model.sig";
 
 /// The largest `metadata.json` the registry reads: the trainer's is ~2 KB;
-/// a megabyte leaves room for any other tool's metrics and notes, and keeps
-/// a hostile 100 MB file from costing every `list` hundreds of megabytes.
+/// a megabyte leaves room for any other tool's metrics and notes (and the
+/// file list of a directory of a few thousand files), and keeps a hostile
+/// 100 MB file from costing every `list` hundreds of megabytes.
 pub(crate) const MAX_METADATA_BYTES: u64 = 1024 * 1024;
 
 /// The largest history entry or `registry.json`: a few hundred bytes each.
 pub(crate) const MAX_SMALL_DOCUMENT_BYTES: u64 = crate::store::MAX_POINTER_BYTES;
 
-/// `versions/<v>/`: the prefix of every file of version `v`.
-pub(crate) fn version_prefix(v: &ModelVersion) -> String {
-    format!("{VERSIONS}{v}/")
+/// The keys of one model of the registry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Keys {
+    /// `""` for the default model, `models/<name>/` for a named one.
+    prefix: String,
 }
 
-/// `versions/<v>`: the version's directory as a view target.
-pub(crate) fn version_dir(v: &ModelVersion) -> String {
-    format!("{VERSIONS}{v}")
-}
+impl Keys {
+    pub(crate) fn for_model(model: Option<&ModelName>) -> Keys {
+        Keys {
+            prefix: model.map(|m| format!("{MODELS}{m}/")).unwrap_or_default(),
+        }
+    }
 
-/// `versions/<v>/metadata.json`.
-pub(crate) fn metadata(v: &ModelVersion) -> String {
-    format!("{VERSIONS}{v}/{METADATA_FILE}")
-}
+    /// `versions/`: every version lives under this prefix.
+    pub(crate) fn versions(&self) -> String {
+        format!("{}versions/", self.prefix)
+    }
 
-/// `versions/<v>/<file>`: one of the version's model files.
-pub(crate) fn version_file(v: &ModelVersion, file: &str) -> String {
-    format!("{VERSIONS}{v}/{file}")
-}
+    /// `aliases/`: alias pointers live under this prefix.
+    pub(crate) fn aliases(&self) -> String {
+        format!("{}aliases/", self.prefix)
+    }
 
-/// `aliases/<alias>.json`.
-pub(crate) fn alias(a: &AliasName) -> String {
-    format!("{ALIASES}{a}.json")
-}
+    /// `history/`: alias histories live under this prefix.
+    pub(crate) fn history_root(&self) -> String {
+        format!("{}history/", self.prefix)
+    }
 
-/// The alias a pointer key names, if it is a well-formed pointer key.
-pub(crate) fn alias_of(key: &str) -> Option<AliasName> {
-    key.strip_prefix(ALIASES)?.strip_suffix(".json")?.parse().ok()
-}
+    /// `versions/<v>/`: the prefix of every file of version `v`.
+    pub(crate) fn version_prefix(&self, v: &ModelVersion) -> String {
+        format!("{}versions/{v}/", self.prefix)
+    }
 
-/// `history/<alias>/`: the prefix of every recorded state of an alias.
-pub(crate) fn history_prefix(a: &AliasName) -> String {
-    format!("{HISTORY}{a}/")
-}
+    /// `versions/<v>`: the version's directory as a view target.
+    pub(crate) fn version_dir(&self, v: &ModelVersion) -> String {
+        format!("{}versions/{v}", self.prefix)
+    }
 
-/// `history/<alias>/<seq>.json`, zero-padded so keys sort by sequence.
-pub(crate) fn history(a: &AliasName, seq: u64) -> String {
-    format!("{HISTORY}{a}/{seq:010}.json")
+    /// `versions/<v>/metadata.json`.
+    pub(crate) fn metadata(&self, v: &ModelVersion) -> String {
+        format!("{}versions/{v}/{METADATA_FILE}", self.prefix)
+    }
+
+    /// `versions/<v>/<file>`: one of the version's files (`file` may
+    /// contain `/`: a registered directory keeps its structure).
+    pub(crate) fn version_file(&self, v: &ModelVersion, file: &str) -> String {
+        format!("{}versions/{v}/{file}", self.prefix)
+    }
+
+    /// `latest`: the view (a symbolic link in a local registry) mirroring
+    /// what the `latest` alias names.
+    pub(crate) fn latest_view(&self) -> String {
+        format!("{}{}", self.prefix, AliasName::LATEST)
+    }
+
+    /// `aliases/<alias>.json`.
+    pub(crate) fn alias(&self, a: &AliasName) -> String {
+        format!("{}aliases/{a}.json", self.prefix)
+    }
+
+    /// The alias a pointer key names, if it is a well-formed pointer key.
+    pub(crate) fn alias_of(&self, key: &str) -> Option<AliasName> {
+        key.strip_prefix(&self.aliases())?.strip_suffix(".json")?.parse().ok()
+    }
+
+    /// `history/<alias>/`: the prefix of every recorded state of an alias.
+    pub(crate) fn history_prefix(&self, a: &AliasName) -> String {
+        format!("{}history/{a}/", self.prefix)
+    }
+
+    /// `history/<alias>/<seq>.json`, zero-padded so keys sort by sequence.
+    pub(crate) fn history(&self, a: &AliasName, seq: u64) -> String {
+        format!("{}history/{a}/{seq:010}.json", self.prefix)
+    }
 }
 
 #[cfg(test)]
@@ -70,14 +113,30 @@ mod tests {
     fn keys_match_the_documented_layout() {
         let v: ModelVersion = "1.2.3".parse().unwrap();
         let a: AliasName = "production".parse().unwrap();
-        assert_eq!(version_prefix(&v), "versions/1.2.3/");
-        assert_eq!(version_dir(&v), "versions/1.2.3");
-        assert_eq!(metadata(&v), "versions/1.2.3/metadata.json");
-        assert_eq!(version_file(&v, "model.bin"), "versions/1.2.3/model.bin");
-        assert_eq!(alias(&a), "aliases/production.json");
-        assert_eq!(alias_of("aliases/production.json"), Some(a.clone()));
-        assert_eq!(alias_of("aliases/Bad Name.json"), None);
-        assert_eq!(history(&a, 7), "history/production/0000000007.json");
-        assert_eq!(history_prefix(&a), "history/production/");
+        let k = Keys::for_model(None);
+        assert_eq!(k.version_prefix(&v), "versions/1.2.3/");
+        assert_eq!(k.version_dir(&v), "versions/1.2.3");
+        assert_eq!(k.metadata(&v), "versions/1.2.3/metadata.json");
+        assert_eq!(k.version_file(&v, "model.bin"), "versions/1.2.3/model.bin");
+        assert_eq!(k.alias(&a), "aliases/production.json");
+        assert_eq!(k.alias_of("aliases/production.json"), Some(a.clone()));
+        assert_eq!(k.alias_of("aliases/Bad Name.json"), None);
+        assert_eq!(k.history(&a, 7), "history/production/0000000007.json");
+        assert_eq!(k.history_prefix(&a), "history/production/");
+        assert_eq!(k.latest_view(), "latest");
+    }
+
+    #[test]
+    fn named_models_live_under_models() {
+        let v: ModelVersion = "1.2.3".parse().unwrap();
+        let a: AliasName = "production".parse().unwrap();
+        let spam: ModelName = "spam".parse().unwrap();
+        let k = Keys::for_model(Some(&spam));
+        assert_eq!(k.metadata(&v), "models/spam/versions/1.2.3/metadata.json");
+        assert_eq!(k.alias(&a), "models/spam/aliases/production.json");
+        assert_eq!(k.alias_of("models/spam/aliases/production.json"), Some(a.clone()));
+        assert_eq!(k.alias_of("aliases/production.json"), None);
+        assert_eq!(k.history(&a, 1), "models/spam/history/production/0000000001.json");
+        assert_eq!(k.latest_view(), "models/spam/latest");
     }
 }

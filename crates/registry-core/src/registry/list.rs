@@ -30,7 +30,7 @@ impl<S: Store> Registry<S> {
     pub fn list_versions(&self) -> Result<Vec<ModelVersion>> {
         let mut versions: Vec<ModelVersion> = self
             .store
-            .list_groups(keys::VERSIONS, Some(keys::METADATA_FILE))?
+            .list_groups(&self.keys.versions(), Some(keys::METADATA_FILE))?
             .iter()
             .filter_map(|g| g.parse().ok())
             .collect();
@@ -41,9 +41,9 @@ impl<S: Store> Registry<S> {
     pub(super) fn scan_versions(&self) -> Result<VersionScan> {
         let mut scan = VersionScan::default();
         let mut seen_files: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        let listed = self.store.list(keys::VERSIONS)?;
+        let listed = self.store.list(&self.keys.versions())?;
         for key in &listed {
-            let rest = &key[keys::VERSIONS.len()..];
+            let rest = &key[self.keys.versions().len()..];
             let (dir, file) = rest.split_once('/').unwrap_or((rest, ""));
             seen_files.entry(dir).or_default().push(file);
         }
@@ -51,7 +51,7 @@ impl<S: Store> Registry<S> {
             match dir.parse::<ModelVersion>() {
                 Ok(v) if files.contains(&keys::METADATA_FILE) => scan.complete.push(v),
                 Ok(v) => scan.incomplete.push((v, files.iter().map(|f| f.to_string()).collect())),
-                Err(_) => scan.stray.push(format!("{}{dir}", keys::VERSIONS)),
+                Err(_) => scan.stray.push(format!("{}{dir}", &self.keys.versions())),
             }
         }
         scan.complete.sort();

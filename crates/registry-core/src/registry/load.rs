@@ -4,24 +4,30 @@
 use super::keys;
 use super::{LoadedArtifact, Registry, StoredVersion};
 use crate::error::{RegistryError, Result};
-use crate::metadata::{Encoding, ModelMetadata, blake3_hex, sha256_hex};
+use crate::metadata::{Encoding, ModelMetadata, StoredFile, blake3_hex, sha256_hex};
 use crate::names::{AliasName, ModelVersion};
 use crate::store::{Store, StoreError};
 use serde::de::DeserializeOwned;
 
-/// Checks `bytes` against the artifact digests in `metadata`: the fastest
+/// Checks `bytes` against a file's recorded size and digests: the fastest
 /// one recorded (BLAKE3 when present, else sha256), or with `all` every one.
-pub(super) fn check_digest(metadata: &ModelMetadata, bytes: &[u8], location: &str, all: bool) -> Result<()> {
-    let recorded = &metadata.artifact;
+pub(super) fn check_digest(file: &StoredFile<'_>, bytes: &[u8], location: &str, all: bool) -> Result<()> {
     let mismatch = |what: &'static str, expected: &str, actual: String| RegistryError::IntegrityMismatch {
         location: location.to_string(),
         what,
         expected: expected.to_string(),
         actual,
     };
-    if let Some(expected) = &recorded.blake3 {
+    if bytes.len() as u64 != file.size {
+        return Err(mismatch(
+            "size",
+            &format!("{} bytes", file.size),
+            format!("{} bytes", bytes.len()),
+        ));
+    }
+    if let Some(expected) = file.blake3 {
         let actual = blake3_hex(bytes);
-        if actual != *expected {
+        if actual != expected {
             return Err(mismatch("blake3", expected, actual));
         }
         if !all {
@@ -29,8 +35,8 @@ pub(super) fn check_digest(metadata: &ModelMetadata, bytes: &[u8], location: &st
         }
     }
     let actual = sha256_hex(bytes);
-    if actual != recorded.sha256 {
-        return Err(mismatch("sha256", &recorded.sha256, actual));
+    if actual != file.sha256 {
+        return Err(mismatch("sha256", file.sha256, actual));
     }
     Ok(())
 }
@@ -44,7 +50,7 @@ impl<S: Store> Registry<S> {
     /// `metadata.json` of `version` as stored, and parsed: its digest
     /// checked, and the version it names the one whose directory holds it.
     fn read_metadata(&self, version: &ModelVersion) -> Result<(Vec<u8>, ModelMetadata)> {
-        let key = keys::metadata(version);
+        let key = self.keys.metadata(version);
         let location = self.store.location(&key);
         let bytes = match self.store.read_limited(&key, keys::MAX_METADATA_BYTES) {
             Ok(b) => b,
@@ -75,54 +81,107 @@ impl<S: Store> Registry<S> {
         }
     }
 
-    /// A version's two files exactly as stored, each checked against the
-    /// metadata's digests (every one recorded): what [`Registry::import_version`]
+    /// A version's files exactly as stored, each checked against every
+    /// digest the metadata records: what [`Registry::import_version`]
     /// copies into another registry.
     pub fn load_stored_version(&self, version: &ModelVersion) -> Result<StoredVersion> {
         let (metadata_bytes, metadata) = self.read_metadata(version)?;
-        let (model, model_location) = self.read_artifact_sized(&metadata)?;
-        check_digest(&metadata, &model, &model_location, true)?;
+        let mut files = Vec::new();
+        for file in metadata.stored_files() {
+            let bytes = self.read_checked(version, &file, true, <[u8]>::to_vec)?;
+            files.push((file.path.to_string(), bytes));
+        }
         Ok(StoredVersion {
             metadata,
             metadata_bytes,
-            model,
+            files,
         })
     }
 
-    /// The model bytes of `version`, after checking size and sha256 against
+    /// Reads one file of `version` and checks it against its recorded size
+    /// and digest (with `all`, every recorded digest), then calls `f` with
+    /// its bytes, which are valid only during the call: the filesystem
+    /// store maps a large file instead of copying it. `f` is never called
+    /// on bytes that failed the checks.
+    pub(super) fn read_checked<T>(
+        &self,
+        version: &ModelVersion,
+        file: &StoredFile<'_>,
+        all: bool,
+        f: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T> {
+        let key = self.keys.version_file(version, file.path);
+        let location = self.store.location(&key);
+        let mut f = Some(f);
+        let mut outcome = None;
+        self.store.read_into(&key, &mut |bytes| {
+            let Some(f) = f.take() else { return };
+            // Checked first: nothing is decoded before the bytes are known good.
+            outcome = Some(check_digest(file, bytes, &location, all).map(|()| f(bytes)));
+        })?;
+        outcome.unwrap_or_else(|| {
+            Err(RegistryError::IntegrityMismatch {
+                location,
+                what: "read",
+                expected: "the store to pass the file's bytes once".into(),
+                actual: "no bytes".into(),
+            })
+        })
+    }
+
+    /// Reads the file `path` of a version whose metadata was loaded, checked
+    /// against its recorded size and digest, and calls `f` with its bytes
+    /// (see [`Registry::read_checked`]). A path the metadata does not list
+    /// is [`RegistryError::FileNotFound`].
+    pub fn read_version_file<T>(&self, metadata: &ModelMetadata, path: &str, f: impl FnOnce(&[u8]) -> T) -> Result<T> {
+        let files = metadata.stored_files();
+        let Some(file) = files.iter().find(|file| file.path == path) else {
+            return Err(RegistryError::FileNotFound {
+                version: metadata.version.to_string(),
+                path: path.to_string(),
+                available: files.iter().map(|f| f.path.to_string()).collect(),
+            });
+        };
+        self.read_checked(&metadata.version, file, false, f)
+    }
+
+    /// Checks every file of a version against its size and digest (with
+    /// `all`, every recorded digest) and validates its artifact, if any, as
+    /// the model type it claims (where a validator knows the type): what
+    /// `verify` checks, and what must hold before an alias points at it.
+    pub(super) fn check_content(&self, metadata: &ModelMetadata, all: bool) -> Result<()> {
+        for file in metadata.stored_files() {
+            let artifact = metadata.artifact.as_ref().is_some_and(|a| a.file == file.path);
+            if artifact {
+                self.read_checked(&metadata.version, &file, all, |bytes| {
+                    self.validate_model(metadata, bytes)
+                })??;
+            } else {
+                self.read_checked(&metadata.version, &file, all, |_| ())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The model bytes of `version`, after checking size and digest against
     /// its metadata. Nothing is decoded before the check passes.
     pub fn load_artifact(&self, version: &ModelVersion) -> Result<LoadedArtifact> {
         let metadata = self.metadata(version)?;
         self.load_with_metadata(metadata)
     }
 
-    /// The artifact's bytes, checked for size (not yet for checksum), and
-    /// where they came from.
-    pub(super) fn read_artifact_sized(&self, metadata: &ModelMetadata) -> Result<(Vec<u8>, String)> {
-        let key = keys::version_file(&metadata.version, &metadata.artifact.file);
-        let location = self.store.location(&key);
-        let bytes = self.store.read(&key)?;
-        if bytes.len() as u64 != metadata.artifact.size {
-            return Err(RegistryError::IntegrityMismatch {
-                location,
-                what: "size",
-                expected: format!("{} bytes", metadata.artifact.size),
-                actual: format!("{} bytes", bytes.len()),
-            });
-        }
-        Ok((bytes, location))
-    }
-
     pub(super) fn load_with_metadata(&self, metadata: ModelMetadata) -> Result<LoadedArtifact> {
-        let (bytes, location) = self.read_artifact_sized(&metadata)?;
-        check_digest(&metadata, &bytes, &location, false)?;
+        let file = artifact_file(&metadata)?;
+        let bytes = self.read_checked(&metadata.version, &file, false, <[u8]>::to_vec)?;
         Ok(LoadedArtifact { bytes, metadata })
     }
 
     pub(super) fn decode<M: DeserializeOwned>(&self, loaded: LoadedArtifact) -> Result<(M, ModelMetadata)> {
         let md = loaded.metadata;
-        let location = self.store.location(&keys::version_file(&md.version, &md.artifact.file));
-        let decoded = match md.artifact.encoding {
+        let artifact = artifact_file(&md)?;
+        let location = self.store.location(&self.keys.version_file(&md.version, artifact.path));
+        let encoding = md.artifact.as_ref().map_or(Encoding::Raw, |a| a.encoding);
+        let decoded = match encoding {
             Encoding::Postcard => postcard::from_bytes(&loaded.bytes).map_err(|e| e.to_string()),
             Encoding::Json => serde_json::from_slice(&loaded.bytes).map_err(|e| e.to_string()),
             Encoding::Raw => Err("it is a raw artifact: read it with load_artifact".to_string()),
@@ -179,54 +238,44 @@ impl<S: Store> Registry<S> {
         self.decode_verified(metadata, decode)
     }
 
-    pub(super) fn decode_verified<T>(
+    /// Decodes the artifact of a version whose metadata was loaded (and
+    /// checked, e.g. for its model type) with `decode`, after checking its
+    /// size and digest: see [`Registry::load_decoded`].
+    pub fn decode_verified<T>(
         &self,
         metadata: ModelMetadata,
         decode: impl FnOnce(&[u8]) -> T,
     ) -> Result<(T, ModelMetadata)> {
-        let key = keys::version_file(&metadata.version, &metadata.artifact.file);
-        let location = self.store.location(&key);
-        let mut decode = Some(decode);
-        let mut outcome = None;
-        self.store.read_into(&key, &mut |bytes| {
-            if bytes.len() as u64 != metadata.artifact.size {
-                outcome = Some(Err(RegistryError::IntegrityMismatch {
-                    location: location.clone(),
-                    what: "size",
-                    expected: format!("{} bytes", metadata.artifact.size),
-                    actual: format!("{} bytes", bytes.len()),
-                }));
-                return;
-            }
-            let Some(decode) = decode.take() else { return };
-            // Checked first: nothing is decoded before the bytes are known good.
-            outcome = Some(check_digest(&metadata, bytes, &location, false).map(|()| decode(bytes)));
-        })?;
-        match outcome {
-            Some(Ok(decoded)) => Ok((decoded, metadata)),
-            Some(Err(e)) => Err(e),
-            None => Err(RegistryError::IntegrityMismatch {
-                location,
-                what: "read",
-                expected: "the store to pass the file's bytes once".into(),
-                actual: "no bytes".into(),
-            }),
-        }
+        let file = artifact_file(&metadata)?;
+        let decoded = self.read_checked(&metadata.version, &file, false, decode)?;
+        Ok((decoded, metadata))
     }
 
     /// The metadata of the version `alias` points to, checked against the
     /// digest the alias recorded.
-    pub(super) fn alias_metadata(&self, alias: &AliasName) -> Result<ModelMetadata> {
+    pub fn alias_metadata(&self, alias: &AliasName) -> Result<ModelMetadata> {
         let record = self.resolve(alias)?;
         let metadata = self.metadata(&record.version)?;
         if metadata.metadata_sha256 != record.metadata_sha256 {
             return Err(RegistryError::IntegrityMismatch {
-                location: self.store.location(&keys::metadata(&record.version)),
+                location: self.store.location(&self.keys.metadata(&record.version)),
                 what: "metadata sha256 (recorded by the alias)",
                 expected: record.metadata_sha256,
                 actual: metadata.metadata_sha256,
             });
         }
         Ok(metadata)
+    }
+}
+
+/// The artifact (the model the registry encoded) of a version, or
+/// [`RegistryError::NoArtifact`] for a version of registered files.
+fn artifact_file(metadata: &ModelMetadata) -> Result<StoredFile<'_>> {
+    match metadata.stored_files().first() {
+        Some(file) if metadata.artifact.is_some() => Ok(*file),
+        _ => Err(RegistryError::NoArtifact {
+            version: metadata.version.to_string(),
+            files: metadata.files.iter().map(|f| f.path.clone()).collect(),
+        }),
     }
 }

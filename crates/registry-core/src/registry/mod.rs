@@ -29,7 +29,7 @@ mod load;
 mod promote;
 mod repair;
 mod save;
-mod target;
+pub(crate) mod target;
 mod validators;
 mod verify;
 
@@ -40,9 +40,9 @@ pub use verify::{Finding, VerifyReport};
 
 use crate::error::{RegistryError, Result};
 use crate::metadata::{
-    Actor, AliasRecord, Encoding, FORMAT_VERSION, ModelMetadata, RegistryMarker, from_map, parse_versioned,
+    Actor, AliasRecord, BASE_FORMAT_VERSION, Encoding, ModelMetadata, RegistryMarker, from_map, parse_versioned,
 };
-use crate::names::ModelVersion;
+use crate::names::{ModelName, ModelVersion};
 use crate::store::{FsStore, Store, StoreError};
 use std::path::Path;
 use time::OffsetDateTime;
@@ -76,6 +76,14 @@ pub struct Artifact {
     pub bytes: Vec<u8>,
 }
 
+/// A file to register as it is: its path inside the version directory
+/// (`/`-separated; see [`crate::local_files::collect`]) and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFile {
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
 /// A version's files exactly as stored (see [`Registry::load_stored_version`]).
 #[derive(Debug, Clone)]
 pub struct StoredVersion {
@@ -83,8 +91,8 @@ pub struct StoredVersion {
     pub metadata: ModelMetadata,
     /// `metadata.json` byte for byte.
     pub metadata_bytes: Vec<u8>,
-    /// The model file byte for byte.
-    pub model: Vec<u8>,
+    /// Every file (path, bytes) in [`ModelMetadata::stored_files`] order.
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 /// A version's model bytes, checked against its metadata.
@@ -97,11 +105,16 @@ pub struct LoadedArtifact {
 /// A model registry. See the crate docs for an example.
 #[derive(Debug)]
 pub struct Registry<S: Store = FsStore> {
-    store: S,
+    /// Shared by the handles of each model ([`Registry::with_model`]).
+    store: std::sync::Arc<S>,
     /// Who saves and moves: looked up on first write, since reads (a
     /// predictor's start-up) should not pay for user and host look-ups.
     actor: std::sync::OnceLock<Actor>,
     validators: validators::Validators,
+    /// The model of the registry this handle reads and writes: `None` for
+    /// the default model at the root.
+    model: Option<ModelName>,
+    keys: keys::Keys,
 }
 
 impl Registry<FsStore> {
@@ -127,9 +140,11 @@ impl<S: Store> Registry<S> {
     /// A registry over any store; moves are attributed to [`Actor::current`].
     pub fn with_store(store: S) -> Self {
         Registry {
-            store,
+            store: std::sync::Arc::new(store),
             actor: std::sync::OnceLock::new(),
             validators: validators::Validators::default(),
+            model: None,
+            keys: keys::Keys::default(),
         }
     }
 
@@ -147,7 +162,7 @@ impl<S: Store> Registry<S> {
     /// mistyped path fails instead of looking like an empty registry.
     pub fn open_existing_store(store: S) -> Result<Self> {
         let registry = Registry::with_store(store);
-        if registry.check_marker()? || !registry.store.list_groups(keys::VERSIONS, None)?.is_empty() {
+        if registry.check_marker()? || !registry.store.list_groups(&registry.keys.versions(), None)?.is_empty() {
             return Ok(registry);
         }
         Err(RegistryError::NoRegistry {
@@ -162,7 +177,77 @@ impl<S: Store> Registry<S> {
             store: self.store,
             actor: std::sync::OnceLock::from(actor),
             validators: self.validators,
+            model: self.model,
+            keys: self.keys,
         }
+    }
+
+    /// The same registry, reading and writing model `model` (`None`: the
+    /// default model at the root, the seed's layout). Each model has its own
+    /// versions, `latest`, aliases and history under `models/<name>/`. A
+    /// model that does not exist yet is created by its first save; readers
+    /// check with [`Registry::require_model`].
+    pub fn for_model(self, model: Option<ModelName>) -> Self {
+        Registry {
+            keys: keys::Keys::for_model(model.as_ref()),
+            model,
+            ..self
+        }
+    }
+
+    /// A handle on another model of the same registry (see
+    /// [`Registry::for_model`]), sharing this one's store and settings.
+    pub fn with_model(&self, model: Option<ModelName>) -> Self {
+        Registry {
+            store: self.store.clone(),
+            actor: self.actor.clone(),
+            validators: self.validators.clone(),
+            model: None,
+            keys: keys::Keys::default(),
+        }
+        .for_model(model)
+    }
+
+    /// The model this handle works on; `None`: the default model.
+    pub fn model_name(&self) -> Option<&ModelName> {
+        self.model.as_ref()
+    }
+
+    /// The named models of the registry (those with at least one file under
+    /// `models/<name>/`), sorted; the default model is not among them.
+    pub fn list_models(&self) -> Result<Vec<ModelName>> {
+        Ok(self
+            .store
+            .list_groups(keys::MODELS, None)?
+            .iter()
+            .filter_map(|name| name.parse().ok())
+            .collect())
+    }
+
+    /// Checks that this handle's model exists: the default model always
+    /// does; a named one once something was saved under it. For commands
+    /// that only read, so a mistyped `--model` fails with the list of models
+    /// instead of looking like an empty model.
+    pub fn require_model(&self) -> Result<()> {
+        let Some(model) = &self.model else { return Ok(()) };
+        let models = self.list_models()?;
+        if models.contains(model) {
+            return Ok(());
+        }
+        let mut available = Vec::new();
+        if !self
+            .store
+            .list_groups(&keys::Keys::default().versions(), None)?
+            .is_empty()
+        {
+            available.push(ModelName::DEFAULT.to_string());
+        }
+        available.extend(models.iter().map(ToString::to_string));
+        Err(RegistryError::ModelNotFound {
+            model: model.to_string(),
+            root: self.registry_location(),
+            available,
+        })
     }
 
     fn actor(&self) -> &Actor {
@@ -173,8 +258,21 @@ impl<S: Store> Registry<S> {
         &self.store
     }
 
-    /// Where the registry is, for messages.
+    /// Where this handle's model is, for messages: the registry's root for
+    /// the default model, `<root>/models/<name>/` for a named one.
     pub fn location(&self) -> String {
+        match &self.model {
+            None => self.registry_location(),
+            Some(_) => self
+                .store
+                .location(&self.keys.versions())
+                .trim_end_matches("versions/")
+                .to_string(),
+        }
+    }
+
+    /// Where the registry (all its models) is, for messages.
+    pub fn registry_location(&self) -> String {
         let marker = self.store.location(keys::MARKER);
         marker.strip_suffix(keys::MARKER).unwrap_or(&marker).to_string()
     }
@@ -197,7 +295,7 @@ impl<S: Store> Registry<S> {
             return Ok(());
         }
         let marker = RegistryMarker {
-            format_version: FORMAT_VERSION,
+            format_version: BASE_FORMAT_VERSION,
             created_at: OffsetDateTime::now_utc(),
         };
         let bytes = serde_json::to_vec_pretty(&marker).unwrap_or_default();
@@ -210,11 +308,11 @@ impl<S: Store> Registry<S> {
     /// Where version `version` lives (`<registry>/versions/<version>`), for
     /// messages; whether or not it exists.
     pub fn version_location(&self, version: &ModelVersion) -> String {
-        self.store.location(&keys::version_dir(version))
+        self.store.location(&self.keys.version_dir(version))
     }
 
     /// Where the metadata of `version` lives, for messages.
     pub fn metadata_location(&self, version: &ModelVersion) -> String {
-        self.store.location(&keys::metadata(version))
+        self.store.location(&self.keys.metadata(version))
     }
 }

@@ -12,7 +12,6 @@
 //! [`RegistryError::CommitLost`]: crate::RegistryError::CommitLost
 
 use super::Registry;
-use super::keys;
 use crate::error::Result;
 use crate::metadata::AliasAction;
 use crate::names::{AliasName, ModelVersion};
@@ -76,7 +75,7 @@ impl<S: Store> Registry<S> {
         grace: Duration,
         report: &mut RepairReport,
     ) -> Result<()> {
-        let keys: Vec<String> = files.iter().map(|f| keys::version_file(version, f)).collect();
+        let keys: Vec<String> = files.iter().map(|f| self.keys.version_file(version, f)).collect();
         for key in &keys {
             let old_enough = match self.store.age(key) {
                 Ok(Some(age)) => age >= grace,
@@ -92,7 +91,7 @@ impl<S: Store> Registry<S> {
         }
         // Re-checked just before deleting: a save that committed meanwhile
         // (its metadata appeared) is complete and is left alone.
-        if self.store.read(&keys::metadata(version)).is_ok() {
+        if self.store.read(&self.keys.metadata(version)).is_ok() {
             return Ok(());
         }
         for key in &keys {

@@ -3,10 +3,11 @@
 
 use super::keys;
 use super::load::check_digest;
-use super::{Artifact, Registry, StoredVersion};
+use super::{Artifact, NewFile, Registry, StoredVersion};
 use crate::error::{RegistryError, Result};
 use crate::metadata::{
-    AliasAction, ArtifactInfo, Encoding, FORMAT_VERSION, ModelInfo, ModelMetadata, blake3_hex, sha256_hex,
+    AliasAction, ArtifactInfo, BASE_FORMAT_VERSION, Encoding, FORMAT_VERSION, FileInfo, MAX_FILES, ModelInfo,
+    ModelMetadata, blake3_hex, check_file_path, sha256_hex,
 };
 use crate::names::{AliasName, Bump, ModelVersion};
 use crate::store::{Store, StoreError};
@@ -96,24 +97,94 @@ impl<S: Store> Registry<S> {
             info.lineage.created_by = Some(self.actor().clone());
         }
         let mut metadata = ModelMetadata {
-            format_version: FORMAT_VERSION,
+            format_version: BASE_FORMAT_VERSION,
             version: version.clone(),
             timestamp: OffsetDateTime::now_utc(),
-            artifact: ArtifactInfo {
-                file,
+            artifact: Some(ArtifactInfo {
+                file: file.clone(),
                 encoding: artifact.encoding,
                 size: artifact.bytes.len() as u64,
                 sha256: sha256_hex(&artifact.bytes),
                 blake3: Some(blake3_hex(&artifact.bytes)),
-            },
+            }),
+            files: Vec::new(),
             info,
             metadata_sha256: String::new(),
             canonicalization: None,
             extra: Default::default(),
         };
         let metadata_bytes = metadata.seal()?;
-        self.commit_version(&metadata, &metadata_bytes, &artifact.bytes)?;
+        self.commit_version(&metadata, &metadata_bytes, &[(file.as_str(), &artifact.bytes)])?;
         Ok(metadata)
+    }
+
+    /// Registers files as they are (a single file, or a directory's files
+    /// with their relative paths: see [`crate::local_files::collect`]) as
+    /// `version`: each is digested and listed in the metadata (format 2),
+    /// with the same atomicity and immutability as any save.
+    pub fn save_files(&self, version: &ModelVersion, files: &[NewFile], mut info: ModelInfo) -> Result<ModelMetadata> {
+        let location = || self.version_location(version);
+        if files.is_empty() {
+            return Err(RegistryError::InvalidFiles {
+                location: location(),
+                reason: "no files to register (an empty directory?)".into(),
+            });
+        }
+        if files.len() > MAX_FILES {
+            return Err(RegistryError::InvalidFiles {
+                location: location(),
+                reason: format!("{} files, more than the {MAX_FILES} a version may hold", files.len()),
+            });
+        }
+        for f in files {
+            check_file_path(&f.path).map_err(|reason| RegistryError::InvalidFiles {
+                location: f.path.clone(),
+                reason,
+            })?;
+        }
+        self.ensure_marker()?;
+        if info.lineage.created_by.is_none() {
+            info.lineage.created_by = Some(self.actor().clone());
+        }
+        let mut metadata = ModelMetadata {
+            format_version: FORMAT_VERSION,
+            version: version.clone(),
+            timestamp: OffsetDateTime::now_utc(),
+            artifact: None,
+            files: files
+                .iter()
+                .map(|f| FileInfo {
+                    path: f.path.clone(),
+                    size: f.bytes.len() as u64,
+                    sha256: sha256_hex(&f.bytes),
+                    blake3: blake3_hex(&f.bytes),
+                })
+                .collect(),
+            info,
+            metadata_sha256: String::new(),
+            canonicalization: None,
+            extra: Default::default(),
+        };
+        // Checked once more as a reader will (duplicates, a file inside
+        // another file's path), before anything is written.
+        let metadata_bytes = metadata.seal()?;
+        ModelMetadata::from_json(&metadata_bytes, &location())?;
+        let contents: Vec<(&str, &[u8])> = files.iter().map(|f| (f.path.as_str(), f.bytes.as_slice())).collect();
+        self.commit_version(&metadata, &metadata_bytes, &contents)?;
+        Ok(metadata)
+    }
+
+    /// [`Registry::save_files`] under the next free version after the
+    /// highest existing one, retrying with a higher version when a
+    /// concurrent writer takes it.
+    pub fn save_files_next(&self, bump: Bump, files: &[NewFile], info: ModelInfo) -> Result<ModelMetadata> {
+        loop {
+            let version = self.next_version(bump)?;
+            match self.save_files(&version, files, info.clone()) {
+                Err(RegistryError::VersionExists { .. }) => continue,
+                other => return other,
+            }
+        }
     }
 
     /// Copies a version from another registry byte for byte: `stored` is
@@ -134,21 +205,29 @@ impl<S: Store> Registry<S> {
                 reason: format!("its metadata says version {}", metadata.version),
             });
         }
-        if stored.model.len() as u64 != metadata.artifact.size {
-            return Err(RegistryError::IntegrityMismatch {
+        let expected = metadata.stored_files();
+        if expected.len() != stored.files.len() {
+            return Err(RegistryError::InvalidMetadata {
                 location,
-                what: "size",
-                expected: format!("{} bytes", metadata.artifact.size),
-                actual: format!("{} bytes", stored.model.len()),
+                reason: format!("it lists {} files, the copy has {}", expected.len(), stored.files.len()),
             });
         }
-        check_digest(&metadata, &stored.model, &location, true)?;
+        for (file, (path, bytes)) in expected.iter().zip(&stored.files) {
+            let location = format!("{location}: {path}");
+            if file.path != path {
+                return Err(RegistryError::InvalidMetadata {
+                    location,
+                    reason: format!("expected file {:?}", file.path),
+                });
+            }
+            check_digest(file, bytes, &location, true)?;
+        }
         match self.metadata(&version) {
             Ok(existing) if existing.metadata_sha256 == metadata.metadata_sha256 => return Ok(false),
             Ok(_) => {
                 return Err(RegistryError::VersionExists {
                     version: version.to_string(),
-                    location: self.store.location(&keys::version_prefix(&version)),
+                    location: self.store.location(&self.keys.version_prefix(&version)),
                     complete: true,
                 });
             }
@@ -156,58 +235,80 @@ impl<S: Store> Registry<S> {
             Err(e) => return Err(e),
         }
         self.ensure_marker()?;
-        self.commit_version(&metadata, &stored.metadata_bytes, &stored.model)?;
+        let contents: Vec<(&str, &[u8])> = stored.files.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
+        self.commit_version(&metadata, &stored.metadata_bytes, &contents)?;
         Ok(true)
     }
 
-    /// Writes a version's model file, then its metadata (the commit point),
-    /// then moves `latest` forward.
-    pub(super) fn commit_version(&self, metadata: &ModelMetadata, metadata_bytes: &[u8], model: &[u8]) -> Result<()> {
+    /// Writes a version's files (in the metadata's order), then its metadata
+    /// (the commit point), then moves `latest` forward. Whoever creates the
+    /// first file owns the version; a writer that meets a file it did not
+    /// create removes the ones it did and reports `VersionExists`.
+    pub(super) fn commit_version(
+        &self,
+        metadata: &ModelMetadata,
+        metadata_bytes: &[u8],
+        contents: &[(&str, &[u8])],
+    ) -> Result<()> {
         let version = &metadata.version;
-        let model_key = keys::version_file(version, &metadata.artifact.file);
         let exists = |complete| RegistryError::VersionExists {
             version: version.to_string(),
-            location: self.store.location(&keys::version_prefix(version)),
+            location: self.store.location(&self.keys.version_prefix(version)),
             complete,
         };
         if self
             .store
-            .list(&keys::version_prefix(version))?
+            .list(&self.keys.version_prefix(version))?
             .iter()
             .any(|k| k.ends_with(keys::METADATA_FILE))
         {
             return Err(exists(true));
         }
-        match self.store.create(&model_key, model) {
-            Ok(()) => {}
-            Err(StoreError::AlreadyExists { .. }) => {
-                let complete = self.store.read(&keys::metadata(version)).is_ok();
-                return Err(exists(complete));
+        let mut created: Vec<String> = Vec::with_capacity(contents.len());
+        // Takes back the files this save created: no reader can see them
+        // without metadata, so a failed save (a full disk, a lost race)
+        // leaves the registry as it was.
+        let undo = |created: &[String]| {
+            for key in created {
+                let _ = self.store.delete(key);
             }
-            Err(e) => return Err(e.into()),
+        };
+        for (path, bytes) in contents {
+            let key = self.keys.version_file(version, path);
+            match self.store.create(&key, bytes) {
+                Ok(()) => created.push(key),
+                Err(StoreError::AlreadyExists { .. }) => {
+                    undo(&created);
+                    let complete = self.store.read(&self.keys.metadata(version)).is_ok();
+                    return Err(exists(complete));
+                }
+                Err(e) => {
+                    undo(&created);
+                    return Err(e.into());
+                }
+            }
         }
         // The commit point: from here on the version exists.
-        match self.store.create(&keys::metadata(version), metadata_bytes) {
+        match self.store.create(&self.keys.metadata(version), metadata_bytes) {
             Ok(()) => {}
             Err(StoreError::AlreadyExists { .. }) => return Err(exists(true)),
             Err(e) => {
-                // The model file is ours (we created it above) and no reader
-                // can see it without metadata: take it back, so a failed save
-                // (a full disk, say) leaves the registry as it was.
-                let _ = self.store.delete(&model_key);
+                undo(&created);
                 return Err(e.into());
             }
         }
-        // Still ours? A model file removed or replaced between our two
-        // writes (by a repair with a grace period shorter than this save
-        // took, or by hand) must not be reported as a successful save; and
-        // `latest` must not move to it.
-        if let Err(e) = self.decode_verified(metadata.clone(), |_| ()) {
-            return Err(RegistryError::CommitLost {
-                version: version.to_string(),
-                location: self.store.location(&model_key),
-                reason: e.to_string(),
-            });
+        // Still ours? A file removed or replaced between our writes (by a
+        // repair with a grace period shorter than this save took, or by
+        // hand) must not be reported as a successful save; and `latest` must
+        // not move to it.
+        for file in metadata.stored_files() {
+            if let Err(e) = self.read_checked(version, &file, false, |_| ()) {
+                return Err(RegistryError::CommitLost {
+                    version: version.to_string(),
+                    location: self.store.location(&self.keys.version_file(version, file.path)),
+                    reason: e.to_string(),
+                });
+            }
         }
         // The version is committed; a failure from here on (a full disk
         // while recording latest's history, say) must not read as "nothing
@@ -252,8 +353,8 @@ impl<S: Store> Registry<S> {
             let Some((record, _)) = self.read_alias_pointer(&latest)? else {
                 return Ok(());
             };
-            let target = keys::version_prefix(&record.version);
-            self.store.publish_view(latest.as_str(), &target)?;
+            let target = self.keys.version_prefix(&record.version);
+            self.store.publish_view(&self.keys.latest_view(), &target)?;
             match self.read_alias_pointer(&latest)? {
                 Some((now, _)) if now.version == record.version => return Ok(()),
                 _ => continue,

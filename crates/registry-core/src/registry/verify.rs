@@ -5,7 +5,6 @@
 use super::Registry;
 use super::keys;
 use super::list::VersionScan;
-use super::load::check_digest;
 use crate::error::Result;
 use crate::metadata::{AliasRecord, from_map, parse_versioned};
 use crate::names::{AliasName, ModelVersion};
@@ -81,28 +80,25 @@ impl<S: Store> Registry<S> {
                 Ok(digest) => {
                     verified.insert(version.clone(), digest);
                 }
-                Err(e) => report.problem(self.store.location(&keys::version_prefix(version)), e.to_string()),
+                Err(e) => report.problem(self.store.location(&self.keys.version_prefix(version)), e.to_string()),
             }
         }
         verified
     }
 
-    /// One version's metadata and model, every digest checked; its
-    /// metadata digest if all is well.
+    /// One version's metadata and files, every digest checked, and its
+    /// artifact (if any) validated as its model type; its metadata digest
+    /// if all is well.
     fn verify_version(&self, version: &ModelVersion) -> Result<String> {
-        let loaded = self.load_artifact(version)?;
-        let location = self
-            .store
-            .location(&keys::version_file(version, &loaded.metadata.artifact.file));
-        check_digest(&loaded.metadata, &loaded.bytes, &location, true)?;
-        self.validate_model(&loaded.metadata, &loaded.bytes)?;
-        Ok(loaded.metadata.metadata_sha256)
+        let metadata = self.metadata(version)?;
+        self.check_content(&metadata, true)?;
+        Ok(metadata.metadata_sha256)
     }
 
     fn check_interrupted_saves(&self, scan: &VersionScan, report: &mut VerifyReport) {
         for (version, files) in &scan.incomplete {
             report.leftover(
-                self.store.location(&keys::version_prefix(version)),
+                self.store.location(&self.keys.version_prefix(version)),
                 format!(
                     "interrupted save of version {version}: {} without metadata.json (not listed; `verify --repair` removes it)",
                     files.join(", ")
@@ -124,9 +120,9 @@ impl<S: Store> Registry<S> {
     /// with that version's metadata digest; and `latest` up to date.
     fn check_aliases(&self, scan: &VersionScan, verified: &mut Verified, report: &mut VerifyReport) -> Result<()> {
         let mut latest_seen = false;
-        for key in self.store.list(keys::ALIASES)? {
+        for key in self.store.list(&self.keys.aliases())? {
             let location = self.store.location(&key);
-            let Some(alias) = keys::alias_of(&key) else {
+            let Some(alias) = self.keys.alias_of(&key) else {
                 report.problem(
                     location,
                     "not an alias pointer (expected aliases/<name>.json); move it away",
@@ -156,7 +152,7 @@ impl<S: Store> Registry<S> {
         }
         if !latest_seen && scan.newest_release().is_some() {
             report.leftover(
-                self.store.location(&keys::alias(&AliasName::latest())),
+                self.store.location(&self.keys.alias(&AliasName::latest())),
                 "versions exist but latest was never set (a first save was interrupted; `verify --repair` sets it)",
             );
         }
@@ -171,15 +167,15 @@ impl<S: Store> Registry<S> {
             && *newest > record.version
         {
             report.leftover(
-                self.store.location(&keys::alias(&latest)),
+                self.store.location(&self.keys.alias(&latest)),
                 format!(
                     "latest names {} but {newest} is newer (a save was interrupted before moving latest; `verify --repair` moves it)",
                     record.version
                 ),
             );
         }
-        let view = self.store.read_view(latest.as_str())?;
-        let want = keys::version_dir(&record.version);
+        let view = self.store.read_view(&self.keys.latest_view())?;
+        let want = self.keys.version_dir(&record.version);
         if let Some(view) = view
             && view != want
         {
@@ -193,7 +189,7 @@ impl<S: Store> Registry<S> {
 
     /// Every history entry parses as an alias record.
     fn check_history(&self, report: &mut VerifyReport) -> Result<()> {
-        for key in self.store.list(keys::HISTORY)? {
+        for key in self.store.list(&self.keys.history_root())? {
             let location = self.store.location(&key);
             let parsed = self
                 .store

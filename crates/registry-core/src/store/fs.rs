@@ -159,7 +159,9 @@ impl FsStore {
     }
 
     fn ensure_dir_into(&self, dir: &Path, created: &mut Vec<PathBuf>) -> Result<(), StoreError> {
-        if dir.is_dir() {
+        // "" is the parent of a relative root such as `registry`: the
+        // current directory, which exists.
+        if dir.as_os_str().is_empty() || dir.is_dir() {
             return Ok(());
         }
         if let Some(parent) = dir.parent() {
@@ -172,6 +174,11 @@ impl FsStore {
                     self.share(dir, SHARED_DIR_MODE).map_err(self.io(dir))?;
                 }
                 if let Some(parent) = dir.parent() {
+                    let parent = if parent.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        parent
+                    };
                     sync_dir(parent).map_err(self.io(parent))?;
                 }
                 Ok(())

@@ -49,6 +49,8 @@ pub fn info(i: u64) -> ModelInfo {
         name: "rotten_tomatoes_snippets.tsv".into(),
         sha256: "ab".repeat(32),
         rows: 1280,
+        path: None,
+        size: None,
     });
     info.lineage.seed = Some(42);
     info.lineage.folds = Some(5);

@@ -47,14 +47,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(reloaded, model);
     println!(
         "reloaded {} centroids from {} (sha256 {})",
-        reloaded.k, metadata.version, metadata.artifact.sha256
+        reloaded.k,
+        metadata.version,
+        metadata.stored_files()[0].sha256
     );
     let raw = registry.get_latest_model::<Centroids>();
     assert!(raw.is_err(), "latest is the raw ONNX artifact, not Centroids");
     println!(
         "latest is {} ({})",
         next,
-        registry.load_artifact(&next)?.metadata.artifact.file
+        registry.load_artifact(&next)?.metadata.stored_files()[0].path
     );
     let report = registry.verify()?;
     assert!(report.is_ok());

@@ -1,0 +1,283 @@
+//! Any model in and out: `add` registers files, `get` writes them back out,
+//! `models` lists the registry's models.
+
+use crate::inspect::{failure, score};
+use cli_errors::{Failure, printable};
+use registry_core::local_files::{collect, export, fingerprint};
+use registry_core::{AliasName, Bump, ModelInfo, ModelName, ModelVersion};
+use registry_open::AnyRegistry;
+use serde_json::{Map, Value, json};
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What `registry add` records besides the files.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AddArgs {
+    /// A model file, or a directory of files (keeps its structure).
+    pub path: PathBuf,
+    /// Exact version (semver); default: --bump the highest existing one (1.0.0 first).
+    #[arg(long, conflicts_with = "bump")]
+    pub version: Option<String>,
+    /// Which part of the highest existing version to increment.
+    #[arg(long, default_value = "patch", value_parser = ["major", "minor", "patch"])]
+    pub bump: String,
+    /// What kind of model this is (free text: sklearn, onnx, pytorch, ...).
+    #[arg(long = "type")]
+    pub model_type: Option<String>,
+    /// A hyperparameter, KEY=VALUE (VALUE as JSON if it parses, else a string); repeatable.
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub params: Vec<(String, String)>,
+    /// A metric, KEY=VALUE (VALUE as JSON if it parses, else a string); repeatable.
+    #[arg(long = "metric", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub metrics: Vec<(String, String)>,
+    /// Score on held-out test data.
+    #[arg(long, value_parser = finite)]
+    pub test_score: Option<f64>,
+    /// Mean cross-validation score.
+    #[arg(long, value_parser = finite)]
+    pub cv_score: Option<f64>,
+    /// The training data: recorded as path, size, sha256 and (CSV, TSV, JSON lines) rows.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// A tag, KEY=VALUE; repeatable.
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub tags: Vec<(String, String)>,
+    /// A JSON object with any of: model_type, hyperparameters, metrics,
+    /// test_score, cv_score, cv_std, description, tags (options given on
+    /// the command line win).
+    #[arg(long)]
+    pub metadata: Option<PathBuf>,
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
+}
+
+fn finite(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        _ => Err(format!("{s:?} is not a finite number")),
+    }
+}
+
+/// `0.5` and `{"a": 1}` as JSON; anything else (`rbf`) as a string.
+fn json_or_string(v: &str) -> Value {
+    serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()))
+}
+
+/// The keys `--metadata` may hold: the fields of `ModelInfo` a user fills.
+const METADATA_KEYS: [&str; 8] = [
+    "model_type",
+    "hyperparameters",
+    "metrics",
+    "test_score",
+    "cv_score",
+    "cv_std",
+    "description",
+    "tags",
+];
+
+/// Reads `--metadata FILE.json`, refusing unknown keys (a typo such as
+/// `hyperparams` would otherwise be dropped without a word).
+fn metadata_file(path: &Path) -> Result<ModelInfo, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::usage(format!("cannot read --metadata {}: {e}", path.display())))?;
+    let bad = |reason: String| Failure::usage(format!("--metadata {}: {reason}", path.display()));
+    let map: Map<String, Value> =
+        serde_json::from_str(&text).map_err(|e| bad(format!("{e} (expected a JSON object)")))?;
+    if let Some(unknown) = map.keys().find(|k| !METADATA_KEYS.contains(&k.as_str())) {
+        return Err(bad(format!(
+            "unknown key {unknown:?} (known: {})",
+            METADATA_KEYS.join(", ")
+        )));
+    }
+    serde_json::from_value(Value::Object(map)).map_err(|e| bad(e.to_string()))
+}
+
+fn model_info(args: &AddArgs) -> Result<ModelInfo, Failure> {
+    let mut info = match &args.metadata {
+        Some(path) => metadata_file(path)?,
+        None => ModelInfo::default(),
+    };
+    if let Some(t) = &args.model_type {
+        info.model_type = Some(t.clone());
+    }
+    for (k, v) in &args.params {
+        info.hyperparameters.insert(k.clone(), json_or_string(v));
+    }
+    for (k, v) in &args.metrics {
+        info.metrics.insert(k.clone(), json_or_string(v));
+    }
+    info.test_score = args.test_score.or(info.test_score);
+    info.cv_score = args.cv_score.or(info.cv_score);
+    if let Some(d) = &args.description {
+        info.description = Some(d.clone());
+    }
+    info.tags.extend(args.tags.iter().cloned());
+    if let Some(data) = &args.data {
+        info.lineage.data = Some(fingerprint(data)?);
+    }
+    Ok(info)
+}
+
+pub fn add(registry: &AnyRegistry, args: &AddArgs, json: bool) -> Result<(), Failure> {
+    let info = model_info(args)?;
+    let files = collect(&args.path)?;
+    let metadata = match &args.version {
+        Some(v) => registry.save_files(&v.parse::<ModelVersion>()?, &files, info)?,
+        None => {
+            let bump: Bump = args.bump.parse().map_err(Failure::usage)?;
+            registry.save_files_next(bump, &files, info)?
+        }
+    };
+    let latest = registry.resolve(&AliasName::latest()).ok().map(|r| r.version);
+    let mut out = String::new();
+    if json {
+        let doc = json!({
+            "model": model_label(registry),
+            "version": metadata.version.to_string(),
+            "files": metadata.files.iter().map(|f| json!({"path": f.path, "size": f.size, "sha256": f.sha256})).collect::<Vec<_>>(),
+            "location": registry.version_location(&metadata.version),
+            "latest": latest.map(|v| v.to_string()),
+        });
+        let _ = writeln!(out, "{doc}");
+    } else {
+        let _ = writeln!(
+            out,
+            "registered {} as version {} of model {} ({} file{}, {} bytes) in {}",
+            printable(&args.path.display().to_string(), false),
+            metadata.version,
+            model_label(registry),
+            metadata.files.len(),
+            if metadata.files.len() == 1 { "" } else { "s" },
+            metadata.total_size(),
+            registry.version_location(&metadata.version)
+        );
+        if latest.as_ref() != Some(&metadata.version) {
+            let _ = writeln!(
+                out,
+                "latest stays at {} (a pre-release, or an older version than latest)",
+                latest.map_or("nothing".into(), |v| v.to_string())
+            );
+        }
+    }
+    cli_errors::emit(&out)
+}
+
+/// `default` or the model's name, for messages.
+pub fn model_label(registry: &AnyRegistry) -> &str {
+    registry.model_name().map_or(ModelName::DEFAULT, ModelName::as_str)
+}
+
+pub fn get(registry: &AnyRegistry, target: &str, out: &Path, force: bool, json: bool) -> Result<(), Failure> {
+    let version = registry.resolve_target(target).map_err(failure)?;
+    let metadata = registry.metadata(&version).map_err(failure)?;
+    if out == Path::new("-") {
+        let files = metadata.stored_files();
+        let [only] = files.as_slice() else {
+            return Err(Failure::usage(format!(
+                "version {version} has {} files; --out - streams a single file: give a directory path instead",
+                files.len()
+            )));
+        };
+        // Checked before a byte is written: a damaged file prints nothing.
+        let stdout = std::io::stdout();
+        let written = registry.read_version_file(&metadata, only.path, |bytes| {
+            let mut lock = stdout.lock();
+            lock.write_all(bytes).and_then(|()| lock.flush())
+        })?;
+        return written.map_err(Failure::writing);
+    }
+    let exported = export(registry, &metadata, out, force)?;
+    let mut text = String::new();
+    if json {
+        let doc = json!({"version": version.to_string(), "path": exported.path.display().to_string(),
+                         "files": exported.files, "bytes": exported.bytes});
+        let _ = writeln!(text, "{doc}");
+    } else {
+        let _ = writeln!(
+            text,
+            "wrote version {version} ({} file{}, {} bytes, digests checked) to {}",
+            exported.files,
+            if exported.files == 1 { "" } else { "s" },
+            exported.bytes,
+            printable(&exported.path.display().to_string(), false)
+        );
+    }
+    cli_errors::emit(&text)
+}
+
+/// Every model of the registry with its version count, latest and
+/// production versions.
+pub fn models(registry: &AnyRegistry, json: bool) -> Result<(), Failure> {
+    let mut names: Vec<Option<ModelName>> = vec![None];
+    names.extend(registry.list_models()?.into_iter().map(Some));
+    let mut rows = Vec::new();
+    for name in names {
+        let model = registry.with_model(name.clone());
+        let versions = model.list_versions()?;
+        if name.is_none() && versions.is_empty() {
+            continue;
+        }
+        let at = |alias: &str| {
+            alias
+                .parse::<AliasName>()
+                .ok()
+                .and_then(|a| model.resolve(&a).ok())
+                .map(|r| r.version.to_string())
+        };
+        let latest = at(AliasName::LATEST);
+        let latest_score = latest
+            .as_ref()
+            .and_then(|v| v.parse().ok())
+            .and_then(|v| model.metadata(&v).ok())
+            .and_then(|md| md.info.test_score);
+        rows.push((
+            name.map_or(ModelName::DEFAULT.to_string(), |n| n.to_string()),
+            versions.len(),
+            latest,
+            at("production"),
+            latest_score,
+        ));
+    }
+    let mut out = String::new();
+    if json {
+        let docs: Vec<Value> = rows
+            .iter()
+            .map(|(name, n, latest, production, score)| {
+                json!({"model": name, "versions": n, "latest": latest, "production": production, "latest_test_score": score})
+            })
+            .collect();
+        let _ = writeln!(out, "{}", Value::Array(docs));
+    } else if rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "no models in {} (train one with `trainer`, or register a model file with `registry add FILE --model NAME`)",
+            registry.registry_location().trim_end_matches('/')
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{:<24} {:>8}  {:<16} {:<16} {:>8}",
+            "MODEL", "VERSIONS", "LATEST", "PRODUCTION", "TEST"
+        );
+        for (name, n, latest, production, score_) in rows {
+            let _ = writeln!(
+                out,
+                "{:<24} {:>8}  {:<16} {:<16} {:>8}",
+                name,
+                n,
+                latest.unwrap_or_else(|| "-".into()),
+                production.unwrap_or_else(|| "-".into()),
+                score(score_)
+            );
+        }
+    }
+    cli_errors::emit(&out)
+}
