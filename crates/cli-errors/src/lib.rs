@@ -95,6 +95,7 @@ pub fn exit_for(error: &RegistryError) -> Exit {
         | E::OnlyPreReleases { .. }
         | E::NoRegistry { .. }
         | E::ModelNotFound { .. }
+        | E::AliasDeleted { .. }
         | E::FileNotFound { .. } => Exit::NotFound,
         E::IntegrityMismatch { .. }
         | E::InvalidMetadata { .. }

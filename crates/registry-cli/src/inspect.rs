@@ -1,7 +1,8 @@
 //! The subcommands that only read: list, show, history, diff.
 
 use cli_errors::{Failure, printable};
-use registry_core::{AliasName, AliasRecord, ModelMetadata, ModelVersion, RegistryError};
+use registry_core::query::Query;
+use registry_core::{AliasName, AliasRecord, CatalogRow, ModelMetadata, ModelVersion, RegistryError};
 use registry_open::AnyRegistry;
 use registry_report::ModelCard;
 use serde_json::{Value, json};
@@ -47,60 +48,155 @@ fn aliases_of(aliases: &[AliasRecord], md: &ModelMetadata) -> Vec<String> {
         .collect()
 }
 
-/// Every version, one line each; a version whose metadata cannot be read
-/// gets a line saying so (finding damage is `verify`'s job, and one bad
-/// version must not hide the good ones).
-pub fn list(registry: &AnyRegistry, json: bool) -> Result<(), Failure> {
+/// What `list` shows.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListArgs {
+    /// Include deprecated versions.
+    #[arg(long)]
+    pub all: bool,
+    /// Only versions meeting FIELD OP VALUE (repeatable, all must hold):
+    /// test_score>=0.8, version>=2.0.0, created>=2026-11-01, f1>0.7.
+    #[arg(long = "where", value_name = "CONDITION")]
+    pub conditions: Vec<String>,
+    /// Only versions with this tag, KEY=VALUE (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = crate::register::key_value)]
+    pub tags: Vec<(String, String)>,
+    /// Only versions of this model type (as recorded, e.g. sklearn).
+    #[arg(long = "type")]
+    pub model_type: Option<String>,
+    /// Only versions saved at or after this date or time (2026-11-29, RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Order by: version (default), created, test_score, cv_score, size or a metric.
+    #[arg(long)]
+    pub sort: Option<String>,
+    /// Reverse the order (newest or best first).
+    #[arg(long)]
+    pub desc: bool,
+    /// At most this many versions.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+impl ListArgs {
+    fn query(&self) -> Result<Query, Failure> {
+        let usage = |e: registry_core::query::QueryError| Failure::usage(e.to_string());
+        Ok(Query {
+            conditions: self
+                .conditions
+                .iter()
+                .map(|c| c.parse())
+                .collect::<Result<_, _>>()
+                .map_err(usage)?,
+            tags: self.tags.clone(),
+            model_type: self.model_type.clone(),
+            since: self
+                .since
+                .as_deref()
+                .map(registry_core::query::parse_time)
+                .transpose()
+                .map_err(|e| Failure::usage(format!("invalid --since: {e}")))?,
+            sort: self.sort.as_deref().map(str::parse).transpose().map_err(usage)?,
+            descending: self.desc,
+            limit: self.limit,
+        })
+    }
+}
+
+/// `tiny.tsv@e3d0048f`: which data a score was measured on, short enough
+/// for a table column.
+fn data_column(row: &CatalogRow) -> String {
+    row.data.as_ref().map_or_else(
+        || "-".to_string(),
+        |d| format!("{}@{}", d.name, d.sha256.get(..8).unwrap_or(&d.sha256)),
+    )
+}
+
+/// Every version, one line each, from the catalog (one read however many
+/// versions); deprecated ones only with `--all`. A version whose metadata
+/// cannot be read gets a line saying so (finding damage is `verify`'s job,
+/// and one bad version must not hide the good ones).
+pub fn list(registry: &AnyRegistry, args: &ListArgs, json: bool) -> Result<(), Failure> {
+    let query = args.query()?;
     let aliases = registry.list_aliases().map_err(failure)?;
-    let rows: Vec<Result<ModelMetadata, (ModelVersion, String)>> = registry
-        .list_versions()
-        .map_err(failure)?
-        .into_iter()
-        .map(|v| registry.metadata(&v).map_err(|e| (v, e.to_string())))
-        .collect();
+    let deprecated = registry.deprecated_versions().map_err(failure)?;
+    let entries = registry.catalog().map_err(failure)?;
+    let shown = |v: &ModelVersion| args.all || !deprecated.contains_key(v);
+    let rows: Vec<&CatalogRow> = query.apply(
+        entries
+            .iter()
+            .filter_map(|e| e.as_ref().ok())
+            .filter(|r| shown(&r.version)),
+    );
+    let damaged: Vec<&(ModelVersion, String)> = entries.iter().filter_map(|e| e.as_ref().err()).collect();
+    let aliases_of = |v: &ModelVersion| -> Vec<String> {
+        aliases
+            .iter()
+            .filter(|a| a.version == *v)
+            .map(|a| a.alias.to_string())
+            .collect()
+    };
     let mut out = String::new();
     if json {
-        let rows: Vec<Value> = rows
+        let mut docs: Vec<Value> = rows
             .iter()
-            .map(|row| match row {
-                Ok(md) => json!({"version": md.version.to_string(), "timestamp": seconds(md.timestamp),
-                       "test_score": md.info.test_score, "cv_score": md.info.cv_score,
-                       "aliases": aliases_of(&aliases, md)}),
-                Err((v, error)) => json!({"version": v.to_string(), "error": error}),
+            .map(|r| {
+                json!({"version": r.version.to_string(), "timestamp": seconds(r.timestamp),
+                       "model_type": r.model_type, "test_score": r.test_score, "cv_score": r.cv_score,
+                       "data": r.data, "tags": r.tags, "files": r.files, "size": r.size,
+                       "aliases": aliases_of(&r.version),
+                       "deprecated": deprecated.get(&r.version).map(|d| json!({"reason": d.reason}))})
             })
             .collect();
-        let _ = writeln!(out, "{}", Value::Array(rows));
-    } else if rows.is_empty() {
-        let _ = writeln!(
-            out,
-            "no versions in {} (train one with `trainer`, or register a model file with `registry add FILE`)",
-            registry.location().trim_end_matches('/')
+        docs.extend(
+            damaged
+                .iter()
+                .map(|(v, error)| json!({"version": v.to_string(), "error": error})),
         );
-    } else {
-        let _ = writeln!(
-            out,
-            "{:<16} {:<20} {:>8} {:>8}  ALIASES",
-            "VERSION", "CREATED", "TEST", "CV"
-        );
-        for row in &rows {
-            let _ = match row {
-                Ok(md) => writeln!(
-                    out,
-                    "{:<16} {:<20} {:>8} {:>8}  {}",
-                    md.version.to_string(),
-                    seconds(md.timestamp),
-                    score(md.info.test_score),
-                    score(md.info.cv_score),
-                    aliases_of(&aliases, md).join(", ")
-                ),
-                Err((v, error)) => writeln!(
-                    out,
-                    "{:<16} DAMAGED: {} (see `registry verify`)",
-                    v.to_string(),
-                    printable(error, false)
-                ),
-            };
+        let _ = writeln!(out, "{}", Value::Array(docs));
+        return cli_errors::emit(&out);
+    }
+    if rows.is_empty() && damaged.is_empty() {
+        let hidden = entries.len();
+        let _ = if hidden == 0 {
+            writeln!(
+                out,
+                "no versions in {} (train one with `trainer`, or register a model file with `registry add FILE`)",
+                registry.location().trim_end_matches('/')
+            )
+        } else {
+            writeln!(out, "no versions match (of {hidden}; --all also shows deprecated ones)")
+        };
+        return cli_errors::emit(&out);
+    }
+    let _ = writeln!(
+        out,
+        "{:<16} {:<20} {:>8} {:>8}  {:<28} ALIASES",
+        "VERSION", "CREATED", "TEST", "CV", "DATA"
+    );
+    for r in &rows {
+        let mut notes = aliases_of(&r.version);
+        if deprecated.contains_key(&r.version) {
+            notes.push("(deprecated)".into());
         }
+        let _ = writeln!(
+            out,
+            "{:<16} {:<20} {:>8} {:>8}  {:<28} {}",
+            r.version.to_string(),
+            seconds(r.timestamp),
+            score(r.test_score),
+            score(r.cv_score),
+            printable(&data_column(r), false),
+            notes.join(", ")
+        );
+    }
+    for (v, error) in damaged {
+        let _ = writeln!(
+            out,
+            "{:<16} DAMAGED: {} (see `registry verify`)",
+            v.to_string(),
+            printable(error, false)
+        );
     }
     cli_errors::emit(&out)
 }

@@ -9,6 +9,7 @@
 mod inspect;
 mod manage;
 mod register;
+mod retire;
 
 use clap::{Parser, Subcommand};
 use cli_errors::Failure;
@@ -47,8 +48,8 @@ enum Command {
     },
     /// Every model in the registry: versions, latest, production.
     Models,
-    /// Every version: timestamp, test score, CV score, aliases.
-    List,
+    /// Versions with their scores, data and aliases; filter with --where, --tag, --type, --since.
+    List(inspect::ListArgs),
     /// Everything recorded about a version or an alias's version.
     Show {
         /// A version (1.0.2), an alias (production, latest), or models:/NAME@ALIAS.
@@ -80,9 +81,9 @@ enum Command {
         /// a recorded metric, as NAME, NAME:max or NAME:min.
         #[arg(long, requires = "if_better")]
         metric: Option<String>,
-        /// With --if-better: promote even if the scores cannot be compared
-        /// (different data, no score recorded).
-        #[arg(long, requires = "if_better")]
+        /// Promote a deprecated version; with --if-better, also one whose
+        /// scores cannot be compared (different data, no score recorded).
+        #[arg(long)]
         force: bool,
     },
     /// Move an alias back to its previous target (again: one more step back).
@@ -94,6 +95,22 @@ enum Command {
     },
     /// Every move of an alias: when, from, to, who.
     History { alias: String },
+    /// Manage aliases.
+    Alias {
+        #[command(subcommand)]
+        command: AliasCommand,
+    },
+    /// Retire a version without deleting it: hidden from list, never latest, promoted only with --force.
+    Deprecate {
+        /// A version, an alias's version, or models:/NAME/VERSION.
+        target: String,
+        /// Why (shown by list --all, show and promote).
+        #[arg(long, conflicts_with = "undo")]
+        reason: Option<String>,
+        /// Restore a deprecated version.
+        #[arg(long)]
+        undo: bool,
+    },
     /// Two versions side by side: hyperparameters, metrics, data, digests.
     Diff { a: String, b: String },
     /// Copy every version from one registry to another (local <-> s3://), verifying each digest.
@@ -120,6 +137,17 @@ enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum AliasCommand {
+    /// Delete an alias; recorded in its history (`registry rollback NAME` restores it).
+    Delete {
+        alias: String,
+        /// Only delete if the alias now points to this version.
+        #[arg(long)]
+        expect: Option<String>,
+    },
+}
+
 fn try_main(cli: Cli) -> Result<(), Failure> {
     let json = cli.json;
     if let Command::Copy { from, to, aliases } = &cli.command {
@@ -141,7 +169,7 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Get { target, out, force } => register::get(r, &target, &out, force, json),
         Command::Models => register::models(r, json),
-        Command::List => inspect::list(r, json),
+        Command::List(args) => inspect::list(r, &args, json),
         Command::Show { target, card } => inspect::show(r, &target, card, json),
         Command::History { alias } => inspect::history(r, &alias, json),
         Command::Diff { a, b } => inspect::diff(r, &a, &b, json),
@@ -158,6 +186,10 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
             manage::promote(r, &version, &to, expect.as_deref(), &gate, json)
         }
         Command::Rollback { alias, to } => manage::rollback(r, &alias, to.as_deref(), json),
+        Command::Alias {
+            command: AliasCommand::Delete { alias, expect },
+        } => retire::delete_alias(r, &alias, expect.as_deref(), json),
+        Command::Deprecate { target, reason, undo } => retire::deprecate(r, &target, reason.as_deref(), undo, json),
         Command::Verify { repair, older_than } => manage::verify(r, repair.then_some(older_than), json),
         Command::Copy { .. } | Command::Add(_) => Ok(()),
     }
@@ -168,7 +200,9 @@ impl Command {
     /// URI among them names is the model it works on).
     fn targets(&self) -> Vec<&str> {
         match self {
-            Command::Get { target, .. } | Command::Show { target, .. } => vec![target],
+            Command::Get { target, .. } | Command::Show { target, .. } | Command::Deprecate { target, .. } => {
+                vec![target]
+            }
             Command::Promote { version, expect, .. } => {
                 std::iter::once(version.as_str()).chain(expect.as_deref()).collect()
             }

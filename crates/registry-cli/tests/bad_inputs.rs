@@ -11,6 +11,10 @@ mod common;
 
 use common::{bin, workspace};
 
+unsafe extern "C" {
+    fn mkfifo(path: *const std::ffi::c_char, mode: u32) -> i32;
+}
+
 /// Every file under `root` with its bytes (symlinks as their target).
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -95,6 +99,21 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
     let bad_grid = data("grid.json", br#"[{"classifier":{"type":"svm","c":[1]}}]"#);
     let a_file = data("not-a-registry", b"x");
     let long_alias = "a".repeat(65);
+    // Inputs to `registry add`: a directory holding a link, a FIFO, and a
+    // metadata file with a typo.
+    let linked = dir.path().join("linked-model");
+    std::fs::create_dir(&linked).unwrap();
+    std::fs::write(linked.join("model.pt"), b"pt").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", linked.join("config.json")).unwrap();
+    let linked = linked.display().to_string();
+    let fifo = dir.path().join("model.fifo");
+    let fifo_c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { mkfifo(fifo_c.as_ptr(), 0o600) }, 0);
+    let fifo = fifo.display().to_string();
+    let typo = data("meta.json", br#"{"hyperparams": {"C": 1}}"#);
+    let model_file = data("model.onnx", b"onnx");
+    let existing_out = data("existing.bin", b"mine");
     let ten_mb = {
         let mut line = vec![b'a'; 10_000_000];
         line.push(b'\n');
@@ -342,6 +361,119 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
             &["--data", &tiny, "--tag", "novalue"],
             2,
             "KEY=VALUE",
+        ),
+        case(
+            "add a missing path",
+            "registry",
+            &["add", "/nonexistent/model.pkl"],
+            2,
+            "no such file",
+        ),
+        case(
+            "add a directory with a link",
+            "registry",
+            &["add", &linked],
+            2,
+            "symbolic link",
+        ),
+        case("add a FIFO", "registry", &["add", &fifo], 2, "FIFO"),
+        case(
+            "add with a metadata typo",
+            "registry",
+            &["add", &model_file, "--metadata", &typo],
+            2,
+            "unknown key \"hyperparams\"",
+        ),
+        case(
+            "add with a bad model name",
+            "registry",
+            &["add", &model_file, "--model", "Spam"],
+            2,
+            "invalid model name",
+        ),
+        case(
+            "add with a NaN score",
+            "registry",
+            &["add", &model_file, "--test-score", "NaN"],
+            2,
+            "not a finite number",
+        ),
+        case(
+            "get over an existing file",
+            "registry",
+            &["get", "1.0.0", "--out", &existing_out],
+            1,
+            "--force",
+        ),
+        case(
+            "unknown model name",
+            "registry",
+            &["--model", "spam", "list"],
+            3,
+            "no model named",
+        ),
+        case(
+            "URI without a target",
+            "registry",
+            &["show", "models:/spam"],
+            2,
+            "models:/NAME@ALIAS",
+        ),
+        case(
+            "URI with a bad version",
+            "registry",
+            &["show", "models:/default/1.0"],
+            2,
+            "invalid model URI",
+        ),
+        case(
+            "URI and --model disagree",
+            "registry",
+            &["--model", "default", "show", "models:/spam@production"],
+            2,
+            "another model",
+        ),
+        case(
+            "bad --where",
+            "registry",
+            &["list", "--where", "test_score>>0.8"],
+            2,
+            "not a number",
+        ),
+        case(
+            "--where without an operator",
+            "registry",
+            &["list", "--where", "test_score"],
+            2,
+            "no comparison",
+        ),
+        case(
+            "bad --since",
+            "registry",
+            &["list", "--since", "yesterday"],
+            2,
+            "not a date",
+        ),
+        case(
+            "delete latest",
+            "registry",
+            &["alias", "delete", "latest"],
+            1,
+            "managed by the registry",
+        ),
+        case(
+            "deprecate an unknown version",
+            "registry",
+            &["deprecate", "9.9.9"],
+            3,
+            "not found",
+        ),
+        case(
+            "predictor on a URI of an unknown model",
+            "predictor",
+            &["--alias", "models:/spam@production", "x"],
+            3,
+            "no model named",
         ),
     ];
     cases.push(Case {

@@ -2,63 +2,11 @@
 //! the tiny fixture: train twice, predict by latest / version / alias,
 //! promote, gate, roll back, history, diff, verify, and the error paths.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 mod common;
 
-use common::{bin, workspace};
-
-fn run(name: &str, registry: &Path, args: &[&str]) -> Output {
-    Command::new(bin(name))
-        .args(args)
-        .env("MODELREG_DIR", registry)
-        .env("MODELREG_USER", "tester")
-        .current_dir(workspace())
-        .output()
-        .expect("run binary")
-}
-
-fn ok(name: &str, registry: &Path, args: &[&str]) -> String {
-    let out = run(name, registry, args);
-    assert!(
-        out.status.success(),
-        "{name} {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
-}
-
-/// Runs a command that must fail with exit `code` (1 refused, 2 bad input,
-/// 3 not found, 4 damage, 5 storage: the README's table).
-fn fails(name: &str, registry: &Path, args: &[&str], code: i32) -> String {
-    let out = run(name, registry, args);
-    assert!(!out.status.success(), "{name} {args:?} should fail");
-    assert_eq!(out.status.code(), Some(code), "{name} {args:?}");
-    let err = String::from_utf8(out.stderr).expect("utf-8");
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-fn redact(s: &str, registry: &Path) -> String {
-    let re_ts = |line: &str| {
-        line.split(' ')
-            .map(|w| {
-                if w.len() >= 20 && w.as_bytes().get(4) == Some(&b'-') && w.contains('T') {
-                    "[timestamp]".to_string()
-                } else {
-                    w.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    s.replace(&registry.display().to_string(), "[registry]")
-        .lines()
-        .map(re_ts)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use common::{bin, fails, ok, redact, run};
 
 const TINY: &str = "fixtures/tiny.tsv";
 

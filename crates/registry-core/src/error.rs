@@ -111,6 +111,16 @@ pub enum RegistryError {
     },
 
     #[error(
+        "alias {alias:?} was deleted (at {at} by {by}; it named {version}); `registry rollback {alias}` restores it, `registry promote VERSION --to {alias}` sets it anew"
+    )]
+    AliasDeleted {
+        alias: String,
+        version: String,
+        by: String,
+        at: String,
+    },
+
+    #[error(
         "no registry at {location}: nothing was ever saved there (no registry.json, no versions/); check --registry or MODELREG_DIR (a registry is created by its first save: `trainer`, `registry copy`)"
     )]
     NoRegistry { location: String },

@@ -66,6 +66,7 @@ pub mod local_files;
 mod metadata;
 pub mod metrics;
 mod names;
+pub mod query;
 mod registry;
 pub mod store;
 
@@ -77,8 +78,8 @@ pub use metadata::{
 pub use names::{AliasName, Bump, ModelName, ModelVersion};
 pub use registry::target::{Target, TargetSpec, URI_SCHEME, choose_model};
 pub use registry::{
-    AliasMove, Artifact, DEFAULT_GRACE, Expect, Finding, LoadedArtifact, Metric, ModelValidator, NewFile,
-    PromotionGate, Registry, RepairReport, StoredVersion, VerifyReport,
+    AliasMove, Artifact, CatalogEntry, CatalogRow, DEFAULT_GRACE, DeprecationRecord, Expect, Finding, LoadedArtifact,
+    Metric, ModelValidator, NewFile, PromotionGate, Registry, RepairReport, StoredVersion, VerifyReport,
 };
 
 /// sha256 of `bytes` as lower-case hex, the digest format used throughout

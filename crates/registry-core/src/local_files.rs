@@ -45,7 +45,10 @@ fn io_error(location: &Path, e: std::io::Error) -> RegistryError {
 /// directory, names a registry key cannot hold, and more than
 /// [`MAX_FILES`] files.
 pub fn collect(path: &Path) -> Result<Vec<NewFile>> {
-    let meta = fs::metadata(path).map_err(|e| io_error(path, e))?;
+    let meta = fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => invalid(path, "no such file or directory"),
+        _ => io_error(path, e),
+    })?;
     if meta.is_file() {
         let name = path
             .file_name()

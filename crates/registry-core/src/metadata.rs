@@ -226,6 +226,13 @@ pub enum AliasAction {
     Rollback,
     /// `latest` moved forward by `verify --repair` after an interrupted save.
     Repair,
+    /// The alias was deleted (`registry alias delete`): it resolves to
+    /// nothing, and `version` is what it named, so a rollback restores it.
+    /// Written with format_version 2 (older builds do not know the action).
+    Delete,
+    /// `latest` moved back because the version it named was deprecated (or
+    /// forward again when it was restored).
+    Deprecate,
 }
 
 /// One state of an alias: the content of `aliases/<name>.json`, and of each

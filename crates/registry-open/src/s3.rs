@@ -409,10 +409,9 @@ impl Store for S3Store {
         Ok(keys)
     }
 
-    fn read_pointer(&self, key: &str) -> Result<Option<Pointer>, StoreError> {
+    fn read_pointer_limited(&self, key: &str, limit: u64) -> Result<Option<Pointer>, StoreError> {
         validate_key(key)?;
         let path = self.path(key);
-        let limit = registry_core::store::MAX_POINTER_BYTES;
         let fetched = self.runtime.block_on(async {
             let result = self.client.get(&path).await?;
             if result.meta.size > limit {

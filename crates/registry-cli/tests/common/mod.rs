@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 pub fn workspace() -> PathBuf {
@@ -36,4 +36,58 @@ pub fn bin(name: &str) -> PathBuf {
         );
     });
     dir.join(name)
+}
+
+/// Runs a binary on `registry` from the workspace root, as user `tester`.
+pub fn run(name: &str, registry: &Path, args: &[&str]) -> Output {
+    Command::new(bin(name))
+        .args(args)
+        .env("MODELREG_DIR", registry)
+        .env("MODELREG_USER", "tester")
+        .current_dir(workspace())
+        .output()
+        .expect("run binary")
+}
+
+/// Runs a command that must succeed; its standard output.
+pub fn ok(name: &str, registry: &Path, args: &[&str]) -> String {
+    let out = run(name, registry, args);
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Runs a command that must fail with exit `code` (1 refused, 2 bad input,
+/// 3 not found, 4 damage, 5 storage: the README's table).
+pub fn fails(name: &str, registry: &Path, args: &[&str], code: i32) -> String {
+    let out = run(name, registry, args);
+    assert!(!out.status.success(), "{name} {args:?} should fail");
+    assert_eq!(out.status.code(), Some(code), "{name} {args:?}");
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+/// Replaces the registry path and timestamps, for snapshots.
+pub fn redact(s: &str, registry: &Path) -> String {
+    let re_ts = |line: &str| {
+        line.split(' ')
+            .map(|w| {
+                if w.len() >= 20 && w.as_bytes().get(4) == Some(&b'-') && w.contains('T') {
+                    "[timestamp]".to_string()
+                } else {
+                    w.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    s.replace(&registry.display().to_string(), "[registry]")
+        .lines()
+        .map(re_ts)
+        .collect::<Vec<_>>()
+        .join("\n")
 }

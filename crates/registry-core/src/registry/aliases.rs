@@ -4,7 +4,7 @@
 use super::keys;
 use super::{AliasMove, Expect, Registry};
 use crate::error::{RegistryError, Result};
-use crate::metadata::{AliasAction, AliasRecord, BASE_FORMAT_VERSION, from_map, parse_versioned};
+use crate::metadata::{AliasAction, AliasRecord, BASE_FORMAT_VERSION, FORMAT_VERSION, from_map, parse_versioned};
 use crate::names::{AliasName, ModelVersion};
 use crate::store::{Pointer, Store, StoreError};
 use std::collections::BTreeMap;
@@ -30,6 +30,15 @@ impl<S: Store> Registry<S> {
     /// What `alias` points to now: one read, whatever the number of versions.
     pub fn resolve(&self, alias: &AliasName) -> Result<AliasRecord> {
         match self.read_alias_pointer(alias)? {
+            Some((record, _)) if record.action == AliasAction::Delete => Err(RegistryError::AliasDeleted {
+                alias: alias.to_string(),
+                version: record.version.to_string(),
+                by: format!("{}@{}", record.moved_by.user, record.moved_by.host),
+                at: record
+                    .moved_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+            }),
             Some((record, _)) => Ok(record),
             None if alias.is_latest() => {
                 let versions = self.list_versions()?;
@@ -52,18 +61,65 @@ impl<S: Store> Registry<S> {
         }
     }
 
-    /// Every alias and what it points to, `latest` included.
+    /// Every alias and what it points to, `latest` included; deleted
+    /// aliases are not listed.
     pub fn list_aliases(&self) -> Result<Vec<AliasRecord>> {
         let mut out = Vec::new();
         for key in self.store.list(&self.keys.aliases())? {
             let Some(name) = self.keys.alias_of(&key) else {
                 continue;
             };
-            if let Some((record, _)) = self.read_alias_pointer(&name)? {
+            if let Some((record, _)) = self.read_alias_pointer(&name)?
+                && record.action != AliasAction::Delete
+            {
                 out.push(record);
             }
         }
         Ok(out)
+    }
+
+    /// Deletes `alias` if it currently matches `expect`: it resolves to
+    /// nothing from now on, and the deletion is recorded in its history like
+    /// any move, so [`Registry::rollback`] restores it. `latest` is
+    /// reserved.
+    pub fn delete_alias(&self, alias: &AliasName, expect: Expect) -> Result<AliasRecord> {
+        if alias.is_latest() {
+            return Err(RegistryError::ReservedAlias {
+                alias: alias.to_string(),
+            });
+        }
+        loop {
+            let current = self.read_alias_pointer(alias)?;
+            let record = match &current {
+                Some((record, _)) if record.action != AliasAction::Delete => record.clone(),
+                // Absent, or deleted already: resolve says which (and if
+                // it was set meanwhile, look again).
+                _ => match self.resolve(alias) {
+                    Err(e) => return Err(e),
+                    Ok(_) => continue,
+                },
+            };
+            if let Expect::Version(v) = &expect
+                && *v != record.version
+            {
+                return Err(RegistryError::AliasConflict {
+                    alias: alias.to_string(),
+                    expected: Some(v.to_string()),
+                    actual: Some(record.version.to_string()),
+                });
+            }
+            match self.swap_alias(
+                alias,
+                current,
+                &record.version,
+                &record.metadata_sha256,
+                AliasAction::Delete,
+            ) {
+                Ok(deleted) => return Ok(deleted),
+                Err(RegistryError::Store(StoreError::Conflict { .. })) => continue,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Records `current` in the history, then swaps the pointer to `target`.
@@ -80,7 +136,11 @@ impl<S: Store> Registry<S> {
             self.record_history(record, &pointer.bytes)?;
         }
         let record = AliasRecord {
-            format_version: BASE_FORMAT_VERSION,
+            // Older builds cannot read a deletion: they refuse it by format.
+            format_version: match action {
+                AliasAction::Delete | AliasAction::Deprecate => FORMAT_VERSION,
+                _ => BASE_FORMAT_VERSION,
+            },
             alias: alias.clone(),
             seq: match &current {
                 None => 1,
@@ -150,7 +210,9 @@ impl<S: Store> Registry<S> {
         self.check_content(&metadata, false)?;
         loop {
             let current = self.read_alias_pointer(alias)?;
-            let actual = current.as_ref().map(|(r, _)| r.version.clone());
+            // A deleted alias is expected like one that never existed.
+            let live = current.as_ref().filter(|(r, _)| r.action != AliasAction::Delete);
+            let actual = live.map(|(r, _)| r.version.clone());
             let matches = match &expect {
                 Expect::Anything => true,
                 Expect::Nothing => actual.is_none(),
@@ -166,7 +228,7 @@ impl<S: Store> Registry<S> {
                     actual: actual.map(|v| v.to_string()),
                 });
             }
-            if let Some((record, _)) = &current
+            if let Some((record, _)) = live
                 && record.version == *version
                 && record.metadata_sha256 == metadata.metadata_sha256
             {
@@ -190,6 +252,14 @@ impl<S: Store> Registry<S> {
     /// moves one at a time: two rollbacks after promoting 1.0.0, 1.0.1 and
     /// 1.0.2 leave the alias at 1.0.0 (not back at 1.0.2).
     pub fn rollback(&self, alias: &AliasName) -> Result<AliasRecord> {
+        // Undoing a deletion restores the alias to what it named.
+        if let Some((record, _)) = self.read_alias_pointer(alias)?
+            && record.action == AliasAction::Delete
+        {
+            return Ok(self
+                .move_alias(alias, &record.version, Expect::Nothing, AliasAction::Rollback)?
+                .record);
+        }
         let current = self.resolve(alias)?;
         let stack = undo_stack(&self.alias_history(alias)?);
         let Some(previous) = stack.len().checked_sub(2).map(|i| stack[i].clone()) else {
@@ -260,6 +330,8 @@ fn undo_stack(history: &[AliasRecord]) -> Vec<ModelVersion> {
     let mut stack: Vec<ModelVersion> = Vec::new();
     for record in history {
         match record.action {
+            // A deletion is undone by restoring, not by stepping back.
+            AliasAction::Delete => {}
             AliasAction::Rollback => match stack.iter().rposition(|v| *v == record.version) {
                 Some(at) => stack.truncate(at + 1),
                 None => stack.push(record.version.clone()),

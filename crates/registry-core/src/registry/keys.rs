@@ -94,6 +94,35 @@ impl Keys {
         key.strip_prefix(&self.aliases())?.strip_suffix(".json")?.parse().ok()
     }
 
+    /// `catalog.json`: the derived summary of every version (see catalog.rs).
+    pub(crate) fn catalog(&self) -> String {
+        format!("{}catalog.json", self.prefix)
+    }
+
+    /// `deprecations/`: the deprecation pointers, one per version ever
+    /// deprecated.
+    pub(crate) fn deprecations(&self) -> String {
+        format!("{}deprecations/", self.prefix)
+    }
+
+    /// `deprecations/<v>.json`: whether version `v` is deprecated now.
+    pub(crate) fn deprecation(&self, v: &ModelVersion) -> String {
+        format!("{}deprecations/{v}.json", self.prefix)
+    }
+
+    /// The version a deprecation pointer key names, if it is one.
+    pub(crate) fn deprecation_of(&self, key: &str) -> Option<ModelVersion> {
+        key.strip_prefix(&self.deprecations())?
+            .strip_suffix(".json")?
+            .parse()
+            .ok()
+    }
+
+    /// `deprecations-history/<v>/<seq>.json`: every state of that pointer.
+    pub(crate) fn deprecation_history(&self, v: &ModelVersion, seq: u64) -> String {
+        format!("{}deprecations-history/{v}/{seq:010}.json", self.prefix)
+    }
+
     /// `history/<alias>/`: the prefix of every recorded state of an alias.
     pub(crate) fn history_prefix(&self, a: &AliasName) -> String {
         format!("{}history/{a}/", self.prefix)

@@ -16,14 +16,6 @@ pub(super) struct VersionScan {
     pub stray: Vec<String>,
 }
 
-impl VersionScan {
-    /// The newest complete version that is not a pre-release: what `latest`
-    /// should name.
-    pub fn newest_release(&self) -> Option<&ModelVersion> {
-        self.complete.iter().rev().find(|v| !v.is_prerelease())
-    }
-}
-
 impl<S: Store> Registry<S> {
     /// All complete versions, in semver precedence order (oldest first).
     /// Interrupted saves are not listed.

@@ -23,6 +23,8 @@
 //! (repair.rs); the on-disk keys are built in keys.rs only.
 
 mod aliases;
+pub(crate) mod catalog;
+mod deprecate;
 pub(crate) mod keys;
 mod list;
 mod load;
@@ -33,6 +35,8 @@ pub(crate) mod target;
 mod validators;
 mod verify;
 
+pub use catalog::{CatalogEntry, CatalogRow};
+pub use deprecate::DeprecationRecord;
 pub use promote::{Metric, PromotionGate};
 pub use repair::{DEFAULT_GRACE, RepairReport};
 pub use validators::ModelValidator;

@@ -18,8 +18,9 @@ pub struct PromotionGate {
     pub if_better: bool,
     /// The score to compare; `None`: `test_score`, higher is better.
     pub metric: Option<Metric>,
-    /// Promote even when the scores cannot be compared (different data, no
-    /// score recorded). A comparable, worse score is still refused.
+    /// Promote a deprecated version, and (with `if_better`) one whose
+    /// scores cannot be compared (different data, no score recorded). A
+    /// comparable, worse score is still refused.
     pub force: bool,
 }
 
@@ -95,6 +96,7 @@ impl<S: Store> Registry<S> {
         expect: Expect,
         gate: &PromotionGate,
     ) -> Result<AliasMove> {
+        self.check_not_deprecated(alias, version, gate.force)?;
         if gate.if_better {
             self.check_if_better(alias, version, gate)?;
         }

@@ -31,6 +31,8 @@ pub struct RepairReport {
     /// unknown age): a save may still be writing them.
     pub kept: Vec<String>,
     pub latest_moved_to: Option<ModelVersion>,
+    /// The catalog differed from the versions and was rebuilt.
+    pub catalog_rebuilt: bool,
 }
 
 impl<S: Store> Registry<S> {
@@ -53,7 +55,11 @@ impl<S: Store> Registry<S> {
         for (version, files) in &scan.incomplete {
             self.remove_interrupted_save(version, files, grace, &mut report)?;
         }
-        if let Some(newest) = scan.newest_release() {
+        if self.catalog_drift()?.is_some() {
+            self.rebuild_catalog()?;
+            report.catalog_rebuilt = true;
+        }
+        if let Some(newest) = self.newest_live_release(&scan.complete)? {
             let current = self.read_alias_pointer(&AliasName::latest())?;
             if current.as_ref().is_none_or(|(r, _)| r.version < *newest) {
                 let metadata = self.metadata(newest)?;

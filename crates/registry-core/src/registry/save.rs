@@ -313,18 +313,24 @@ impl<S: Store> Registry<S> {
         // The version is committed; a failure from here on (a full disk
         // while recording latest's history, say) must not read as "nothing
         // was saved".
-        self.advance_latest(metadata, AliasAction::Save)
+        // `latest` first: readers trust the catalog only if it holds what
+        // `latest` names, so a crash between the two is noticed (catalog.rs).
+        let moved = self
+            .advance_latest(metadata, AliasAction::Save)
             .map_err(|source| RegistryError::LatestNotMoved {
                 version: version.to_string(),
                 source: Box::new(source),
-            })
+            });
+        self.update_catalog();
+        moved
     }
 
     /// Moves `latest` to `metadata.version` unless it already names a newer
     /// version, or this one is a pre-release (`latest` means the newest
-    /// release). Retries on conflicts: every save's version is considered.
+    /// release) or deprecated. Retries on conflicts: every save's version
+    /// is considered.
     pub(super) fn advance_latest(&self, metadata: &ModelMetadata, action: AliasAction) -> Result<()> {
-        if metadata.version.is_prerelease() {
+        if metadata.version.is_prerelease() || self.deprecation(&metadata.version)?.is_some() {
             return Ok(());
         }
         let latest = AliasName::latest();

@@ -67,6 +67,12 @@ impl<S: Store> Registry<S> {
         self.check_stray_names(&scan, &mut report);
         self.check_aliases(&scan, &mut verified, &mut report)?;
         self.check_history(&mut report)?;
+        if let Some(drift) = self.catalog_drift()? {
+            report.leftover(
+                self.store.location(&self.keys.catalog()),
+                format!("{drift} (it is derived and only speeds up listing; `verify --repair` rebuilds it)"),
+            );
+        }
         Ok(report)
     }
 
@@ -150,7 +156,7 @@ impl<S: Store> Registry<S> {
                 Err(e) => report.problem(location, e.to_string()),
             }
         }
-        if !latest_seen && scan.newest_release().is_some() {
+        if !latest_seen && self.newest_live_release(&scan.complete)?.is_some() {
             report.leftover(
                 self.store.location(&self.keys.alias(&AliasName::latest())),
                 "versions exist but latest was never set (a first save was interrupted; `verify --repair` sets it)",
@@ -163,7 +169,7 @@ impl<S: Store> Registry<S> {
     /// (where the store keeps one) shows it.
     fn check_latest(&self, record: &AliasRecord, scan: &VersionScan, report: &mut VerifyReport) -> Result<()> {
         let latest = AliasName::latest();
-        if let Some(newest) = scan.newest_release()
+        if let Some(newest) = self.newest_live_release(&scan.complete)?
             && *newest > record.version
         {
             report.leftover(

@@ -547,8 +547,8 @@ impl Store for FsStore {
         self.read_open(&path, file, len as usize)
     }
 
-    fn read_pointer(&self, key: &str) -> Result<Option<Pointer>, StoreError> {
-        match self.read_limited(key, super::MAX_POINTER_BYTES) {
+    fn read_pointer_limited(&self, key: &str, limit: u64) -> Result<Option<Pointer>, StoreError> {
+        match self.read_limited(key, limit) {
             Ok(bytes) => {
                 let tag = tag_of(&bytes);
                 Ok(Some(Pointer { bytes, tag }))
@@ -580,7 +580,7 @@ impl Store for FsStore {
             self.share_file(&lock).map_err(self.io(&lock_path))?;
         }
         lock.lock().map_err(self.io(&lock_path))?;
-        let current = self.read_pointer(key)?;
+        let current = self.read_pointer_limited(key, super::MAX_LARGE_POINTER_BYTES)?;
         if current.as_ref().map(|p| &p.tag) != expected {
             return Err(StoreError::Conflict {
                 location: path.display().to_string(),

@@ -75,17 +75,17 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    fn read_pointer(&self, key: &str) -> Result<Option<Pointer>, StoreError> {
+    fn read_pointer_limited(&self, key: &str, limit: u64) -> Result<Option<Pointer>, StoreError> {
         validate_key(key)?;
         let pointer = self.state().objects.get(key).map(|(b, g)| Pointer {
             bytes: b.clone(),
             tag: PointerTag(g.to_string()),
         });
         match pointer {
-            Some(p) if p.bytes.len() as u64 > super::MAX_POINTER_BYTES => Err(StoreError::TooLarge {
+            Some(p) if p.bytes.len() as u64 > limit => Err(StoreError::TooLarge {
                 location: loc(key),
                 size: p.bytes.len() as u64,
-                limit: super::MAX_POINTER_BYTES,
+                limit,
             }),
             other => Ok(other),
         }

@@ -89,6 +89,12 @@ impl StoreError {
 /// is a few hundred bytes.
 pub const MAX_POINTER_BYTES: u64 = 64 * 1024;
 
+/// The largest pointer object that may be read with
+/// [`Store::read_pointer_limited`] (the catalog of a model's versions: ~300
+/// bytes a version, so room for 100,000+), and so the most a store that
+/// compares contents to swap a pointer reads of the current state.
+pub const MAX_LARGE_POINTER_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The few operations a model registry needs from storage.
 ///
 /// Guarantees every implementation must give (checked by
@@ -178,7 +184,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// replaces) with the tag of the state read; `None` if it does not exist.
     /// Pointers are at most [`MAX_POINTER_BYTES`]; a larger one is
     /// [`StoreError::TooLarge`].
-    fn read_pointer(&self, key: &str) -> Result<Option<Pointer>, StoreError>;
+    fn read_pointer(&self, key: &str) -> Result<Option<Pointer>, StoreError> {
+        self.read_pointer_limited(key, MAX_POINTER_BYTES)
+    }
+
+    /// [`Store::read_pointer`] for a pointer that may hold up to `limit`
+    /// bytes (the derived catalog of versions); a larger one is
+    /// [`StoreError::TooLarge`], refused before its bytes are read where the
+    /// store can tell the size first.
+    fn read_pointer_limited(&self, key: &str, limit: u64) -> Result<Option<Pointer>, StoreError>;
 
     /// Replaces a pointer object if it is still in the state `expected`
     /// (`None`: it must not exist yet), returning the new state's tag.
@@ -251,6 +265,9 @@ impl<T: Store + ?Sized> Store for Box<T> {
     }
     fn read_pointer(&self, key: &str) -> Result<Option<Pointer>, StoreError> {
         (**self).read_pointer(key)
+    }
+    fn read_pointer_limited(&self, key: &str, limit: u64) -> Result<Option<Pointer>, StoreError> {
+        (**self).read_pointer_limited(key, limit)
     }
     fn swap_pointer(&self, key: &str, expected: Option<&PointerTag>, new: &[u8]) -> Result<PointerTag, StoreError> {
         (**self).swap_pointer(key, expected, new)

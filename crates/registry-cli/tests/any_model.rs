@@ -1,0 +1,210 @@
+//! User stories for models modelreg did not train: a scikit-learn joblib
+//! file and an ONNX directory registered, listed, promoted, fetched back,
+//! retired; several named models in one registry; `models:/` URIs.
+
+use std::path::Path;
+
+mod common;
+
+use common::{fails, ok, redact, run};
+
+/// Output with the registry path, the temporary directory holding it,
+/// timestamps and the host name replaced.
+fn clean(s: &str, reg: &Path) -> String {
+    let host = String::from_utf8(std::process::Command::new("hostname").output().unwrap().stdout).unwrap();
+    let tmp = reg.parent().unwrap().display().to_string();
+    redact(s, reg)
+        .replace(&tmp, "[tmp]")
+        .replace(&format!("tester@{}", host.trim()), "tester@[host]")
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&p, bytes).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn a_scikit_learn_file_and_an_onnx_directory_live_beside_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("registry");
+    let joblib = write(dir.path(), "spam.joblib", b"\x80\x04joblib-bytes");
+    let data = write(dir.path(), "d1/train.csv", b"text,label\nwin money,spam\nhi mum,ham\n");
+    let onnx_dir = dir.path().join("onnx");
+    write(&onnx_dir, "model.onnx", b"onnx-graph");
+    write(&onnx_dir, "tokenizer/vocab.json", b"{\"a\": 0}");
+    let onnx_dir = onnx_dir.display().to_string();
+
+    // Register: a spam model (scikit-learn) and the default model (ONNX).
+    let added = ok(
+        "registry",
+        &reg,
+        &[
+            "add",
+            &joblib,
+            "--model",
+            "spam",
+            "--type",
+            "sklearn",
+            "--param",
+            "C=1.5",
+            "--param",
+            "kernel=rbf",
+            "--metric",
+            "f1=0.88",
+            "--test-score",
+            "0.91",
+            "--data",
+            &data,
+            "--tag",
+            "team=mail",
+        ],
+    );
+    insta::assert_snapshot!("add_joblib", clean(&added, &reg));
+    ok(
+        "registry",
+        &reg,
+        &["add", &onnx_dir, "--type", "onnx", "--test-score", "0.8"],
+    );
+    ok(
+        "registry",
+        &reg,
+        &[
+            "add",
+            &onnx_dir,
+            "--type",
+            "onnx",
+            "--bump",
+            "minor",
+            "--test-score",
+            "0.85",
+        ],
+    );
+    ok(
+        "registry",
+        &reg,
+        &[
+            "add",
+            &joblib,
+            "--model",
+            "spam",
+            "--version",
+            "2.0.0-rc.1",
+            "--test-score",
+            "0.95",
+        ],
+    );
+    insta::assert_snapshot!("models", clean(&ok("registry", &reg, &["models"]), &reg));
+    insta::assert_snapshot!(
+        "show_uri",
+        clean(&ok("registry", &reg, &["show", "models:/spam@latest"]), &reg)
+    );
+    insta::assert_snapshot!(
+        "list_spam",
+        clean(&ok("registry", &reg, &["list", "--model", "spam"]), &reg)
+    );
+
+    // The default model keeps the seed's layout; the named one lives under models/.
+    assert!(reg.join("versions/1.1.0/tokenizer/vocab.json").is_file());
+    assert!(reg.join("models/spam/versions/1.0.0/spam.joblib").is_file());
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reg.join("models/spam/versions/1.0.0/metadata.json")).unwrap()).unwrap();
+    assert_eq!(metadata["format_version"], 2);
+    assert_eq!(metadata["files"][0]["path"], "spam.joblib");
+    assert_eq!(metadata["hyperparameters"]["C"], 1.5);
+    assert_eq!(metadata["lineage"]["data"]["path"], data.as_str());
+    assert_eq!(metadata["lineage"]["data"]["rows"], 2);
+
+    // Fetch: a single file to stdout and to a path, a directory to a new directory.
+    let streamed = run("registry", &reg, &["get", "models:/spam/1.0.0", "--out", "-"]);
+    assert!(streamed.status.success());
+    assert_eq!(streamed.stdout, b"\x80\x04joblib-bytes");
+    let out = dir.path().join("fetched");
+    ok("registry", &reg, &["get", "latest", "--out", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read(out.join("tokenizer/vocab.json")).unwrap(), b"{\"a\": 0}");
+    let err = fails("registry", &reg, &["get", "latest", "--out", out.to_str().unwrap()], 1);
+    assert!(err.contains("already exists"), "{err}");
+    ok(
+        "registry",
+        &reg,
+        &["get", "1.0.0", "--out", out.to_str().unwrap(), "--force"],
+    );
+    let err = fails("registry", &reg, &["get", "1.0.0", "--out", "-"], 2);
+    assert!(err.contains("has 2 files"), "{err}");
+
+    // Promote by URI; the predictor refuses a model type it cannot run.
+    ok(
+        "registry",
+        &reg,
+        &["promote", "models:/spam/1.0.0", "--to", "production"],
+    );
+    let err = fails("predictor", &reg, &["--alias", "models:/spam@production", "hello"], 2);
+    assert!(
+        err.contains("holds a sklearn model") && err.contains("registry get"),
+        "{err}"
+    );
+    let err = fails("predictor", &reg, &["--version", "production", "hello"], 2);
+    assert!(err.contains("use --alias production"), "{err}");
+
+    // Filters, sorting and the JSON form.
+    let only = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["--json", "list"];
+        all.extend_from_slice(args);
+        let docs: serde_json::Value = serde_json::from_str(&ok("registry", &reg, &all)).unwrap();
+        docs.as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["version"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(only(&["--where", "test_score>=0.82"]), ["1.1.0"]);
+    assert_eq!(only(&["--sort", "test_score", "--desc", "--limit", "1"]), ["1.1.0"]);
+    assert_eq!(only(&["--model", "spam", "--tag", "team=mail"]), ["1.0.0"]);
+    assert_eq!(
+        only(&["--model", "spam", "--type", "sklearn", "--since", "2000-01-01"]),
+        ["1.0.0"]
+    );
+    assert_eq!(only(&["--where", "version>=1.1.0"]), ["1.1.0"]);
+    assert_eq!(only(&["--model", "spam", "--where", "f1>0.5"]), ["1.0.0"]);
+}
+
+#[test]
+fn deprecating_and_deleting_are_recorded_and_undone() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("registry");
+    let model = write(dir.path(), "model.onnx", b"onnx");
+    for _ in 0..2 {
+        ok("registry", &reg, &["add", &model]);
+    }
+    ok("registry", &reg, &["promote", "1.0.0", "--to", "production"]);
+
+    let said = ok(
+        "registry",
+        &reg,
+        &["deprecate", "1.0.1", "--reason", "trained on leaked data"],
+    );
+    assert!(said.contains("latest is 1.0.0"), "{said}");
+    let listed = ok("registry", &reg, &["list"]);
+    assert!(!listed.contains("1.0.1"), "{listed}");
+    let listed = ok("registry", &reg, &["list", "--all"]);
+    assert!(listed.contains("(deprecated)"), "{listed}");
+    let err = fails("registry", &reg, &["promote", "1.0.1", "--to", "production"], 1);
+    assert!(err.contains("deprecated: trained on leaked data"), "{err}");
+    ok("registry", &reg, &["promote", "1.0.1", "--to", "staging", "--force"]);
+    ok("registry", &reg, &["deprecate", "1.0.1", "--undo"]);
+    assert!(ok("registry", &reg, &["list"]).contains("1.0.1"));
+
+    let said = ok("registry", &reg, &["alias", "delete", "production"]);
+    assert!(said.contains("it named 1.0.0"), "{said}");
+    let err = fails("registry", &reg, &["show", "production"], 3);
+    assert!(err.contains("was deleted"), "{err}");
+    ok("registry", &reg, &["rollback", "production"]);
+    assert!(ok("registry", &reg, &["show", "production"]).contains("version:         1.0.0"));
+    let history = ok("registry", &reg, &["history", "production"]);
+    assert!(history.contains("delete") && history.contains("rollback"), "{history}");
+    let verified = ok("registry", &reg, &["verify"]);
+    assert!(verified.contains("0 problems, 0 leftovers"), "{verified}");
+}
