@@ -36,6 +36,19 @@ pub enum Exit {
     Io = 5,
 }
 
+impl Exit {
+    /// The stable name of the code, for scripts reading `--json` errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Exit::Refused => "refused",
+            Exit::Usage => "usage",
+            Exit::NotFound => "not_found",
+            Exit::Integrity => "integrity",
+            Exit::Io => "io",
+        }
+    }
+}
+
 /// Why a command failed: what to print, and how to exit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -168,9 +181,23 @@ pub fn emit(text: &str) -> Result<(), Failure> {
 /// the failure's code. A closed standard output ([`Failure::writing`])
 /// exits quietly with 0.
 pub fn finish(outcome: Result<(), Failure>) -> ExitCode {
+    finish_as(outcome, false)
+}
+
+/// [`finish`] for a command run with `--json`: the error is one JSON
+/// object on stderr, `{"error": {"code": "not_found", "exit": 3,
+/// "message": "..."}}`, so a script reads it the way it reads the output.
+pub fn finish_as(outcome: Result<(), Failure>, json: bool) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) if failure.output_closed => ExitCode::SUCCESS,
+        Err(failure) if json => {
+            let doc = serde_json::json!({"error": {
+                "code": failure.exit.name(), "exit": failure.exit as u8, "message": failure.message,
+            }});
+            eprintln!("{doc}");
+            ExitCode::from(failure.exit as u8)
+        }
         Err(failure) => {
             eprintln!("error: {}", printable(&failure.message, true));
             ExitCode::from(failure.exit as u8)

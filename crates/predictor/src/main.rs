@@ -186,7 +186,9 @@ fn four_decimals(p: f64) -> String {
 }
 
 fn main() -> ExitCode {
-    cli_errors::finish(try_main(Args::parse()))
+    let args = Args::parse();
+    let json = args.json;
+    cli_errors::finish_as(try_main(args), json)
 }
 
 #[cfg(test)]

@@ -111,9 +111,15 @@ enum Command {
         #[arg(long)]
         undo: bool,
     },
-    /// Two versions side by side: hyperparameters, metrics, data, digests.
-    Diff { a: String, b: String },
-    /// Copy every version from one registry to another (local <-> s3://), verifying each digest.
+    /// Two versions side by side: the hyperparameters, metrics, data and digests that differ.
+    Diff {
+        a: String,
+        b: String,
+        /// Show every field, not only those that differ.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Copy every version of every model (or of --model) from one registry to another (local <-> s3://), verifying each digest.
     Copy {
         /// Source registry: a directory or s3://bucket/prefix.
         from: String,
@@ -152,7 +158,14 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
     let json = cli.json;
     if let Command::Copy { from, to, aliases } = &cli.command {
         // Copy works on two registries of its own, not on --registry.
-        return manage::copy(&cli.registry.options(), from, to, *aliases, json);
+        return manage::copy(
+            &cli.registry.options(),
+            from,
+            to,
+            cli.registry.model.as_deref(),
+            *aliases,
+            json,
+        );
     }
     if let Command::Add(args) = &cli.command {
         // The only command that may create the registry and the model.
@@ -172,7 +185,7 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
         Command::List(args) => inspect::list(r, &args, json),
         Command::Show { target, card } => inspect::show(r, &target, card, json),
         Command::History { alias } => inspect::history(r, &alias, json),
-        Command::Diff { a, b } => inspect::diff(r, &a, &b, json),
+        Command::Diff { a, b, all } => inspect::diff(r, &a, &b, all, json),
         Command::Report { out } => manage::report(r, &out, json),
         Command::Promote {
             version,
@@ -207,7 +220,7 @@ impl Command {
                 std::iter::once(version.as_str()).chain(expect.as_deref()).collect()
             }
             Command::Rollback { to, .. } => to.as_deref().into_iter().collect(),
-            Command::Diff { a, b } => vec![a, b],
+            Command::Diff { a, b, .. } => vec![a, b],
             _ => Vec::new(),
         }
     }
@@ -228,5 +241,7 @@ fn textclf_validator() -> ModelValidator {
 }
 
 fn main() -> ExitCode {
-    cli_errors::finish(try_main(Cli::parse()))
+    let args = Cli::parse();
+    let json = args.json;
+    cli_errors::finish_as(try_main(args), json)
 }

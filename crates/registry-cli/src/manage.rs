@@ -3,7 +3,7 @@
 
 use crate::inspect::{failure, record_json};
 use cli_errors::{Exit, Failure, printable};
-use registry_core::{AliasName, Expect, Metric, ModelVersion, PromotionGate};
+use registry_core::{AliasName, Expect, Metric, ModelName, ModelVersion, PromotionGate};
 use registry_open::{AnyRegistry, OpenOptions};
 use registry_report::{ReportData, render_html};
 use serde_json::json;
@@ -150,49 +150,84 @@ pub fn verify(registry: &AnyRegistry, repair: Option<Duration>, json: bool) -> R
     Ok(())
 }
 
-pub fn copy(options: &OpenOptions, from: &str, to: &str, aliases: bool, json: bool) -> Result<(), Failure> {
+/// Copies every model of `from` into `to` (or with `model`, only that
+/// one), verifying each digest; see `registry_core::copy`.
+pub fn copy(
+    options: &OpenOptions,
+    from: &str,
+    to: &str,
+    model: Option<&str>,
+    aliases: bool,
+    json: bool,
+) -> Result<(), Failure> {
     let source = registry_open::open_existing(from, options)?;
     let destination = registry_open::open(to, options)?;
-    let report = registry_core::copy::copy(&source, &destination, aliases).map_err(failure)?;
+    let models: Vec<Option<ModelName>> = match model {
+        Some(name) => vec![ModelName::parse_optional(name)?],
+        None => std::iter::once(None)
+            .chain(source.list_models().map_err(failure)?.into_iter().map(Some))
+            .collect(),
+    };
+    let named = models.iter().any(Option::is_some);
     let mut out = String::new();
+    let mut docs = Vec::new();
+    let (mut damaged, mut conflicting) = (0, Vec::new());
+    for m in models {
+        let (src, dst) = (source.with_model(m.clone()), destination.with_model(m.clone()));
+        src.require_model()?;
+        let report = registry_core::copy::copy(&src, &dst, aliases).map_err(failure)?;
+        let label = m.as_ref().map_or(ModelName::DEFAULT, ModelName::as_str).to_string();
+        let of = if named {
+            format!(" of model {label}")
+        } else {
+            String::new()
+        };
+        if json {
+            let mut doc = serde_json::to_value(&report).unwrap_or_default();
+            if let serde_json::Value::Object(map) = &mut doc {
+                map.insert("model".into(), json!(label));
+            }
+            docs.push(doc);
+        } else {
+            let list = |vs: &[ModelVersion]| vs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            let _ = writeln!(
+                out,
+                "copied {} version(s){of} to {to}: {}",
+                report.copied.len(),
+                list(&report.copied)
+            );
+            if !report.present.is_empty() {
+                let _ = writeln!(out, "already there (identical): {}", list(&report.present));
+            }
+            for (alias, before, after) in &report.aliases_moved {
+                let before = before.as_ref().map_or("(new)".to_string(), ToString::to_string);
+                let _ = writeln!(out, "{alias}: {before} -> {after}");
+            }
+        }
+        for (version, reason) in &report.damaged {
+            eprintln!("skipped {version}{of}: {}", printable(reason, false));
+        }
+        damaged += report.damaged.len();
+        conflicting.extend(report.conflicting.iter().map(|v| format!("{v}{of}")));
+    }
     if json {
-        let _ = writeln!(out, "{}", serde_json::to_string(&report).unwrap_or_default());
-    } else {
-        let list = |vs: &[ModelVersion]| vs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-        let _ = writeln!(
-            out,
-            "copied {} version(s) to {to}: {}",
-            report.copied.len(),
-            list(&report.copied)
-        );
-        if !report.present.is_empty() {
-            let _ = writeln!(out, "already there (identical): {}", list(&report.present));
-        }
-        for (alias, before, after) in &report.aliases_moved {
-            let before = before.as_ref().map_or("(new)".to_string(), ToString::to_string);
-            let _ = writeln!(out, "{alias}: {before} -> {after}");
-        }
+        let _ = writeln!(out, "{}", json!({ "models": docs }));
     }
     cli_errors::emit(&out)?;
-    for (version, reason) in &report.damaged {
-        eprintln!("skipped {version}: {}", printable(reason, false));
-    }
-    if !report.damaged.is_empty() {
+    if damaged > 0 {
         return Err(Failure::new(
             Exit::Integrity,
             format!(
-                "{} damaged version(s) in {from} were not copied (listed above; see `registry verify --registry {from}`); the others were",
-                report.damaged.len()
+                "{damaged} damaged version(s) in {from} were not copied (listed above; see `registry verify --registry {from}`); the others were"
             ),
         ));
     }
-    if !report.conflicting.is_empty() {
-        let names: Vec<String> = report.conflicting.iter().map(ToString::to_string).collect();
+    if !conflicting.is_empty() {
         return Err(Failure::new(
             Exit::Refused,
             format!(
                 "{} exist(s) in both registries with different contents; left unchanged in {to} (compare with `registry diff`, or save under a new version)",
-                names.join(", ")
+                conflicting.join(", ")
             ),
         ));
     }
@@ -238,7 +273,13 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
         _ => Path::new("."),
     };
     let failed = |e: std::io::Error| Failure::new(Exit::Io, format!("cannot write {}: {e}", path.display()));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
+    // 0666 before the umask, like any file a tool writes (tempfile's own
+    // default, 0600, would leave a report others cannot open).
+    use std::os::unix::fs::PermissionsExt;
+    let mut file = tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(failed)?;
     file.write_all(bytes).map_err(failed)?;
     file.as_file().sync_all().map_err(failed)?;
     file.persist(path).map_err(|e| failed(e.error))?;

@@ -169,6 +169,25 @@ fn a_scikit_learn_file_and_an_onnx_directory_live_beside_each_other() {
     );
     assert_eq!(only(&["--where", "version>=1.1.0"]), ["1.1.0"]);
     assert_eq!(only(&["--model", "spam", "--where", "f1>0.5"]), ["1.0.0"]);
+
+    // A copy takes every model along, files and all.
+    let other = dir.path().join("other");
+    let copied = ok(
+        "registry",
+        &reg,
+        &["copy", reg.to_str().unwrap(), other.to_str().unwrap()],
+    );
+    assert!(copied.contains("copied 2 version(s) of model spam"), "{copied}");
+    let listed = ok("registry", &other, &["models"]);
+    assert!(listed.contains("spam") && listed.contains("default"), "{listed}");
+    ok("registry", &other, &["--model", "spam", "verify"]);
+    let out = dir.path().join("copied.joblib");
+    ok(
+        "registry",
+        &other,
+        &["get", "models:/spam/1.0.0", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(std::fs::read(out).unwrap(), b"\x80\x04joblib-bytes");
 }
 
 #[test]

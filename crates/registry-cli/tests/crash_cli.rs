@@ -1,8 +1,9 @@
-//! Whole-process crash injection: the real `trainer` (on small data) and
-//! `registry promote` are killed with SIGKILL at random moments, 300 times.
-//! After every kill `registry verify` passes, every listed version loads
-//! through `predictor`, `latest` is a complete version, and no version that
-//! a finished run reported is missing.
+//! Whole-process crash injection: the real `trainer` (on small data),
+//! `registry promote` and `registry add` (a three-file directory into a
+//! named model) are killed with SIGKILL at random moments, 300 times. After
+//! every kill `registry verify` passes for both models, every listed
+//! version loads through `predictor`, `latest` is a complete version, and
+//! no version that a finished run reported is missing.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -69,12 +70,39 @@ fn killed_trainers_and_promotions_never_break_the_registry() {
     let v: serde_json::Value = serde_json::from_str(first.trim()).unwrap();
     reported.push(v["version"].as_str().unwrap().to_string());
 
+    // A model directory for `registry add`: big enough that a kill lands
+    // inside the save now and then.
+    let model_dir = dir.path().join("onnx-model");
+    std::fs::create_dir_all(model_dir.join("tokenizer")).unwrap();
+    for (name, size) in [
+        ("model.onnx", 400_000),
+        ("config.json", 2_000),
+        ("tokenizer/vocab.json", 100_000),
+    ] {
+        std::fs::write(model_dir.join(name), vec![b'x'; size]).unwrap();
+    }
+    let add_cmd = || {
+        let mut c = Command::new(bin("registry"));
+        c.args(["--json", "--model", "onnx", "add"])
+            .arg(&model_dir)
+            .env("MODELREG_DIR", &reg);
+        c
+    };
+    let start = Instant::now();
+    let first = run_or_kill(add_cmd(), Duration::from_secs(60)).expect("an uninterrupted add succeeds");
+    let add_time = start.elapsed();
+    let v: serde_json::Value = serde_json::from_str(first.trim()).unwrap();
+    let mut added: Vec<String> = vec![v["version"].as_str().unwrap().to_string()];
+
     let (mut kills, mut completed, mut round) = (0, 0, 0);
     while kills < 300 {
         round += 1;
         assert!(round < 1000, "only {kills} kills in {round} rounds");
-        let promote = round % 3 == 2;
-        let cmd = if promote {
+        let promote = round % 4 == 2;
+        let add = round % 4 == 3;
+        let cmd = if add {
+            add_cmd()
+        } else if promote {
             let target = reported[rng.below(reported.len() as u64) as usize].clone();
             let mut c = Command::new(bin("registry"));
             c.args(["promote", &target, "--to", "production"])
@@ -89,9 +117,20 @@ fn killed_trainers_and_promotions_never_break_the_registry() {
             c
         };
         // Aim anywhere in a run, with extra weight on its last part (the save).
-        let span = if promote { Duration::from_millis(4) } else { train_time };
+        let span = if add {
+            add_time
+        } else if promote {
+            Duration::from_millis(4)
+        } else {
+            train_time
+        };
         let after = span.mul_f64(rng.below(1200) as f64 / 1000.0);
         match run_or_kill(cmd, after) {
+            Some(out) if add => {
+                completed += 1;
+                let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+                added.push(v["version"].as_str().unwrap().to_string());
+            }
             Some(out) => {
                 completed += 1;
                 if !promote {
@@ -102,16 +141,33 @@ fn killed_trainers_and_promotions_never_break_the_registry() {
             None => kills += 1,
         }
 
-        let verify = Command::new(bin("registry"))
-            .arg("verify")
-            .env("MODELREG_DIR", &reg)
-            .output()
-            .unwrap();
-        assert!(
-            verify.status.success(),
-            "round {round}: verify failed:\n{}",
-            String::from_utf8_lossy(&verify.stdout)
-        );
+        for model in ["default", "onnx"] {
+            let verify = Command::new(bin("registry"))
+                .args(["--model", model, "verify"])
+                .env("MODELREG_DIR", &reg)
+                .output()
+                .unwrap();
+            assert!(
+                verify.status.success(),
+                "round {round}: verify of model {model} failed:\n{}{}",
+                String::from_utf8_lossy(&verify.stdout),
+                String::from_utf8_lossy(&verify.stderr)
+            );
+        }
+        {
+            let list = Command::new(bin("registry"))
+                .args(["--model", "onnx", "list", "--json"])
+                .env("MODELREG_DIR", &reg)
+                .output()
+                .unwrap();
+            let listed: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).unwrap();
+            for v in &added {
+                assert!(
+                    listed.iter().any(|l| l["version"] == v.as_str()),
+                    "round {round}: added version {v} is missing"
+                );
+            }
+        }
         let list = Command::new(bin("registry"))
             .args(["list", "--json"])
             .env("MODELREG_DIR", &reg)
@@ -156,15 +212,33 @@ fn killed_trainers_and_promotions_never_break_the_registry() {
         }
     }
     eprintln!(
-        "{kills} kills, {completed} runs completed, {} versions reported",
-        reported.len()
+        "{kills} kills, {completed} runs completed, {} versions trained, {} added",
+        reported.len(),
+        added.len()
     );
-    let repaired = Command::new(bin("registry"))
-        // Every writer is dead, so no grace period is needed.
-        .args(["verify", "--repair", "--older-than", "0"])
+    assert!(added.len() > 1, "no interrupted-or-not `registry add` ever finished");
+    for model in ["default", "onnx"] {
+        let repaired = Command::new(bin("registry"))
+            // Every writer is dead, so no grace period is needed.
+            .args(["--model", model, "verify", "--repair", "--older-than", "0"])
+            .env("MODELREG_DIR", &reg)
+            .output()
+            .unwrap();
+        assert!(repaired.status.success());
+        let said = String::from_utf8_lossy(&repaired.stdout);
+        assert!(said.contains("0 problems, 0 leftovers"), "model {model}: {said}");
+    }
+    // Every added version comes back out byte for byte.
+    let out = dir.path().join("fetched");
+    let fetched = Command::new(bin("registry"))
+        .args(["--model", "onnx", "get", "latest", "--out"])
+        .arg(&out)
         .env("MODELREG_DIR", &reg)
         .output()
         .unwrap();
-    assert!(repaired.status.success());
-    assert!(String::from_utf8_lossy(&repaired.stdout).contains("0 problems, 0 leftovers"));
+    assert!(fetched.status.success());
+    assert_eq!(
+        std::fs::read(out.join("tokenizer/vocab.json")).unwrap(),
+        vec![b'x'; 100_000]
+    );
 }

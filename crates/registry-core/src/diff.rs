@@ -5,18 +5,31 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// One field of a [`diff`]: its dotted path and its value in each version
-/// (`-` where it is absent).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One field of a [`diff`]: its dotted path and its JSON value in each
+/// version (`None` where it is absent).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldDiff {
     pub field: String,
-    pub a: String,
-    pub b: String,
+    pub a: Option<Value>,
+    pub b: Option<Value>,
 }
 
 impl FieldDiff {
     pub fn same(&self) -> bool {
         self.a == self.b
+    }
+
+    /// A value for a table: strings without quotes, digests cut to 12
+    /// characters (the whole is in the JSON form), `-` where absent.
+    pub fn text(value: Option<&Value>) -> String {
+        match value {
+            None | Some(Value::Null) => "-".into(),
+            Some(Value::String(s)) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                format!("{}…", &s[..12])
+            }
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        }
     }
 }
 
@@ -34,13 +47,13 @@ pub fn diff(a: &ModelMetadata, b: &ModelMetadata) -> Vec<FieldDiff> {
         .filter(|k| !k.starts_with("metrics.per_label") && !k.starts_with("metrics.cv_fold"))
         .map(|k| FieldDiff {
             field: k.clone(),
-            a: fa.get(k).cloned().unwrap_or_else(|| "-".into()),
-            b: fb.get(k).cloned().unwrap_or_else(|| "-".into()),
+            a: fa.get(k).cloned(),
+            b: fb.get(k).cloned(),
         })
         .collect()
 }
 
-fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
+fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
     match v {
         Value::Object(m) => {
             for (k, x) in m {
@@ -53,7 +66,7 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
             }
         }
         other => {
-            out.insert(prefix.to_string(), other.to_string());
+            out.insert(prefix.to_string(), other.clone());
         }
     }
 }

@@ -72,6 +72,26 @@ fn header(out: &mut String, data: &ReportData) {
 
 /// Test and CV scores per version as inline SVG, versions evenly spaced in
 /// semver order, with a marker per alias.
+/// Runs of consecutive versions evaluated on the same data: (first index,
+/// last index, the data's name and short digest).
+fn data_segments(versions: &[ModelMetadata]) -> Vec<(usize, usize, String)> {
+    let label = |m: &ModelMetadata| {
+        m.info.lineage.data.as_ref().map_or_else(
+            || "unknown".to_string(),
+            |d| format!("{}@{}", d.name, d.sha256.get(..8).unwrap_or(&d.sha256)),
+        )
+    };
+    let mut out: Vec<(usize, usize, String)> = Vec::new();
+    for (i, m) in versions.iter().enumerate() {
+        let l = label(m);
+        match out.last_mut() {
+            Some(last) if last.2 == l => last.1 = i,
+            _ => out.push((i, i, l)),
+        }
+    }
+    out
+}
+
 fn chart_section(out: &mut String, data: &ReportData) {
     const W: f64 = 960.0;
     const H: f64 = 300.0;
@@ -169,6 +189,31 @@ fn chart_section(out: &mut String, data: &ReportData) {
             }
         );
     }
+    // Which data each run of versions was evaluated on: scores measured on
+    // different data are not comparable, so each run gets its own band and
+    // label, and the lines break between runs.
+    let segments = data_segments(versions);
+    if segments.len() > 1 {
+        let half = if n > 1 {
+            (RIGHT - LEFT) / (n - 1) as f64 / 2.0
+        } else {
+            20.0
+        };
+        for (k, (start, end, label)) in segments.iter().enumerate() {
+            let (x0, x1) = ((x(*start) - half).max(LEFT), (x(*end) + half).min(RIGHT));
+            let _ = write!(
+                out,
+                "<g class=\"data-band\" data-data=\"{0}\"><rect class=\"band-{1}\" x=\"{2:.1}\" y=\"{TOP}\" width=\"{3:.1}\" height=\"{4:.1}\"/><text x=\"{5:.1}\" y=\"{6:.1}\">data: {0}</text></g>",
+                esc(label),
+                k % 2,
+                x0,
+                (x1 - x0).max(1.0),
+                BOTTOM - TOP,
+                x0 + 4.0,
+                BOTTOM - 6.0
+            );
+        }
+    }
     // Lines, error bars, then points on top.
     for (class, pick) in [
         (
@@ -177,12 +222,12 @@ fn chart_section(out: &mut String, data: &ReportData) {
         ),
         ("line-test", |m: &ModelMetadata| m.info.test_score),
     ] {
-        let points: Vec<String> = versions
-            .iter()
-            .enumerate()
-            .filter_map(|(i, m)| pick(m).map(|s| format!("{:.1},{:.1}", x(i), y(s))))
-            .collect();
-        let _ = write!(out, "<polyline class=\"{class}\" points=\"{}\"/>", points.join(" "));
+        for (start, end, _) in &segments {
+            let points: Vec<String> = (*start..=*end)
+                .filter_map(|i| pick(&versions[i]).map(|s| format!("{:.1},{:.1}", x(i), y(s))))
+                .collect();
+            let _ = write!(out, "<polyline class=\"{class}\" points=\"{}\"/>", points.join(" "));
+        }
     }
     if n <= ERROR_BARS_UP_TO {
         for (i, m) in versions.iter().enumerate() {
@@ -371,6 +416,7 @@ nav a { margin-right: 14px; } a { color: #0969da; text-decoration: none; } a:hov
 #chart .alias-marker line { stroke: #6b7280; stroke-dasharray: 2 3; } #chart .alias-marker text { font-size: 11px; fill: #374151; font-weight: 600; }
 #chart .alias-production line { stroke: #16a34a; } #chart .alias-staging line { stroke: #d97706; } #chart .alias-latest line { stroke: #2563eb; }
 #chart .legend text { font-size: 12px; fill: var(--ink); }
+#chart .data-band .band-0 { fill: #f6f8fa; } #chart .data-band .band-1 { fill: #eef2f7; } #chart .data-band text { font-size: 10px; fill: var(--muted); }
 table { border-collapse: collapse; } #versions { width: 100%; }
 #versions th, #versions td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; }
 #versions th { cursor: pointer; user-select: none; background: #f6f8fa; position: sticky; top: 0; }

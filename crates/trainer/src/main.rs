@@ -185,5 +185,7 @@ fn try_main(args: Args) -> Result<(), Failure> {
 }
 
 fn main() -> ExitCode {
-    cli_errors::finish(try_main(Args::parse()))
+    let args = Args::parse();
+    let json = args.json;
+    cli_errors::finish_as(try_main(args), json)
 }

@@ -17,7 +17,7 @@
 
 use super::Registry;
 use crate::error::{RegistryError, Result};
-use crate::metadata::{DataFingerprint, FORMAT_VERSION, ModelMetadata, from_map, parse_versioned};
+use crate::metadata::{DataFingerprint, FORMAT_VERSION, ModelMetadata, parse_versioned};
 use crate::names::ModelVersion;
 use crate::store::{Pointer, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -91,14 +91,53 @@ struct CatalogDoc {
 pub type CatalogEntry = std::result::Result<CatalogRow, (ModelVersion, String)>;
 
 impl<S: Store> Registry<S> {
+    /// The catalog's rows and the tag of the state read (for a writer's
+    /// compare-and-swap).
     fn read_catalog(&self) -> Result<Option<(Vec<CatalogRow>, Pointer)>> {
         let key = self.keys.catalog();
         let Some(pointer) = self.store.read_pointer_limited(&key, MAX_CATALOG_BYTES)? else {
             return Ok(None);
         };
+        let rows = self.parse_catalog(&pointer.bytes)?;
+        Ok(Some((rows, pointer)))
+    }
+
+    /// The catalog's rows, for readers: without the state's tag, which a
+    /// store that tags by content would digest the whole catalog for.
+    fn read_catalog_rows(&self) -> Result<Option<Vec<CatalogRow>>> {
+        match self.store.read_limited(&self.keys.catalog(), MAX_CATALOG_BYTES) {
+            Ok(bytes) => self.parse_catalog(&bytes).map(Some),
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn parse_catalog(&self, bytes: &[u8]) -> Result<Vec<CatalogRow>> {
+        let key = self.keys.catalog();
         let location = self.store.location(&key);
-        let doc: CatalogDoc = from_map(parse_versioned(&pointer.bytes, &location)?, &location)?;
-        Ok(Some((doc.rows, pointer)))
+        // Parsed straight into rows: going through a JSON value first took
+        // three times as long for 10,000 rows. The format is checked after,
+        // from the parsed number (a newer catalog that does not parse is
+        // ignored by readers just the same).
+        let doc: CatalogDoc = match serde_json::from_slice(bytes) {
+            Ok(doc) => doc,
+            Err(e) => {
+                // For the message: a newer format, or what is wrong where.
+                parse_versioned(bytes, &location)?;
+                return Err(RegistryError::InvalidMetadata {
+                    location,
+                    reason: e.to_string(),
+                });
+            }
+        };
+        if doc.format_version > FORMAT_VERSION {
+            return Err(RegistryError::UnsupportedFormat {
+                location,
+                found: doc.format_version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        Ok(doc.rows)
     }
 
     /// Every complete version's row, oldest first: the catalog's rows for
@@ -106,15 +145,17 @@ impl<S: Store> Registry<S> {
     /// that cannot be read is ignored (it is derived); a version whose
     /// metadata cannot be read is an `Err` entry.
     pub fn catalog(&self) -> Result<Vec<CatalogEntry>> {
-        let rows = match self.read_catalog() {
-            Ok(Some((rows, _))) => rows,
+        let rows = match self.read_catalog_rows() {
+            Ok(Some(rows)) => rows,
             Ok(None) | Err(RegistryError::InvalidMetadata { .. }) | Err(RegistryError::UnsupportedFormat { .. }) => {
                 Vec::new()
             }
             Err(RegistryError::Store(StoreError::TooLarge { .. })) => Vec::new(),
             Err(e) => return Err(e),
         };
-        if let Some((latest, _)) = self.read_alias_pointer(&crate::names::AliasName::latest())?
+        // An unreadable `latest` (damaged, a FIFO) only means the catalog
+        // is not trusted: listing still works, `verify` reports it.
+        if let Ok(Some((latest, _))) = self.read_alias_pointer(&crate::names::AliasName::latest())
             && latest.action != crate::metadata::AliasAction::Delete
             && rows
                 .binary_search_by(|r| r.version.cmp(&latest.version))
