@@ -148,11 +148,15 @@ fn train_predict_promote_rollback_verify() {
             .ends_with("versions/1.0.0/metadata.json")
     );
 
+    // Same data and seed, so the same model: only what differs is shown,
+    // unless --all.
     let diff = ok("registry", &reg, &["diff", "1.0.0", "1.0.1"]);
     assert!(
-        diff.contains("description") && diff.contains("artifact.sha256"),
+        diff.contains("description") && !diff.contains("artifact.sha256"),
         "{diff}"
     );
+    let diff = ok("registry", &reg, &["diff", "1.0.0", "1.0.1", "--all"]);
+    assert!(diff.contains("artifact.sha256"), "{diff}");
     let verify = ok("registry", &reg, &["verify"]);
     assert!(verify.contains("0 problems"), "{verify}");
 

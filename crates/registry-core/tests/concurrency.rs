@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Payload, Rng, env, output_lines, role, spawn_child};
-use registry_core::{AliasName, Expect, ModelInfo, ModelVersion, Registry, RegistryError};
+use registry_core::{AliasName, Bump, Expect, ModelInfo, ModelVersion, NewFile, Registry, RegistryError};
 
 fn open() -> Registry {
     Registry::open(env("MODELREG_TEST_ROOT")).unwrap()
@@ -70,6 +70,33 @@ fn child_role() {
                 println!("read {}", md.version);
             }
         }
+        // Registers three-file versions into the named model "files": 15
+        // with the next free version, then a race on 5 shared ones whose
+        // first file name differs between adders (so each claims the
+        // version by a different file, and the loser takes its files back).
+        "adder" => {
+            let files = registry.with_model(Some("files".parse().unwrap()));
+            let tree = |first: &str| {
+                [first, "config.json", "weights/part-0.bin"].map(|path| NewFile {
+                    path: path.to_string(),
+                    bytes: format!("adder {id} {path}").into_bytes(),
+                })
+            };
+            for _ in 0..15 {
+                let md = files
+                    .save_files_next(Bump::Patch, &tree("model.onnx"), ModelInfo::default())
+                    .unwrap();
+                println!("added {}", md.version);
+            }
+            for i in 0..5 {
+                let v = ModelVersion::new(9, 0, i);
+                match files.save_files(&v, &tree(&format!("a{id}.onnx")), ModelInfo::default()) {
+                    Ok(_) => println!("won {v}"),
+                    Err(RegistryError::VersionExists { .. }) => println!("lost {v}"),
+                    Err(e) => panic!("unexpected error: {e}"),
+                }
+            }
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -107,6 +134,9 @@ fn processes_race_without_losing_or_mixing_anything() {
         children.push(("writer", spawn_child("child_role", "writer", &vars(id))));
         children.push(("mover", spawn_child("child_role", "mover", &vars(id + 10))));
         children.push(("reader", spawn_child("child_role", "reader", &vars(id + 20))));
+    }
+    for id in 31..=32 {
+        children.push(("adder", spawn_child("child_role", "adder", &vars(id))));
     }
     let lines = output_lines(children);
     let count = |prefix: &str| lines.iter().filter(|l| l.starts_with(prefix)).count();
@@ -147,4 +177,33 @@ fn processes_race_without_losing_or_mixing_anything() {
     );
     let report = registry.verify().unwrap();
     assert!(report.is_ok() && report.leftovers.is_empty(), "{report:#?}");
+
+    // The adders: 30 distinct versions, each holding one adder's files
+    // only; each contested version won once, with no loser's file left in it.
+    let files = registry.with_model(Some("files".parse().unwrap()));
+    assert_eq!(count("added "), 30);
+    let listed = files.list_versions().unwrap();
+    assert_eq!(listed.len(), 30 + 5);
+    for v in &listed {
+        let stored = files.load_stored_version(v).unwrap();
+        let owners: std::collections::BTreeSet<String> = stored
+            .files
+            .iter()
+            .map(|(_, bytes)| String::from_utf8_lossy(bytes).split(' ').nth(1).unwrap().to_string())
+            .collect();
+        assert_eq!(owners.len(), 1, "version {v} mixes files of adders {owners:?}");
+        assert_eq!(stored.files.len(), 3);
+    }
+    for i in 0..5 {
+        let v = ModelVersion::new(9, 0, i);
+        let won = lines.iter().filter(|l| **l == format!("won {v}")).count();
+        assert_eq!(won, 1, "{v}");
+        let on_disk = std::fs::read_dir(root.join(format!("models/files/versions/{v}")))
+            .unwrap()
+            .count();
+        assert_eq!(on_disk, 4, "{v}: three files and metadata.json, nothing of the loser");
+    }
+    let report = files.verify().unwrap();
+    assert!(report.is_ok() && report.leftovers.is_empty(), "{report:#?}");
+    assert_eq!(files.catalog().unwrap().len(), 35);
 }
