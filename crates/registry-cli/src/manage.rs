@@ -117,7 +117,16 @@ pub fn verify(registry: &AnyRegistry, repair: Option<Duration>, json: bool) -> R
             }
         }
     }
-    let report = registry.verify().map_err(failure)?;
+    let mut report = registry.verify().map_err(failure)?;
+    // A catalog whose rows differ from the metadata is found by verify (it
+    // reads every metadata); with --repair, rewrite it and look again.
+    if repair.is_some() && report.catalog_stale {
+        registry.rebuild_catalog().map_err(failure)?;
+        if !json {
+            let _ = writeln!(out, "rebuilt the catalog");
+        }
+        report = registry.verify().map_err(failure)?;
+    }
     if json {
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     } else {

@@ -103,6 +103,15 @@ fn a_catalog_that_lies_about_a_score_is_reported() {
         "{:?}",
         report.leftovers
     );
-    // show reads the metadata, the source of truth.
+    assert!(report.catalog_stale);
+    // show reads the metadata, the source of truth; repair's cheap check
+    // (the names) passes, a rebuild fixes the rows.
     assert_eq!(reg.metadata(&v("1.0.0")).unwrap().info.test_score, Some(0.7));
+    assert!(
+        !reg.repair_older_than(std::time::Duration::ZERO)
+            .unwrap()
+            .catalog_rebuilt
+    );
+    reg.rebuild_catalog().unwrap();
+    assert!(reg.verify().unwrap().leftovers.is_empty());
 }

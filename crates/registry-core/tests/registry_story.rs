@@ -423,9 +423,11 @@ fn repair_moves_a_lagging_latest_forward() {
     assert_eq!(reg.resolve(&AliasName::latest()).unwrap().version, v("1.0.0"));
     let report = reg.verify().unwrap();
     assert!(report.is_ok());
-    assert_eq!(report.leftovers.len(), 1, "{report:?}");
+    // latest lags, and the catalog lacks the version (its save died first).
+    assert_eq!(report.leftovers.len(), 2, "{report:?}");
     let repaired = reg.repair().unwrap();
     assert_eq!(repaired.latest_moved_to, Some(md.version));
+    assert!(repaired.catalog_rebuilt);
     assert_eq!(reg.resolve(&AliasName::latest()).unwrap().action, AliasAction::Repair);
     let r = reg.verify().unwrap();
     assert!(r.is_ok() && r.leftovers.is_empty(), "{r:?}");

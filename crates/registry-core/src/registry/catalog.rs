@@ -237,15 +237,15 @@ impl<S: Store> Registry<S> {
         Ok(rows)
     }
 
-    /// Why the catalog differs from the versions' metadata, if it does:
-    /// for `verify`. A missing catalog is not a difference.
-    pub(super) fn catalog_drift(&self) -> Result<Option<String>> {
-        let stored = match self.read_catalog() {
-            Ok(Some((rows, _))) => rows,
+    /// Why the catalog differs from `want` (the rows of every readable
+    /// version), if it does: for `verify`. A missing catalog is not a
+    /// difference.
+    pub(super) fn catalog_drift(&self, want: Vec<CatalogRow>) -> Result<Option<String>> {
+        let stored = match self.read_catalog_rows() {
+            Ok(Some(rows)) => rows,
             Ok(None) => return Ok(None),
             Err(e) => return Ok(Some(e.to_string())),
         };
-        let want = self.rebuilt_rows()?;
         if stored == want {
             return Ok(None);
         }
@@ -261,8 +261,23 @@ impl<S: Store> Registry<S> {
         )))
     }
 
-    /// Rewrites the catalog from every version's metadata (`verify --repair`).
-    pub(super) fn rebuild_catalog(&self) -> Result<()> {
+    /// Whether the catalog lists other versions than exist (or cannot be
+    /// read): a check of names only, for `repair`, which rebuilds it then.
+    /// Rows that differ from their metadata are `verify`'s to find (it
+    /// reads every metadata anyway); `verify --repair` rebuilds then too.
+    pub(super) fn catalog_incomplete(&self) -> Result<bool> {
+        let rows = match self.read_catalog_rows() {
+            Ok(Some(rows)) => rows,
+            Ok(None) => return Ok(!self.list_versions()?.is_empty()),
+            Err(_) => return Ok(true),
+        };
+        let listed = self.list_versions()?;
+        Ok(rows.len() != listed.len() || rows.iter().zip(&listed).any(|(r, v)| r.version != *v))
+    }
+
+    /// Rewrites the catalog from every version's metadata (`verify
+    /// --repair`). Safe beside saves: a compare-and-swap like theirs.
+    pub fn rebuild_catalog(&self) -> Result<()> {
         for _ in 0..CATALOG_RETRIES {
             let tag = match self.read_catalog() {
                 Ok(Some((_, pointer))) => Some(pointer.tag),

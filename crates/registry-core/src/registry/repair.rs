@@ -31,7 +31,7 @@ pub struct RepairReport {
     /// unknown age): a save may still be writing them.
     pub kept: Vec<String>,
     pub latest_moved_to: Option<ModelVersion>,
-    /// The catalog differed from the versions and was rebuilt.
+    /// The catalog listed other versions than exist, and was rebuilt.
     pub catalog_rebuilt: bool,
 }
 
@@ -55,7 +55,7 @@ impl<S: Store> Registry<S> {
         for (version, files) in &scan.incomplete {
             self.remove_interrupted_save(version, files, grace, &mut report)?;
         }
-        if self.catalog_drift()?.is_some() {
+        if self.catalog_incomplete()? {
             self.rebuild_catalog()?;
             report.catalog_rebuilt = true;
         }

@@ -2,6 +2,7 @@
 //! damage (problems) apart from the harmless remains of interrupted saves
 //! (leftovers). It only reads.
 
+use super::CatalogRow;
 use super::Registry;
 use super::keys;
 use super::list::VersionScan;
@@ -29,6 +30,9 @@ pub struct VerifyReport {
     /// Remains of interrupted saves and moves: harmless, ignored by reads,
     /// removed by [`Registry::repair`].
     pub leftovers: Vec<Finding>,
+    /// The catalog differs from the versions (one of the leftovers):
+    /// [`Registry::rebuild_catalog`] rewrites it.
+    pub catalog_stale: bool,
 }
 
 impl VerifyReport {
@@ -62,12 +66,13 @@ impl<S: Store> Registry<S> {
         let mut report = VerifyReport::default();
         self.check_marker()?;
         let scan = self.scan_versions()?;
-        let mut verified = self.check_versions(&scan, &mut report);
+        let (mut verified, rows) = self.check_versions(&scan, &mut report);
         self.check_interrupted_saves(&scan, &mut report);
         self.check_stray_names(&scan, &mut report);
         self.check_aliases(&scan, &mut verified, &mut report)?;
         self.check_history(&mut report)?;
-        if let Some(drift) = self.catalog_drift()? {
+        if let Some(drift) = self.catalog_drift(rows)? {
+            report.catalog_stale = true;
             report.leftover(
                 self.store.location(&self.keys.catalog()),
                 format!("{drift} (it is derived and only speeds up listing; `verify --repair` rebuilds it)"),
@@ -78,27 +83,35 @@ impl<S: Store> Registry<S> {
 
     /// Every complete version: its metadata, then its model against every
     /// digest the metadata records.
-    fn check_versions(&self, scan: &VersionScan, report: &mut VerifyReport) -> Verified {
+    /// Also returns the catalog rows the verified metadata makes, for the
+    /// catalog check (so no metadata is read twice).
+    fn check_versions(&self, scan: &VersionScan, report: &mut VerifyReport) -> (Verified, Vec<CatalogRow>) {
         let mut verified = Verified::new();
+        let mut rows = Vec::new();
         for version in &scan.complete {
             report.versions_checked += 1;
-            match self.verify_version(version) {
-                Ok(digest) => {
-                    verified.insert(version.clone(), digest);
+            match self.verify_version_metadata(version) {
+                Ok(metadata) => {
+                    rows.push(CatalogRow::of(&metadata));
+                    verified.insert(version.clone(), metadata.metadata_sha256);
                 }
                 Err(e) => report.problem(self.store.location(&self.keys.version_prefix(version)), e.to_string()),
             }
         }
-        verified
+        (verified, rows)
     }
 
     /// One version's metadata and files, every digest checked, and its
     /// artifact (if any) validated as its model type; its metadata digest
     /// if all is well.
     fn verify_version(&self, version: &ModelVersion) -> Result<String> {
+        Ok(self.verify_version_metadata(version)?.metadata_sha256)
+    }
+
+    fn verify_version_metadata(&self, version: &ModelVersion) -> Result<crate::metadata::ModelMetadata> {
         let metadata = self.metadata(version)?;
         self.check_content(&metadata, true)?;
-        Ok(metadata.metadata_sha256)
+        Ok(metadata)
     }
 
     fn check_interrupted_saves(&self, scan: &VersionScan, report: &mut VerifyReport) {
