@@ -132,7 +132,7 @@ fn copying_a_version_between_stores_keeps_it_identical() {
     assert!(remote.import_version(&loaded).unwrap());
     assert!(!remote.import_version(&loaded).unwrap(), "a second copy is a no-op");
     let copied = remote.load_stored_version(&v("2.0.0")).unwrap();
-    assert_eq!(copied.model, loaded.model);
+    assert_eq!(copied.files, loaded.files);
     assert_eq!(copied.metadata_bytes, loaded.metadata_bytes);
     assert_eq!(remote.resolve(&AliasName::latest()).unwrap().version, v("2.0.0"));
 }
