@@ -1,0 +1,306 @@
+//! The HTTP API: routes, request checks and JSON errors. Every client error
+//! is a 4xx with `{"error": {"code", "message"}}`; nothing a client sends
+//! makes a 5xx.
+
+use crate::metrics::{Metrics, RequestLabels, RouteLabels};
+use crate::served::Served;
+use arc_swap::ArcSwap;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use textclf::Scratch;
+
+/// The OpenAPI 3 document of this API (kept in the repository beside the
+/// crate, served at `/openapi.json`).
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Request limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Most texts in one `/v1/predict` request (413 beyond).
+    pub max_texts: usize,
+    /// Largest request body in bytes (413 beyond).
+    pub max_body_bytes: usize,
+    /// How long a client may take to send its body (408 beyond).
+    pub body_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_texts: 1000,
+            max_body_bytes: 1 << 20,
+            body_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub current: Arc<ArcSwap<Served>>,
+    pub metrics: Arc<Metrics>,
+    pub limits: Limits,
+    /// False once shutdown began: `/readyz` says so, so a load balancer
+    /// stops sending new requests while in-flight ones drain.
+    pub accepting: Arc<AtomicBool>,
+}
+
+/// The router with every route, the JSON fallbacks and the metrics layer.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/predict", post(predict))
+        .route("/v1/model", get(model))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), record))
+        .with_state(state)
+}
+
+/// `{"error": {"code": …, "message": …}}` with `status`.
+pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let message: String = message.into();
+    (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
+}
+
+/// Counts every request by route and status, and times it.
+async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .latency
+        .get_or_create(&RouteLabels { route: route.clone() })
+        .observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PredictRequest {
+    texts: Vec<String>,
+    #[serde(default)]
+    probabilities: bool,
+}
+
+thread_local! {
+    /// Per-thread buffers for featurising a text: no allocation per request.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json_body {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the request body as JSON with Content-Type: application/json",
+        );
+    }
+    let limits = &state.limits;
+    let bytes = match tokio::time::timeout(limits.body_timeout, axum::body::to_bytes(body, limits.max_body_bytes)).await
+    {
+        Err(_) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("the request body took longer than {:?} to arrive", limits.body_timeout),
+            );
+        }
+        Ok(Err(e)) if is_length_limit(&e) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the request body is larger than {} bytes", limits.max_body_bytes),
+            );
+        }
+        Ok(Err(e)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                format!("cannot read the body: {e}"),
+            );
+        }
+        Ok(Ok(bytes)) => bytes,
+    };
+    let request: PredictRequest = match serde_json::from_slice(&bytes) {
+        Ok(r) => r,
+        Err(e) if e.is_syntax() || e.is_eof() => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("the body is not valid JSON: {e}"),
+            );
+        }
+        Err(e) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                format!("{e} (expected {{\"texts\": [\"...\"], \"probabilities\": false}})"),
+            );
+        }
+    };
+    if request.texts.is_empty() {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty_texts",
+            "\"texts\" is empty: send at least one text",
+        );
+    }
+    if request.texts.len() > limits.max_texts {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_texts",
+            format!(
+                "{} texts, more than the {} one request may hold: split the batch",
+                request.texts.len(),
+                limits.max_texts
+            ),
+        );
+    }
+    // The version this request uses, start to end, whatever swaps meanwhile.
+    let served = state.current.load_full();
+    let labels = served.model.labels();
+    let predictions: Vec<Value> = SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        request
+            .texts
+            .iter()
+            .map(|text| {
+                if request.probabilities {
+                    let probs = served.model.predict_proba_with(text, &mut scratch);
+                    let (best, p) =
+                        probs.iter().enumerate().fold(
+                            (0, f64::MIN),
+                            |(bi, bp), (i, &p)| if p > bp { (i, p) } else { (bi, bp) },
+                        );
+                    let all: serde_json::Map<String, Value> = labels
+                        .iter()
+                        .zip(probs.iter())
+                        .map(|(l, p)| (l.clone(), json!(p)))
+                        .collect();
+                    json!({"label": labels[best], "probability": p, "probabilities": all})
+                } else {
+                    let p = served.model.predict_with(text, &mut scratch);
+                    json!({"label": p.label, "probability": p.probability})
+                }
+            })
+            .collect()
+    });
+    state.metrics.texts.inc_by(predictions.len() as u64);
+    Json(json!({"model": model_id(&served), "predictions": predictions})).into_response()
+}
+
+/// Whether reading the body stopped at the size limit (axum wraps the
+/// error of `http-body-util`, which it uses underneath).
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+fn model_id(served: &Served) -> Value {
+    json!({
+        "name": served.model_name,
+        "version": served.metadata.version.to_string(),
+        "alias": served.alias.as_ref().map(ToString::to_string),
+    })
+}
+
+async fn model(State(state): State<AppState>) -> Response {
+    let served = state.current.load_full();
+    let loaded_at = served
+        .loaded_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    Json(json!({
+        "model": model_id(&served),
+        "loaded_at": loaded_at,
+        "labels": served.model.labels(),
+        "metadata": served.metadata,
+    }))
+    .into_response()
+}
+
+async fn healthz() -> Response {
+    Json(json!({"status": "ok"})).into_response()
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if !state.accepting.load(Ordering::Relaxed) {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is draining its requests",
+        );
+    }
+    let served = state.current.load();
+    Json(json!({"status": "ready", "model": model_id(&served)})).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route {} (see /openapi.json)", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {} (see /openapi.json)", uri.path()),
+    )
+}

@@ -1,0 +1,191 @@
+//! `model-server`: serves a registered text classifier over HTTP and
+//! follows an alias, swapping models atomically without failing a request.
+//!
+//! * [`served`] loads one version (type and digests checked before
+//!   decoding);
+//! * [`follow`] polls the alias and swaps;
+//! * [`api`] holds the routes, limits and JSON errors;
+//! * [`metrics`] keeps what `/metrics` shows.
+//!
+//! `main.rs` parses arguments and calls [`run`].
+
+pub mod api;
+pub mod follow;
+mod log;
+pub mod metrics;
+pub mod served;
+
+use arc_swap::ArcSwap;
+use registry_core::{AliasName, ModelVersion};
+use registry_open::AnyRegistry;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// What to serve, and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Follow this alias, or pin `version`.
+    pub alias: AliasName,
+    pub version: Option<ModelVersion>,
+    /// How often the alias pointer is read.
+    pub poll: Duration,
+    pub limits: api::Limits,
+    /// How long in-flight requests may take to finish after a shutdown
+    /// signal before the server exits anyway.
+    pub drain_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            alias: "production".parse().unwrap_or_else(|_| AliasName::latest()),
+            version: None,
+            poll: Duration::from_secs(1),
+            limits: api::Limits::default(),
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot serve {what}: {source}")]
+    Load {
+        what: String,
+        #[source]
+        source: Box<served::LoadError>,
+    },
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Loads the model, then serves on `listener` until `shutdown` resolves;
+/// then stops accepting, lets in-flight requests finish (at most
+/// `drain_timeout`) and returns.
+pub async fn run(
+    registry: AnyRegistry,
+    options: Options,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let registry = Arc::new(registry);
+    let first = {
+        let registry = registry.clone();
+        let options = options.clone();
+        tokio::task::spawn_blocking(move || initial(&registry, &options))
+            .await
+            .map_err(|e| ServeError::Io(std::io::Error::other(e)))??
+    };
+    let metrics = Arc::new(metrics::Metrics::default());
+    metrics.set_served(metrics::ServedLabels {
+        model: first.model_name.clone(),
+        version: first.metadata.version.to_string(),
+        alias: first.alias.as_ref().map_or_else(|| "-".into(), ToString::to_string),
+    });
+    let current = Arc::new(ArcSwap::from_pointee(first));
+    let accepting = Arc::new(AtomicBool::new(true));
+    let state = api::AppState {
+        current: current.clone(),
+        metrics: metrics.clone(),
+        limits: options.limits.clone(),
+        accepting: accepting.clone(),
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if options.version.is_none() {
+        let follower = Arc::new(follow::Follower::new(
+            registry.clone(),
+            options.alias.clone(),
+            current.clone(),
+            metrics.clone(),
+            options.poll,
+        ));
+        tokio::spawn(follower.run(stop_rx.clone()));
+    }
+    let served = current.load();
+    log::event(
+        "start",
+        &[
+            (
+                "listen",
+                listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            ),
+            ("model", served.model_name.clone()),
+            (
+                "alias",
+                served.alias.as_ref().map_or_else(|| "-".into(), ToString::to_string),
+            ),
+            ("version", served.metadata.version.to_string()),
+            ("registry", registry.registry_location()),
+        ],
+    );
+    drop(served);
+    let signalled = Arc::new(tokio::sync::Notify::new());
+    let on_signal = {
+        let signalled = signalled.clone();
+        async move {
+            shutdown.await;
+            accepting.store(false, Ordering::Relaxed);
+            let _ = stop_tx.send(true);
+            signalled.notify_one();
+        }
+    };
+    let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(on_signal);
+    let drained = tokio::select! {
+        r = server => { r?; true }
+        _ = async { signalled.notified().await; tokio::time::sleep(options.drain_timeout).await } => false,
+    };
+    log::event(
+        "shutdown",
+        &[("drained", if drained { "all" } else { "timed out" }.to_string())],
+    );
+    Ok(())
+}
+
+fn initial(registry: &AnyRegistry, options: &Options) -> Result<served::Served, ServeError> {
+    match &options.version {
+        Some(v) => served::load(registry, v, None, None).map_err(|source| ServeError::Load {
+            what: format!("version {v}"),
+            source: Box::new(source),
+        }),
+        None => {
+            let what = format!("alias {}", options.alias);
+            let record = registry.resolve(&options.alias).map_err(|e| ServeError::Load {
+                what: what.clone(),
+                source: Box::new(e.into()),
+            })?;
+            served::load(
+                registry,
+                &record.version,
+                Some(&record.metadata_sha256),
+                Some(&options.alias),
+            )
+            .map_err(|source| ServeError::Load {
+                what,
+                source: Box::new(source),
+            })
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,120 @@
+//! `model-server`: parse, run, map errors (see the crate docs in lib.rs).
+
+use clap::Parser;
+use cli_errors::{Exit, Failure};
+use model_server::{Options, ServeError, api::Limits, served::LoadError};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    disable_version_flag = true,
+    about = "Serve a registered text classifier over HTTP, following an alias"
+)]
+struct Args {
+    #[command(flatten)]
+    registry: registry_open::RegistryArgs,
+    /// The alias to serve and follow (models:/NAME@ALIAS works too).
+    #[arg(long, default_value = "production")]
+    alias: String,
+    /// Serve this version and never move (instead of following --alias).
+    #[arg(long)]
+    version: Option<String>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// How often to read the alias, in seconds.
+    #[arg(long, default_value_t = 1.0, value_parser = positive_seconds)]
+    poll: f64,
+    /// Most texts in one request (413 beyond).
+    #[arg(long, default_value_t = 1000)]
+    max_texts: usize,
+    /// Largest request body, in bytes (413 beyond).
+    #[arg(long, default_value_t = 1 << 20)]
+    max_body_bytes: usize,
+    /// Seconds a client may take to send its request body (408 beyond).
+    #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
+    request_timeout: f64,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
+    drain_timeout: f64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x < 1e9 => Ok(x),
+        _ => Err(format!("{s:?} is not a positive number of seconds")),
+    }
+}
+
+fn failure(e: ServeError) -> Failure {
+    match e {
+        ServeError::Load { source, what } => match *source {
+            LoadError::Registry(inner) => {
+                let f: Failure = inner.into();
+                Failure::new(f.exit, format!("cannot serve {what}: {}", f.message))
+            }
+            other => Failure::new(Exit::Usage, format!("cannot serve {what}: {other}")),
+        },
+        ServeError::Io(_) => Failure::new(Exit::Io, e.to_string()),
+    }
+}
+
+fn try_main(args: Args) -> Result<(), Failure> {
+    let targets = [args.alias.as_str()].into_iter().chain(args.version.as_deref());
+    let registry = args.registry.open_existing_model(targets)?;
+    let alias = match args.alias.parse::<registry_core::TargetSpec>()?.target {
+        registry_core::Target::Alias(a) => a,
+        registry_core::Target::Version(v) => {
+            return Err(Failure::usage(format!("--alias {v} is a version: use --version {v}")));
+        }
+    };
+    let version = match args
+        .version
+        .as_deref()
+        .map(str::parse::<registry_core::TargetSpec>)
+        .transpose()?
+    {
+        None => None,
+        Some(spec) => match spec.target {
+            registry_core::Target::Version(v) => Some(v),
+            registry_core::Target::Alias(a) => {
+                return Err(Failure::usage(format!("--version {a} is an alias: use --alias {a}")));
+            }
+        },
+    };
+    let options = Options {
+        alias,
+        version,
+        poll: Duration::from_secs_f64(args.poll),
+        limits: Limits {
+            max_texts: args.max_texts.max(1),
+            max_body_bytes: args.max_body_bytes.max(1),
+            body_timeout: Duration::from_secs_f64(args.request_timeout),
+        },
+        drain_timeout: Duration::from_secs_f64(args.drain_timeout),
+    };
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        runtime.worker_threads(n.max(1));
+    }
+    let runtime = runtime
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(Exit::Io, format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|e| Failure::new(Exit::Io, format!("cannot listen on {}: {e}", args.listen)))?;
+        model_server::run(registry, options, listener, model_server::shutdown_signal())
+            .await
+            .map_err(failure)
+    })
+}
+
+fn main() -> ExitCode {
+    cli_errors::finish(try_main(Args::parse()))
+}
