@@ -37,7 +37,7 @@ test:
 
 # The S3 backend's tests against a local S3 server (moto, installed on first use).
 test-s3:
-    eval "$(.ci/s3-test-server)" && cargo test -p registry-open --features s3 && cargo test -p registry-cli --features s3 --test s3_cli
+    eval "$(.ci/s3-test-server)" && cargo test -p registry-open --features s3 && cargo test -p registry-cli --features s3 --test s3_cli && cargo test -p model-server --features s3 --test s3
 
 # Everything CI runs: format, lints, tests, examples, S3 and browser tests.
 ci:
@@ -50,3 +50,7 @@ bench:
 # modelreg against scikit-learn + joblib on the bundled data (installs scikit-learn into bench/python/.venv).
 bench-compare:
     python3 bench/compare.py
+
+# model-server against FastAPI + uvicorn + scikit-learn under wrk (apt-get install wrk; installs the Python side into bench/python/.venv-serve).
+bench-serve:
+    python3 bench/serve.py

@@ -65,13 +65,16 @@ pub enum ServeError {
 /// Loads the model, then serves on `listener` until `shutdown` resolves;
 /// then stops accepting, lets in-flight requests finish (at most
 /// `drain_timeout`) and returns.
+///
+/// The caller keeps a handle on `registry` and drops it outside the
+/// runtime: an S3 store owns a runtime of its own, which tokio refuses to
+/// drop from async code.
 pub async fn run(
-    registry: AnyRegistry,
+    registry: Arc<AnyRegistry>,
     options: Options,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let registry = Arc::new(registry);
     let first = {
         let registry = registry.clone();
         let options = options.clone();

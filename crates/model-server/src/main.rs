@@ -65,7 +65,7 @@ fn failure(e: ServeError) -> Failure {
 
 fn try_main(args: Args) -> Result<(), Failure> {
     let targets = [args.alias.as_str()].into_iter().chain(args.version.as_deref());
-    let registry = args.registry.open_existing_model(targets)?;
+    let registry = std::sync::Arc::new(args.registry.open_existing_model(targets)?);
     let alias = match args.alias.parse::<registry_core::TargetSpec>()?.target {
         registry_core::Target::Alias(a) => a,
         registry_core::Target::Version(v) => {
@@ -105,14 +105,19 @@ fn try_main(args: Args) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::new(Exit::Io, format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .map_err(|e| Failure::new(Exit::Io, format!("cannot listen on {}: {e}", args.listen)))?;
-        model_server::run(registry, options, listener, model_server::shutdown_signal())
+        model_server::run(registry.clone(), options, listener, model_server::shutdown_signal())
             .await
             .map_err(failure)
-    })
+    });
+    // The runtime first (its tasks hold the registry), then the registry,
+    // outside any async context (see `model_server::run`).
+    drop(runtime);
+    drop(registry);
+    outcome
 }
 
 fn main() -> ExitCode {

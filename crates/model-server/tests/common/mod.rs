@@ -39,7 +39,7 @@ pub fn classifier(alpha: f64) -> TextClassifier {
 }
 
 /// Saves a textclf model as the trainer does.
-pub fn save(registry: &Registry, version: &str, alpha: f64) {
+pub fn save<S: registry_core::store::Store>(registry: &Registry<S>, version: &str, alpha: f64) {
     let info = ModelInfo {
         model_type: Some(textclf::model_type()),
         test_score: Some(0.75),
@@ -73,7 +73,8 @@ pub struct Server {
 
 impl Server {
     pub fn start(root: &Path, options: Options) -> Server {
-        let registry = registry_open::open_existing(root.to_str().unwrap(), &Default::default()).unwrap();
+        let registry =
+            std::sync::Arc::new(registry_open::open_existing(root.to_str().unwrap(), &Default::default()).unwrap());
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
