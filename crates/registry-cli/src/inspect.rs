@@ -71,7 +71,7 @@ pub struct ListArgs {
     #[arg(long = "where", value_name = "CONDITION")]
     pub conditions: Vec<String>,
     /// Only versions with this tag, KEY=VALUE (repeatable).
-    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = crate::register::key_value)]
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = crate::values::key_value)]
     pub tags: Vec<(String, String)>,
     /// Only versions of this model type (as recorded, e.g. sklearn).
     #[arg(long = "type")]

@@ -10,6 +10,7 @@ mod inspect;
 mod manage;
 mod register;
 mod retire;
+mod values;
 
 use clap::{Parser, Subcommand};
 use cli_errors::Failure;

@@ -26,16 +26,16 @@ pub struct AddArgs {
     #[arg(long = "type")]
     pub model_type: Option<String>,
     /// A hyperparameter, KEY=VALUE (VALUE as JSON if it parses, else a string); repeatable.
-    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = key_value)]
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = crate::values::key_value)]
     pub params: Vec<(String, String)>,
     /// A metric, KEY=VALUE (VALUE as JSON if it parses, else a string); repeatable.
-    #[arg(long = "metric", value_name = "KEY=VALUE", value_parser = key_value)]
+    #[arg(long = "metric", value_name = "KEY=VALUE", value_parser = crate::values::key_value)]
     pub metrics: Vec<(String, String)>,
     /// Score on held-out test data.
-    #[arg(long, value_parser = finite)]
+    #[arg(long, value_parser = crate::values::finite)]
     pub test_score: Option<f64>,
     /// Mean cross-validation score.
-    #[arg(long, value_parser = finite)]
+    #[arg(long, value_parser = crate::values::finite)]
     pub cv_score: Option<f64>,
     /// The training data: recorded as path, size, sha256 and (CSV, TSV, JSON lines) rows.
     #[arg(long)]
@@ -43,27 +43,13 @@ pub struct AddArgs {
     #[arg(long)]
     pub description: Option<String>,
     /// A tag, KEY=VALUE; repeatable.
-    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = key_value)]
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = crate::values::key_value)]
     pub tags: Vec<(String, String)>,
     /// A JSON object with any of: model_type, hyperparameters, metrics,
     /// test_score, cv_score, cv_std, description, tags (options given on
     /// the command line win).
     #[arg(long)]
     pub metadata: Option<PathBuf>,
-}
-
-pub fn key_value(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("{s:?} is not KEY=VALUE")),
-    }
-}
-
-fn finite(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x.is_finite() => Ok(x),
-        _ => Err(format!("{s:?} is not a finite number")),
-    }
 }
 
 /// `0.5` and `{"a": 1}` as JSON; anything else (`rbf`) as a string.

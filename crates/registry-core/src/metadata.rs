@@ -106,6 +106,12 @@ pub struct StoredFile<'a> {
     pub blake3: Option<&'a str>,
 }
 
+/// A version's metadata file, its commit point.
+pub(crate) const METADATA_FILE: &str = "metadata.json";
+/// A version's signature file (OpenSSF model-signing), never one of its
+/// registered files.
+pub(crate) const SIGNATURE_FILE: &str = "model.sig";
+
 /// The most files one version may list: a model directory has a handful;
 /// the cap keeps a hostile `metadata.json` from making a reader check
 /// millions of names.
@@ -475,7 +481,7 @@ pub(crate) fn check_file_path(path: &str) -> std::result::Result<(), String> {
         ),
         other => other.to_string(),
     })?;
-    if path == crate::registry::keys::METADATA_FILE || path == crate::registry::keys::SIGNATURE_FILE {
+    if path == METADATA_FILE || path == SIGNATURE_FILE {
         return Err(format!(
             "{path:?} is reserved for the registry's own use; rename the file"
         ));

@@ -13,11 +13,7 @@ use crate::names::{AliasName, ModelName, ModelVersion};
 pub(crate) const MARKER: &str = "registry.json";
 /// Named models live under this prefix.
 pub(crate) const MODELS: &str = "models/";
-/// A version's metadata file, its commit point.
-pub(crate) const METADATA_FILE: &str = "metadata.json";
-/// A version's signature file (OpenSSF model-signing), never one of its
-/// registered files.
-pub(crate) const SIGNATURE_FILE: &str = "model.sig";
+pub(crate) use crate::metadata::METADATA_FILE;
 
 /// The largest `metadata.json` the registry reads: the trainer's is ~2 KB;
 /// a megabyte leaves room for any other tool's metrics and notes (and the
