@@ -22,7 +22,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: corpus FACTOR OUT.tsv".into());
     };
     let factor: usize = factor.parse()?;
-    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/rotten_tomatoes_snippets.tsv");
+    let source = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/rotten_tomatoes_snippets.tsv"
+    );
     let text = std::fs::read_to_string(source)?;
     let rows: Vec<(&str, &str)> = text.lines().skip(1).filter_map(|l| l.split_once('\t')).collect();
     let mut by_label: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
@@ -40,7 +43,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let half = |s: &str, first: bool| -> String {
         let words: Vec<&str> = s.split(' ').collect();
         let mid = words.len() / 2;
-        if first { words[..mid].join(" ") } else { words[mid..].join(" ") }
+        if first {
+            words[..mid].join(" ")
+        } else {
+            words[mid..].join(" ")
+        }
     };
     let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
     writeln!(w, "label\ttext")?;
