@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 
+from pyenv import venv_python
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VENV = ROOT / "bench" / "python" / ".venv"
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
@@ -29,15 +31,7 @@ TEXT = "an unexpectedly moving film with a great cast"
 
 
 def python():
-    py = VENV / "bin" / "python"
-    if not py.exists():
-        print("setting up bench/python/.venv (scikit-learn, joblib) ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run(
-            [str(py), "-m", "pip", "install", "-q", "-r", str(ROOT / "bench" / "python" / "requirements.txt")],
-            check=True,
-        )
-    return str(py)
+    return venv_python(VENV, ROOT / "bench" / "python" / "requirements.txt")
 
 
 def run(cmd, stdin_path=None, env=None):

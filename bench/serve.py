@@ -21,6 +21,8 @@ import tempfile
 import time
 import urllib.request
 
+from pyenv import venv_python
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VENV = ROOT / "bench" / "python" / ".venv-serve"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -29,13 +31,7 @@ TEXT = "an unexpectedly moving film with a great cast"
 
 
 def python():
-    py = VENV / "bin" / "python"
-    if not py.exists():
-        print("setting up bench/python/.venv-serve (fastapi, uvicorn, scikit-learn) ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        req = ROOT / "bench" / "python" / "requirements-serve.txt"
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "-r", str(req)], check=True)
-    return str(py)
+    return venv_python(VENV, ROOT / "bench" / "python" / "requirements-serve.txt")
 
 
 TRAIN = """
