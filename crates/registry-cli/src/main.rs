@@ -180,6 +180,9 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
         .open_existing_model(cli.command.targets())?
         .with_validator(textclf_validator());
     let r = &registry;
+    // Without --model, commands over the whole registry (verify) cover
+    // every model.
+    let all_models = cli.registry.model.is_none();
     match cli.command {
         Command::Get { target, out, force } => register::get(r, &target, &out, force, json),
         Command::Models => register::models(r, json),
@@ -204,7 +207,7 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
             command: AliasCommand::Delete { alias, expect },
         } => retire::delete_alias(r, &alias, expect.as_deref(), json),
         Command::Deprecate { target, reason, undo } => retire::deprecate(r, &target, reason.as_deref(), undo, json),
-        Command::Verify { repair, older_than } => manage::verify(r, repair.then_some(older_than), json),
+        Command::Verify { repair, older_than } => manage::verify(r, all_models, repair.then_some(older_than), json),
         Command::Copy { .. } | Command::Add(_) => Ok(()),
     }
 }

@@ -96,9 +96,73 @@ pub fn parse_age(text: &str) -> Result<Duration, String> {
 }
 
 /// `repair`: `Some(grace)` also repairs, removing unfinished saves older
-/// than `grace`.
-pub fn verify(registry: &AnyRegistry, repair: Option<Duration>, json: bool) -> Result<(), Failure> {
+/// than `grace`. With `all_models` (no `--model` given), every model of the
+/// registry is checked, each reported on its own.
+pub fn verify(registry: &AnyRegistry, all_models: bool, repair: Option<Duration>, json: bool) -> Result<(), Failure> {
+    let mut models: Vec<Option<ModelName>> = vec![registry.model_name().cloned()];
+    if all_models {
+        models.extend(registry.list_models().map_err(failure)?.into_iter().map(Some));
+    }
+    let several = models.len() > 1;
     let mut out = String::new();
+    let mut docs = Vec::new();
+    let mut problems = 0;
+    for model in models {
+        let handle = registry.with_model(model.clone());
+        let label = model.as_ref().map_or(ModelName::DEFAULT, ModelName::as_str);
+        let report = verify_model(&handle, repair, json, &mut out)?;
+        problems += report.problems.len();
+        if json {
+            let mut doc = serde_json::to_value(&report).unwrap_or_default();
+            if let serde_json::Value::Object(map) = &mut doc {
+                map.insert("model".into(), json!(label));
+            }
+            docs.push(doc);
+        } else {
+            let of = if several {
+                format!("model {label}: ")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "{of}checked {} versions and {} aliases: {} problems, {} leftovers",
+                report.versions_checked,
+                report.aliases_checked,
+                report.problems.len(),
+                report.leftovers.len()
+            );
+        }
+    }
+    if json {
+        let doc = if several {
+            json!({ "models": docs })
+        } else {
+            docs.pop().unwrap_or_default()
+        };
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+    cli_errors::emit(&out)?;
+    if problems > 0 {
+        return Err(Failure::new(
+            Exit::Integrity,
+            format!(
+                "verification found {problems} problem(s) in {}",
+                registry.location().trim_end_matches('/')
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Repairs (with `repair`) and verifies one model, writing what it did and
+/// found to `out` (in text form); its report.
+fn verify_model(
+    registry: &AnyRegistry,
+    repair: Option<Duration>,
+    json: bool,
+    out: &mut String,
+) -> Result<registry_core::VerifyReport, Failure> {
     if let Some(grace) = repair {
         let r = registry.repair_older_than(grace).map_err(failure)?;
         if !json {
@@ -127,36 +191,15 @@ pub fn verify(registry: &AnyRegistry, repair: Option<Duration>, json: bool) -> R
         }
         report = registry.verify().map_err(failure)?;
     }
-    if json {
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-    } else {
+    if !json {
         for p in &report.problems {
             let _ = writeln!(out, "PROBLEM  {}: {}", p.location, printable(&p.message, false));
         }
         for l in &report.leftovers {
             let _ = writeln!(out, "leftover {}: {}", l.location, printable(&l.message, false));
         }
-        let _ = writeln!(
-            out,
-            "checked {} versions and {} aliases: {} problems, {} leftovers",
-            report.versions_checked,
-            report.aliases_checked,
-            report.problems.len(),
-            report.leftovers.len()
-        );
     }
-    cli_errors::emit(&out)?;
-    if !report.is_ok() {
-        return Err(Failure::new(
-            Exit::Integrity,
-            format!(
-                "verification found {} problem(s) in {}",
-                report.problems.len(),
-                registry.location().trim_end_matches('/')
-            ),
-        ));
-    }
-    Ok(())
+    Ok(report)
 }
 
 /// Copies every model of `from` into `to` (or with `model`, only that

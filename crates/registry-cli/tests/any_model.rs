@@ -188,6 +188,21 @@ fn a_scikit_learn_file_and_an_onnx_directory_live_beside_each_other() {
         &["get", "models:/spam/1.0.0", "--out", out.to_str().unwrap()],
     );
     assert_eq!(std::fs::read(out).unwrap(), b"\x80\x04joblib-bytes");
+
+    // verify without --model checks every model, each reported.
+    let said = ok("registry", &reg, &["verify"]);
+    assert!(
+        said.contains("model default: checked 2 versions") && said.contains("model spam: checked 2 versions"),
+        "{said}"
+    );
+    std::fs::write(reg.join("models/spam/versions/1.0.0/spam.joblib"), b"tampered").unwrap();
+    let err = fails("registry", &reg, &["verify"], 4);
+    assert!(err.contains("problem(s)"), "{err}");
+    let said = String::from_utf8(run("registry", &reg, &["verify"]).stdout).unwrap();
+    assert!(
+        said.contains("PROBLEM") && said.contains("models/spam/versions/1.0.0"),
+        "{said}"
+    );
 }
 
 #[test]
