@@ -8,6 +8,7 @@ use crate::metrics::{Metrics, ServedLabels};
 use crate::served::{LoadError, Served, load};
 use arc_swap::ArcSwap;
 use registry_core::AliasName;
+use registry_core::store::PointerTag;
 use registry_open::AnyRegistry;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,6 +26,9 @@ pub struct Follower {
     /// What last failed (a target's version and digest, or why the alias
     /// could not be read), so each failure is counted and logged once.
     failed: Mutex<Option<String>>,
+    /// The alias pointer's tag when it was last settled: polls send it, so
+    /// an unchanged pointer costs a 304 on S3.
+    known: Mutex<Option<PointerTag>>,
 }
 
 impl Follower {
@@ -43,6 +47,7 @@ impl Follower {
             poll,
             previous: Mutex::new(None),
             failed: Mutex::new(None),
+            known: Mutex::new(None),
         }
     }
 
@@ -64,17 +69,28 @@ impl Follower {
     /// One poll: if the alias names something other than what is served,
     /// swap it in.
     pub fn check(&self) {
-        let record = match self.registry.resolve(&self.alias) {
-            Ok(r) => r,
+        let known = self.known.lock().ok().and_then(|k| k.clone());
+        let (record, tag) = match self.registry.resolve_if_changed(&self.alias, known.as_ref()) {
+            // The pointer is as it was at the last poll that settled it.
+            Ok(None) => return,
+            Ok(Some(found)) => found,
             Err(e) => {
                 self.fail(format!("resolve: {e}"), "-", &e.to_string());
                 return;
+            }
+        };
+        // Settled unless the load below is caught mid-move: then the next
+        // poll must read the pointer again.
+        let settle = |this: &Self| {
+            if let Ok(mut k) = this.known.lock() {
+                *k = Some(tag.clone());
             }
         };
         let target = (record.version.clone(), record.metadata_sha256.clone());
         let key = format!("{}#{}", target.0, target.1);
         let current = self.current.load_full();
         if (current.key().0, current.key().1) == (&target.0, target.1.as_str()) {
+            settle(self);
             // Back on what is served: a target that failed before is worth
             // another try when the alias moves to it again.
             if let Ok(mut failed) = self.failed.lock() {
@@ -83,6 +99,7 @@ impl Follower {
             return;
         }
         if self.failed.lock().is_ok_and(|f| f.as_deref() == Some(key.as_str())) {
+            settle(self);
             return;
         }
         let kept = self.previous.lock().ok().and_then(|p| p.clone());
@@ -92,6 +109,7 @@ impl Follower {
         };
         match next {
             Ok(next) => {
+                settle(self);
                 let from = current.metadata.version.to_string();
                 self.current.store(next.clone());
                 if let Ok(mut p) = self.previous.lock() {
@@ -118,6 +136,7 @@ impl Follower {
             // Caught mid-move: the next poll sees where the alias went.
             Err(LoadError::Moved { .. }) => {}
             Err(e) => {
+                settle(self);
                 self.fail(key, &target.0.to_string(), &e.to_string());
             }
         }

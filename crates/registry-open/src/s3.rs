@@ -39,7 +39,7 @@ use object_store::{
     Attribute, AttributeValue, Attributes, BackoffConfig, ClientOptions, GetOptions, ObjectStore, ObjectStoreExt,
     PutMode, PutOptions, PutPayload, RetryConfig, UpdateVersion,
 };
-use registry_core::store::{Pointer, PointerTag, Store, StoreError, validate_key};
+use registry_core::store::{Pointer, PointerRead, PointerTag, Store, StoreError, validate_key};
 
 /// The metadata key that names the writer of an object.
 const WRITER_ATTRIBUTE: &str = "modelreg-writer";
@@ -436,6 +436,49 @@ impl Store for S3Store {
             }),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.remote_error(key, e)),
+        }
+    }
+
+    /// A conditional GET (`If-None-Match: <ETag>`): an unchanged pointer
+    /// answers 304 with no body.
+    fn read_pointer_if_changed(&self, key: &str, known: Option<&PointerTag>) -> Result<PointerRead, StoreError> {
+        let Some(known) = known else {
+            return self.read_pointer(key).map(PointerRead::Changed);
+        };
+        validate_key(key)?;
+        let path = self.path(key);
+        let limit = registry_core::store::MAX_POINTER_BYTES;
+        let fetched = self.runtime.block_on(async {
+            let options = GetOptions {
+                if_none_match: Some(known.0.clone()),
+                ..GetOptions::default()
+            };
+            let result = self.client.get_opts(&path, options).await?;
+            if result.meta.size > limit {
+                return Ok(Err(result.meta.size));
+            }
+            let tag = result.meta.e_tag.clone();
+            Ok::<_, object_store::Error>(Ok((result.bytes().await?, tag)))
+        });
+        match fetched {
+            Err(object_store::Error::NotModified { .. }) => Ok(PointerRead::Unchanged),
+            Err(object_store::Error::NotFound { .. }) => Ok(PointerRead::Changed(None)),
+            Err(e) => Err(self.remote_error(key, e)),
+            Ok(Err(size)) => Err(StoreError::TooLarge {
+                location: self.location(key),
+                size,
+                limit,
+            }),
+            // Some servers ignore If-None-Match and send the body anyway.
+            Ok(Ok((_, Some(tag)))) if tag == known.0 => Ok(PointerRead::Unchanged),
+            Ok(Ok((bytes, Some(tag)))) => Ok(PointerRead::Changed(Some(Pointer {
+                bytes: bytes.to_vec(),
+                tag: PointerTag(tag),
+            }))),
+            Ok(Ok((_, None))) => Err(StoreError::Remote {
+                location: self.location(key),
+                reason: "the server returned no ETag, which compare-and-swap needs".to_string(),
+            }),
         }
     }
 

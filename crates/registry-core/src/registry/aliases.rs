@@ -6,7 +6,7 @@ use super::{AliasMove, Expect, Registry};
 use crate::error::{RegistryError, Result};
 use crate::metadata::{AliasAction, AliasRecord, BASE_FORMAT_VERSION, FORMAT_VERSION, from_map, parse_versioned};
 use crate::names::{AliasName, ModelVersion};
-use crate::store::{Pointer, Store, StoreError};
+use crate::store::{Pointer, PointerRead, PointerTag, Store, StoreError};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
@@ -16,7 +16,35 @@ impl<S: Store> Registry<S> {
         let Some(pointer) = self.store.read_pointer(&key)? else {
             return Ok(None);
         };
-        let location = self.store.location(&key);
+        self.parse_alias_pointer(alias, pointer).map(Some)
+    }
+
+    /// For a poller (the model server): `Ok(None)` while `alias` is still in
+    /// the state `known` (on S3 a conditional GET: no body is transferred),
+    /// else what it names now and the tag to pass next time. A deleted or
+    /// missing alias is the error [`Registry::resolve`] gives.
+    pub fn resolve_if_changed(
+        &self,
+        alias: &AliasName,
+        known: Option<&PointerTag>,
+    ) -> Result<Option<(AliasRecord, PointerTag)>> {
+        match self.store.read_pointer_if_changed(&self.keys.alias(alias), known)? {
+            PointerRead::Unchanged => Ok(None),
+            PointerRead::Changed(Some(pointer)) => {
+                let (record, pointer) = self.parse_alias_pointer(alias, pointer)?;
+                if record.action == AliasAction::Delete {
+                    // The deletion's error; set again meanwhile: the next poll sees it.
+                    return self.resolve(alias).map(|_| None);
+                }
+                Ok(Some((record, pointer.tag)))
+            }
+            // The missing alias's error; created meanwhile: the next poll sees it.
+            PointerRead::Changed(None) => self.resolve(alias).map(|_| None),
+        }
+    }
+
+    fn parse_alias_pointer(&self, alias: &AliasName, pointer: Pointer) -> Result<(AliasRecord, Pointer)> {
+        let location = self.store.location(&self.keys.alias(alias));
         let record: AliasRecord = from_map(parse_versioned(&pointer.bytes, &location)?, &location)?;
         if &record.alias != alias {
             return Err(RegistryError::InvalidMetadata {
@@ -24,7 +52,7 @@ impl<S: Store> Registry<S> {
                 reason: format!("it names alias {:?}, not {alias:?}", record.alias.as_str()),
             });
         }
-        Ok(Some((record, pointer)))
+        Ok((record, pointer))
     }
 
     /// What `alias` points to now: one read, whatever the number of versions.

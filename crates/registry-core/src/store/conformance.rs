@@ -147,12 +147,30 @@ pub fn pointers<S: Store + ?Sized>(store: &S, ns: &str) {
     let p = store.read_pointer(&key).expect("read").expect("exists");
     assert_eq!(p.bytes, b"v2", "a failed swap must change nothing");
     assert_eq!(p.tag, t2);
+    // A poller's read: unchanged while it knows the current tag.
+    use super::PointerRead;
+    assert_eq!(
+        store.read_pointer_if_changed(&key, Some(&t2)).expect("poll"),
+        PointerRead::Unchanged
+    );
+    assert_eq!(
+        store.read_pointer_if_changed(&key, Some(&t1)).expect("poll"),
+        PointerRead::Changed(Some(p.clone()))
+    );
+    assert_eq!(
+        store.read_pointer_if_changed(&key, None).expect("poll"),
+        PointerRead::Changed(Some(p))
+    );
     let absent = format!("{ns}/aliases/absent.json");
     assert!(matches!(
         store.swap_pointer(&absent, Some(&t2), b"x"),
         Err(StoreError::Conflict { .. })
     ));
     assert!(store.read_pointer(&absent).expect("read").is_none());
+    assert_eq!(
+        store.read_pointer_if_changed(&absent, Some(&t2)).expect("poll"),
+        PointerRead::Changed(None)
+    );
 }
 
 pub fn delete<S: Store + ?Sized>(store: &S, ns: &str) {

@@ -37,6 +37,16 @@ pub struct Pointer {
     pub tag: PointerTag,
 }
 
+/// What [`Store::read_pointer_if_changed`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PointerRead {
+    /// Still in the state the caller knew (on S3 a conditional GET answered
+    /// 304: nothing but headers was transferred).
+    Unchanged,
+    /// Another state, or gone (`None`).
+    Changed(Option<Pointer>),
+}
+
 /// What a storage operation can fail with. `location` is what a person can
 /// look at: a filesystem path or a URL.
 #[derive(Debug, thiserror::Error)]
@@ -188,6 +198,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         self.read_pointer_limited(key, MAX_POINTER_BYTES)
     }
 
+    /// [`Store::read_pointer`] for a poller: [`PointerRead::Unchanged`] if
+    /// the pointer is still in the state `known` names. The default reads
+    /// and compares tags; the S3 store sends a conditional GET
+    /// (`If-None-Match`), so an unchanged pointer costs no body.
+    fn read_pointer_if_changed(&self, key: &str, known: Option<&PointerTag>) -> Result<PointerRead, StoreError> {
+        let current = self.read_pointer(key)?;
+        Ok(match (&current, known) {
+            (Some(p), Some(k)) if p.tag == *k => PointerRead::Unchanged,
+            _ => PointerRead::Changed(current),
+        })
+    }
+
     /// [`Store::read_pointer`] for a pointer that may hold up to `limit`
     /// bytes (the derived catalog of versions); a larger one is
     /// [`StoreError::TooLarge`], refused before its bytes are read where the
@@ -268,6 +290,9 @@ impl<T: Store + ?Sized> Store for Box<T> {
     }
     fn read_pointer_limited(&self, key: &str, limit: u64) -> Result<Option<Pointer>, StoreError> {
         (**self).read_pointer_limited(key, limit)
+    }
+    fn read_pointer_if_changed(&self, key: &str, known: Option<&PointerTag>) -> Result<PointerRead, StoreError> {
+        (**self).read_pointer_if_changed(key, known)
     }
     fn swap_pointer(&self, key: &str, expected: Option<&PointerTag>, new: &[u8]) -> Result<PointerTag, StoreError> {
         (**self).swap_pointer(key, expected, new)
