@@ -2,6 +2,7 @@
 //! (--repair), copy, report.
 
 use crate::inspect::{failure, record_json};
+use crate::register::{every_model, labelled};
 use cli_errors::{Exit, Failure, printable};
 use registry_core::{AliasName, Expect, Metric, ModelName, ModelVersion, PromotionGate};
 use registry_open::{AnyRegistry, OpenOptions};
@@ -99,10 +100,11 @@ pub fn parse_age(text: &str) -> Result<Duration, String> {
 /// than `grace`. With `all_models` (no `--model` given), every model of the
 /// registry is checked, each reported on its own.
 pub fn verify(registry: &AnyRegistry, all_models: bool, repair: Option<Duration>, json: bool) -> Result<(), Failure> {
-    let mut models: Vec<Option<ModelName>> = vec![registry.model_name().cloned()];
-    if all_models {
-        models.extend(registry.list_models().map_err(failure)?.into_iter().map(Some));
-    }
+    let models = if all_models {
+        every_model(registry)?
+    } else {
+        vec![registry.model_name().cloned()]
+    };
     let several = models.len() > 1;
     let mut out = String::new();
     let mut docs = Vec::new();
@@ -113,11 +115,7 @@ pub fn verify(registry: &AnyRegistry, all_models: bool, repair: Option<Duration>
         let report = verify_model(&handle, repair, json, &mut out)?;
         problems += report.problems.len();
         if json {
-            let mut doc = serde_json::to_value(&report).unwrap_or_default();
-            if let serde_json::Value::Object(map) = &mut doc {
-                map.insert("model".into(), json!(label));
-            }
-            docs.push(doc);
+            docs.push(labelled(&report, label));
         } else {
             let of = if several {
                 format!("model {label}: ")
@@ -216,9 +214,7 @@ pub fn copy(
     let destination = registry_open::open(to, options)?;
     let models: Vec<Option<ModelName>> = match model {
         Some(name) => vec![ModelName::parse_optional(name)?],
-        None => std::iter::once(None)
-            .chain(source.list_models().map_err(failure)?.into_iter().map(Some))
-            .collect(),
+        None => every_model(&source)?,
     };
     let named = models.iter().any(Option::is_some);
     let mut out = String::new();
@@ -235,11 +231,7 @@ pub fn copy(
             String::new()
         };
         if json {
-            let mut doc = serde_json::to_value(&report).unwrap_or_default();
-            if let serde_json::Value::Object(map) = &mut doc {
-                map.insert("model".into(), json!(label));
-            }
-            docs.push(doc);
+            docs.push(labelled(&report, &label));
         } else {
             let list = |vs: &[ModelVersion]| vs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
             let _ = writeln!(

@@ -156,6 +156,22 @@ pub fn add(registry: &AnyRegistry, args: &AddArgs, json: bool) -> Result<(), Fai
     cli_errors::emit(&out)
 }
 
+/// The default model, then every named model of the registry.
+pub fn every_model(registry: &AnyRegistry) -> Result<Vec<Option<ModelName>>, Failure> {
+    let named = registry.list_models().map_err(failure)?;
+    Ok(std::iter::once(None).chain(named.into_iter().map(Some)).collect())
+}
+
+/// `report` as a JSON object with a `"model": label` field added: one
+/// model's part of a command's `--json` document.
+pub fn labelled(report: &impl serde::Serialize, label: &str) -> Value {
+    let mut doc = serde_json::to_value(report).unwrap_or_default();
+    if let Value::Object(map) = &mut doc {
+        map.insert("model".into(), json!(label));
+    }
+    doc
+}
+
 /// `default` or the model's name, for messages.
 pub fn model_label(registry: &AnyRegistry) -> &str {
     registry.model_name().map_or(ModelName::DEFAULT, ModelName::as_str)
@@ -202,8 +218,7 @@ pub fn get(registry: &AnyRegistry, target: &str, out: &Path, force: bool, json: 
 /// Every model of the registry with its version count, latest and
 /// production versions.
 pub fn models(registry: &AnyRegistry, json: bool) -> Result<(), Failure> {
-    let mut names: Vec<Option<ModelName>> = vec![None];
-    names.extend(registry.list_models()?.into_iter().map(Some));
+    let names = every_model(registry)?;
     let mut rows = Vec::new();
     for name in names {
         let model = registry.with_model(name.clone());
