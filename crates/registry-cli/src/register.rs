@@ -6,7 +6,7 @@ use cli_errors::{Failure, printable};
 use registry_core::local_files::{collect, export, fingerprint};
 use registry_core::{AliasName, Bump, ModelInfo, ModelName, ModelVersion};
 use registry_open::AnyRegistry;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -57,33 +57,13 @@ fn json_or_string(v: &str) -> Value {
     serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()))
 }
 
-/// The keys `--metadata` may hold: the fields of `ModelInfo` a user fills.
-const METADATA_KEYS: [&str; 8] = [
-    "model_type",
-    "hyperparameters",
-    "metrics",
-    "test_score",
-    "cv_score",
-    "cv_std",
-    "description",
-    "tags",
-];
-
-/// Reads `--metadata FILE.json`, refusing unknown keys (a typo such as
-/// `hyperparams` would otherwise be dropped without a word).
+/// Reads `--metadata FILE.json` (see [`ModelInfo::from_user_json`]).
 fn metadata_file(path: &Path) -> Result<ModelInfo, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::usage(format!("cannot read --metadata {}: {e}", path.display())))?;
     let bad = |reason: String| Failure::usage(format!("--metadata {}: {reason}", path.display()));
-    let map: Map<String, Value> =
-        serde_json::from_str(&text).map_err(|e| bad(format!("{e} (expected a JSON object)")))?;
-    if let Some(unknown) = map.keys().find(|k| !METADATA_KEYS.contains(&k.as_str())) {
-        return Err(bad(format!(
-            "unknown key {unknown:?} (known: {})",
-            METADATA_KEYS.join(", ")
-        )));
-    }
-    serde_json::from_value(Value::Object(map)).map_err(|e| bad(e.to_string()))
+    let value: Value = serde_json::from_str(&text).map_err(|e| bad(format!("{e} (expected a JSON object)")))?;
+    ModelInfo::from_user_json(value).map_err(bad)
 }
 
 fn model_info(args: &AddArgs) -> Result<ModelInfo, Failure> {

@@ -73,7 +73,8 @@ pub mod store;
 pub use error::{RegistryError, Result};
 pub use metadata::{
     Actor, AliasAction, AliasRecord, ArtifactInfo, CANONICALIZATION, CodeInfo, DataFingerprint, Encoding,
-    FORMAT_VERSION, FileInfo, Lineage, MAX_FILES, ModelInfo, ModelMetadata, StoredFile, canonical_bytes,
+    FORMAT_VERSION, FileInfo, Lineage, MAX_FILES, ModelInfo, ModelMetadata, StoredFile, USER_METADATA_KEYS,
+    canonical_bytes,
 };
 pub use names::{AliasName, Bump, ModelName, ModelVersion};
 pub use registry::target::{Target, TargetSpec, URI_SCHEME, choose_model};

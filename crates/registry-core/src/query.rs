@@ -32,7 +32,8 @@ pub enum Field {
 impl Field {
     const NAMES: &'static str = "version, created, test_score, cv_score, size, or a numeric metric (f1, metrics.f1)";
 
-    fn parse(name: &str) -> Field {
+    /// A field by name; any other name is a metric.
+    pub fn parse(name: &str) -> Field {
         match name {
             "version" => Field::Version,
             "created" | "timestamp" => Field::Created,

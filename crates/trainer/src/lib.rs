@@ -104,6 +104,42 @@ fn git_commit() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// What a grid search found, as the registry records it: the model type,
+/// the winner's hyperparameters and cross-validation scores, the test
+/// score and per-label metrics, and the search's seed, folds and test
+/// share. Shared by `trainer` and the Python package's `TextClassifier`, so
+/// both register the same metadata for the same search.
+pub fn search_info(model: &textclf::TextClassifier, report: &SearchReport, search: &SearchConfig) -> ModelInfo {
+    let winner = report.winner();
+    let mut info = ModelInfo {
+        model_type: Some(textclf::model_type()),
+        hyperparameters: winner.hyperparameters.clone(),
+        cv_score: Some(winner.mean),
+        cv_std: Some(winner.std),
+        test_score: Some(report.test.accuracy),
+        ..ModelInfo::default()
+    };
+    ClassificationMetrics::from_confusion(Confusion {
+        labels: report.test.labels.clone(),
+        counts: report.test.confusion.clone(),
+    })
+    .write_into(&mut info.metrics);
+    let metrics = [
+        ("cv_fold_scores", serde_json::json!(winner.fold_scores)),
+        ("n_train", serde_json::json!(report.n_train)),
+        ("n_test", serde_json::json!(report.n_test)),
+        ("n_features", serde_json::json!(model.n_features())),
+        ("candidates", serde_json::json!(report.candidates.len())),
+    ];
+    for (k, v) in metrics {
+        info.metrics.insert(k.into(), v);
+    }
+    info.lineage.seed = Some(search.seed);
+    info.lineage.folds = Some(search.folds as u32);
+    info.lineage.test_size = Some(search.test_size);
+    info
+}
+
 /// Trains, selects, and registers a new version. Nothing is written to the
 /// registry unless training succeeds, and an explicit version that already
 /// exists is refused before any training starts.
@@ -126,33 +162,10 @@ pub fn train_and_register(
     }
     let texts: Vec<&str> = data.texts.iter().map(String::as_str).collect();
     let (model, report) = textclf::grid_search(&texts, &data.labels, &options.search, progress)?;
-    let winner = report.winner();
 
-    let mut info = ModelInfo {
-        model_type: Some(textclf::model_type()),
-        hyperparameters: winner.hyperparameters.clone(),
-        cv_score: Some(winner.mean),
-        cv_std: Some(winner.std),
-        test_score: Some(report.test.accuracy),
-        description: options.description.clone(),
-        tags: options.tags.clone(),
-        ..ModelInfo::default()
-    };
-    ClassificationMetrics::from_confusion(Confusion {
-        labels: report.test.labels.clone(),
-        counts: report.test.confusion.clone(),
-    })
-    .write_into(&mut info.metrics);
-    let metrics = [
-        ("cv_fold_scores", serde_json::json!(winner.fold_scores)),
-        ("n_train", serde_json::json!(report.n_train)),
-        ("n_test", serde_json::json!(report.n_test)),
-        ("n_features", serde_json::json!(model.n_features())),
-        ("candidates", serde_json::json!(report.candidates.len())),
-    ];
-    for (k, v) in metrics {
-        info.metrics.insert(k.into(), v);
-    }
+    let mut info = search_info(&model, &report, &options.search);
+    info.description = options.description.clone();
+    info.tags = options.tags.clone();
     info.lineage.data = Some(DataFingerprint {
         name: data.name.clone(),
         sha256: data.sha256.clone(),
@@ -169,9 +182,6 @@ pub fn train_and_register(
         version: env!("CARGO_PKG_VERSION").into(),
         git_commit: git_commit(),
     });
-    info.lineage.seed = Some(options.search.seed);
-    info.lineage.folds = Some(options.search.folds as u32);
-    info.lineage.test_size = Some(options.search.test_size);
     info.lineage.parent_version = registry.resolve(&AliasName::latest()).ok().map(|r| r.version);
     info.lineage.duration_seconds = Some(started.elapsed().as_secs_f64());
 

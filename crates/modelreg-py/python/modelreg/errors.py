@@ -1,0 +1,78 @@
+"""The exceptions of modelreg.
+
+Every error the registry raises is a :class:`RegistryError`; the
+subclasses are what a caller catches. Each also derives from the built-in
+exception a Python caller would expect (``NotFound`` is a ``LookupError``,
+``InvalidName`` and ``InvalidInput`` are ``ValueError``s, ``StoreError`` an
+``OSError``). The message is the command-line tools' own: what was wrong,
+where, and how to fix it. ``code`` is a stable, machine-readable name
+(``version_exists``, ``alias_not_found``, ...).
+"""
+
+
+class RegistryError(Exception):
+    """Any error of the registry."""
+
+    def __init__(self, message: str, code: str = "registry") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class VersionExists(RegistryError):
+    """The version is already saved: versions are immutable; pick another (or bump=)."""
+
+
+class NotFound(RegistryError, LookupError):
+    """No such version, alias, model, file or registry."""
+
+
+class AliasConflict(RegistryError):
+    """A compare-and-swap lost: the alias (or latest) moved meanwhile."""
+
+
+class PromotionRefused(RegistryError):
+    """A promotion gate (if_better, a deprecated version) refused the move."""
+
+
+class IntegrityError(RegistryError):
+    """Stored bytes do not match their digests, or are not a valid document or model."""
+
+
+class InvalidName(RegistryError, ValueError):
+    """A malformed version, alias, model name, URI or location."""
+
+
+class InvalidInput(RegistryError, ValueError):
+    """Bad arguments: metadata, serializer, files, options."""
+
+
+class InvalidType(InvalidInput, TypeError):
+    """An argument of the wrong type (a version that is not a string, ...)."""
+
+
+class OutputExists(RegistryError, FileExistsError):
+    """get_file's destination exists (pass force=True to replace it)."""
+
+
+class StoreError(RegistryError, OSError):
+    """The storage below the registry failed (disk, permissions, network)."""
+
+
+class NotFitted(RegistryError, ValueError):
+    """A TextClassifier used before fit()."""
+
+
+__all__ = [
+    "RegistryError",
+    "VersionExists",
+    "NotFound",
+    "AliasConflict",
+    "PromotionRefused",
+    "IntegrityError",
+    "InvalidName",
+    "InvalidInput",
+    "InvalidType",
+    "OutputExists",
+    "StoreError",
+    "NotFitted",
+]

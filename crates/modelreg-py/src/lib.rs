@@ -1,0 +1,27 @@
+//! The native half of the Python package `modelreg` (`modelreg._native`).
+//!
+//! The package is split where the work is: this extension does what must
+//! be fast and correct whatever Python does around it (storage, digests,
+//! atomic saves, the classifier), on the same crates as the command-line
+//! tools, so a version saved from Python is a version like any other. The
+//! Python half (`python/modelreg/`) does what is Python's business:
+//! turning objects into bytes (pickle, joblib, a custom serializer),
+//! following an alias in a background thread, the exceptions' classes, the
+//! documented API. See docs/PYTHON.md.
+
+use pyo3::prelude::*;
+
+mod classifier;
+mod errors;
+mod registry;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<registry::NativeRegistry>()?;
+    m.add_class::<registry::AliasTag>()?;
+    m.add_class::<classifier::TextClassifier>()?;
+    m.add("TEXTCLF_MODEL_TYPE", textclf::model_type())?;
+    m.add("S3_SUPPORT", cfg!(feature = "s3"))?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,470 @@
+//! `modelreg._native.NativeRegistry`: the registry's operations for the
+//! Python layer, bytes and JSON in, bytes and JSON out.
+//!
+//! Everything that touches storage, digests or the classifier runs with
+//! the GIL released (`Python::detach`), so other Python threads (a web
+//! server's workers, a follower) keep running during a save or a load.
+//! Documents cross as JSON text: the Python side turns them into dicts with
+//! `json.loads`, which costs microseconds and keeps this layer free of a
+//! second serde bridge.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use registry_core::query::{Condition, Field, Query};
+use registry_core::store::PointerTag;
+use registry_core::{
+    AliasName, Artifact, Bump, CodeInfo, Encoding, Expect, ModelInfo, ModelMetadata, ModelName, ModelVersion,
+    PromotionGate, RegistryError, Target, TargetSpec, local_files,
+};
+use registry_open::{AnyRegistry, OpenOptions};
+use serde_json::{Value, json};
+
+use crate::classifier::TextClassifier;
+use crate::errors;
+
+type Result<T> = std::result::Result<T, RegistryError>;
+
+/// A registry (one of its models) opened from Python.
+#[pyclass(frozen, module = "modelreg._native")]
+pub struct NativeRegistry {
+    reg: AnyRegistry,
+}
+
+/// The state of an alias a follower last saw (opaque to Python).
+#[pyclass(frozen, module = "modelreg._native")]
+pub struct AliasTag(PointerTag);
+
+fn to_json<T: serde::Serialize>(value: &T) -> PyResult<String> {
+    serde_json::to_string(value).map_err(|e| errors::invalid(e.to_string()))
+}
+
+fn parse<T: FromStr<Err = RegistryError>>(text: &str) -> PyResult<T> {
+    text.parse().map_err(errors::registry)
+}
+
+/// What the Python side passes about a new version: the user's metadata
+/// dict (as JSON), checked like `registry add --metadata`, plus what the
+/// package fills in itself.
+fn model_info(metadata: &str, model_type: Option<String>, serializer: Option<String>) -> PyResult<ModelInfo> {
+    let value: Value =
+        serde_json::from_str(metadata).map_err(|e| errors::invalid(format!("metadata is not JSON: {e}")))?;
+    let mut info = ModelInfo::from_user_json(value).map_err(|reason| errors::invalid(format!("metadata: {reason}")))?;
+    if info.model_type.is_none() {
+        info.model_type = model_type;
+    }
+    info.serializer = serializer;
+    info.lineage.code = Some(CodeInfo {
+        name: "modelreg-python".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: None,
+    });
+    Ok(info)
+}
+
+/// The version to save as: exactly `version`, or the next `bump` one.
+enum Slot {
+    Exact(ModelVersion),
+    Next(Bump),
+}
+
+fn slot(version: Option<&str>, bump: Option<&str>) -> PyResult<Slot> {
+    match (version, bump) {
+        (Some(_), Some(_)) => Err(errors::invalid(
+            "give a version or bump=, not both: bump picks the version after the highest one",
+        )),
+        (Some(v), None) => Ok(Slot::Exact(parse(v)?)),
+        (None, bump) => {
+            let bump = match bump.unwrap_or("patch") {
+                "patch" => Bump::Patch,
+                "minor" => Bump::Minor,
+                "major" => Bump::Major,
+                other => {
+                    return Err(errors::invalid(format!(
+                        "bump={other:?}: use \"patch\", \"minor\" or \"major\""
+                    )));
+                }
+            };
+            Ok(Slot::Next(bump))
+        }
+    }
+}
+
+impl NativeRegistry {
+    /// The metadata `target` names now (a version, an alias, a `models:/`
+    /// URI of this model). A missing version or alias of a named model that
+    /// does not exist at all is reported as the missing model.
+    fn target_metadata(&self, target: &str) -> Result<ModelMetadata> {
+        let spec: TargetSpec = target.parse()?;
+        let version = self.reg.resolve_target(target);
+        let found = match (spec.target, version) {
+            (Target::Alias(alias), Ok(_)) => self.reg.alias_metadata(&alias),
+            (Target::Version(v), Ok(_)) => self.reg.metadata(&v),
+            (_, Err(e)) => Err(e),
+        };
+        found.map_err(|e| self.explain_missing(e))
+    }
+
+    fn explain_missing(&self, e: RegistryError) -> RegistryError {
+        let missing = matches!(
+            e,
+            RegistryError::VersionNotFound { .. } | RegistryError::AliasNotFound { .. } | RegistryError::Empty { .. }
+        );
+        match self.reg.require_model() {
+            Err(model_error) if missing => model_error,
+            _ => e,
+        }
+    }
+
+    /// Fills the data fingerprint and saves with `save`.
+    fn save_with(
+        &self,
+        slot: Slot,
+        mut info: ModelInfo,
+        data: Option<PathBuf>,
+        save: impl Fn(&ModelVersion, ModelInfo) -> Result<ModelMetadata>,
+    ) -> Result<ModelMetadata> {
+        if let Some(path) = data {
+            info.lineage.data = Some(local_files::fingerprint(&path)?);
+        }
+        info.lineage.parent_version = self.reg.resolve(&AliasName::latest()).ok().map(|r| r.version);
+        match slot {
+            Slot::Exact(v) => save(&v, info),
+            Slot::Next(bump) => loop {
+                let v = self.reg.next_version(bump)?;
+                match save(&v, info.clone()) {
+                    Err(RegistryError::VersionExists { .. }) => continue,
+                    other => return other,
+                }
+            },
+        }
+    }
+}
+
+#[pymethods]
+impl NativeRegistry {
+    #[new]
+    #[pyo3(signature = (location, model=None, s3_endpoint=None))]
+    fn new(location: &str, model: Option<&str>, s3_endpoint: Option<String>) -> PyResult<Self> {
+        let model = match model {
+            Some(name) => ModelName::parse_optional(name).map_err(errors::registry)?,
+            None => None,
+        };
+        let reg = registry_open::open(location, &OpenOptions { s3_endpoint })
+            .map_err(errors::open)?
+            .for_model(model);
+        Ok(NativeRegistry { reg })
+    }
+
+    /// Where the registry is (a directory or an s3:// URL).
+    fn location(&self) -> String {
+        self.reg.registry_location()
+    }
+
+    /// The model's name (`None`: the default model).
+    fn model(&self) -> Option<String> {
+        self.reg.model_name().map(|m| m.to_string())
+    }
+
+    fn list_models(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let models = py.detach(|| self.reg.list_models()).map_err(errors::registry)?;
+        Ok(models.iter().map(ToString::to_string).collect())
+    }
+
+    /// Saves `data` as `model.<extension>` and returns the metadata (JSON).
+    #[pyo3(signature = (data, extension, metadata, model_type=None, serializer=None, version=None, bump=None, data_path=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn save_bytes(
+        &self,
+        py: Python<'_>,
+        data: &[u8],
+        extension: &str,
+        metadata: &str,
+        model_type: Option<String>,
+        serializer: Option<String>,
+        version: Option<&str>,
+        bump: Option<&str>,
+        data_path: Option<PathBuf>,
+    ) -> PyResult<String> {
+        let info = model_info(metadata, model_type, serializer)?;
+        let slot = slot(version, bump)?;
+        let saved = py.detach(|| {
+            self.save_with(slot, info, data_path, |v, info| {
+                let artifact = Artifact {
+                    extension: extension.to_string(),
+                    encoding: Encoding::Raw,
+                    bytes: data.to_vec(),
+                };
+                self.reg.save_artifact(v, artifact, info)
+            })
+        });
+        to_json(&saved.map_err(errors::registry)?)
+    }
+
+    /// Saves a trained classifier in the trainer's own format (what
+    /// `predictor` and `model-server` load).
+    #[pyo3(signature = (classifier, metadata, version=None, bump=None, data_path=None))]
+    fn save_classifier(
+        &self,
+        py: Python<'_>,
+        classifier: &TextClassifier,
+        metadata: &str,
+        version: Option<&str>,
+        bump: Option<&str>,
+        data_path: Option<PathBuf>,
+    ) -> PyResult<String> {
+        let (model, search) = classifier.fitted()?;
+        let user = model_info(metadata, None, Some("textclf".into()))?;
+        let mut info = search.map_or_else(ModelInfo::default, |s| s.info.clone());
+        info.model_type = Some(textclf::model_type());
+        info.serializer = user.serializer;
+        info.lineage.code = user.lineage.code;
+        info.description = user.description.or(info.description);
+        info.tags.extend(user.tags);
+        info.hyperparameters.extend(user.hyperparameters);
+        info.metrics.extend(user.metrics);
+        info.test_score = user.test_score.or(info.test_score);
+        info.cv_score = user.cv_score.or(info.cv_score);
+        info.cv_std = user.cv_std.or(info.cv_std);
+        let slot = slot(version, bump)?;
+        let saved =
+            py.detach(|| self.save_with(slot, info, data_path, |v, info| self.reg.save_model(v, &*model, info)));
+        to_json(&saved.map_err(errors::registry)?)
+    }
+
+    /// Registers a file or a directory as it is (`registry add`).
+    #[pyo3(signature = (path, metadata, version=None, bump=None, data_path=None))]
+    fn save_path(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        metadata: &str,
+        version: Option<&str>,
+        bump: Option<&str>,
+        data_path: Option<PathBuf>,
+    ) -> PyResult<String> {
+        let info = model_info(metadata, None, None)?;
+        let slot = slot(version, bump)?;
+        let saved = py.detach(|| {
+            let files = local_files::collect(&path)?;
+            self.save_with(slot, info, data_path, |v, info| self.reg.save_files(v, &files, info))
+        });
+        to_json(&saved.map_err(errors::registry)?)
+    }
+
+    /// The model `target` names: `("classifier", TextClassifier, metadata)`
+    /// for a version in the trainer's format, else `("bytes", bytes,
+    /// metadata)` with the single model file's bytes, checked against their
+    /// digests before they leave Rust.
+    fn load(&self, py: Python<'_>, target: &str) -> PyResult<(String, Py<PyAny>, String)> {
+        enum Loaded {
+            Classifier(Box<textclf::TextClassifier>),
+            Bytes(Vec<u8>),
+        }
+        let loaded = py.detach(|| -> Result<(Loaded, ModelMetadata)> {
+            let metadata = self.target_metadata(target)?;
+            let version = metadata.version.to_string();
+            let is_classifier = metadata.info.model_type.as_deref() == Some(textclf::model_type().as_str())
+                && metadata
+                    .artifact
+                    .as_ref()
+                    .is_some_and(|a| a.encoding == Encoding::Postcard);
+            if is_classifier {
+                let (decoded, metadata) = self
+                    .reg
+                    .decode_verified(metadata, textclf::TextClassifier::from_bytes)?;
+                let model = decoded.map_err(|e| RegistryError::InvalidModel {
+                    version: version.clone(),
+                    model_type: textclf::model_type(),
+                    reason: e.to_string(),
+                })?;
+                return Ok((Loaded::Classifier(Box::new(model)), metadata));
+            }
+            if metadata.artifact.is_some() {
+                let (bytes, metadata) = self.reg.decode_verified(metadata, |bytes| bytes.to_vec())?;
+                return Ok((Loaded::Bytes(bytes), metadata));
+            }
+            let files = metadata.stored_files();
+            let [only] = files.as_slice() else {
+                return Err(RegistryError::NoArtifact {
+                    version,
+                    files: files.iter().map(|f| f.path.to_string()).collect(),
+                });
+            };
+            let path = only.path.to_string();
+            let bytes = self.reg.read_version_file(&metadata, &path, |bytes| bytes.to_vec())?;
+            Ok((Loaded::Bytes(bytes), metadata))
+        });
+        let (loaded, metadata) = loaded.map_err(errors::registry)?;
+        let metadata = to_json(&metadata)?;
+        Ok(match loaded {
+            Loaded::Classifier(model) => (
+                "classifier".into(),
+                Py::new(py, TextClassifier::from_model(*model))?.into_any(),
+                metadata,
+            ),
+            Loaded::Bytes(bytes) => ("bytes".into(), PyBytes::new(py, &bytes).into_any().unbind(), metadata),
+        })
+    }
+
+    /// The metadata `target` names (JSON).
+    fn metadata(&self, py: Python<'_>, target: &str) -> PyResult<String> {
+        let metadata = py.detach(|| self.target_metadata(target)).map_err(errors::registry)?;
+        to_json(&metadata)
+    }
+
+    /// Writes the files of `target` to `out` (`registry get`): returns the
+    /// path written, the number of files and of bytes.
+    fn get_file(&self, py: Python<'_>, target: &str, out: PathBuf, force: bool) -> PyResult<(PathBuf, usize, u64)> {
+        let exported = py
+            .detach(|| {
+                let metadata = self.target_metadata(target)?;
+                local_files::export(&self.reg, &metadata, &out, force)
+            })
+            .map_err(errors::registry)?;
+        Ok((exported.path, exported.files, exported.bytes))
+    }
+
+    /// The versions (JSON list of catalog rows, each with `deprecated`),
+    /// filtered and ordered as `registry list --where ... --sort ...`.
+    #[pyo3(signature = (conditions, sort=None, descending=false, limit=None, include_deprecated=false))]
+    fn list_versions(
+        &self,
+        py: Python<'_>,
+        conditions: Vec<String>,
+        sort: Option<&str>,
+        descending: bool,
+        limit: Option<usize>,
+        include_deprecated: bool,
+    ) -> PyResult<String> {
+        let conditions = conditions
+            .iter()
+            .map(|c| Condition::from_str(c).map_err(|e| errors::invalid(e.to_string())))
+            .collect::<PyResult<Vec<_>>>()?;
+        let query = Query {
+            conditions,
+            sort: sort.map(Field::parse),
+            descending,
+            limit,
+            ..Query::default()
+        };
+        let listed = py.detach(|| -> Result<Value> {
+            let entries = self.reg.catalog().map_err(|e| self.explain_missing(e))?;
+            let deprecated = self.reg.deprecated_versions()?;
+            let rows: Vec<_> = entries
+                .into_iter()
+                .filter_map(std::result::Result::ok)
+                .filter(|row| include_deprecated || !deprecated.contains_key(&row.version))
+                .collect();
+            let chosen = query.apply(&rows);
+            Ok(Value::Array(
+                chosen
+                    .into_iter()
+                    .map(|row| {
+                        let mut value = json!(row);
+                        value["deprecated"] = json!(deprecated.contains_key(&row.version));
+                        value
+                    })
+                    .collect(),
+            ))
+        });
+        to_json(&listed.map_err(errors::registry)?)
+    }
+
+    /// Points `alias` at `version` (`registry promote`): returns the
+    /// alias's record (JSON) and whether anything changed.
+    #[pyo3(signature = (version, alias, expect=None, if_better=false, metric=None, force=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn promote(
+        &self,
+        py: Python<'_>,
+        version: &str,
+        alias: &str,
+        expect: Option<&str>,
+        if_better: bool,
+        metric: Option<&str>,
+        force: bool,
+    ) -> PyResult<(String, bool)> {
+        let alias: AliasName = parse(alias)?;
+        let expect = match expect {
+            None => Expect::Anything,
+            Some("none") => Expect::Nothing,
+            Some(v) => Expect::Version(parse(v)?),
+        };
+        let gate = PromotionGate {
+            if_better,
+            metric: metric.map(parse).transpose()?,
+            force,
+        };
+        let moved = py
+            .detach(|| {
+                let version = self.reg.resolve_target(version)?;
+                self.reg.promote(&alias, &version, expect, &gate)
+            })
+            .map_err(errors::registry)?;
+        Ok((to_json(&moved.record)?, moved.changed))
+    }
+
+    /// Moves `alias` back one step, or to `to` (`registry rollback`).
+    #[pyo3(signature = (alias, to=None))]
+    fn rollback(&self, py: Python<'_>, alias: &str, to: Option<&str>) -> PyResult<String> {
+        let alias: AliasName = parse(alias)?;
+        let to: Option<ModelVersion> = to.map(parse).transpose()?;
+        let record = py
+            .detach(|| match &to {
+                Some(v) => self.reg.rollback_to(&alias, v),
+                None => self.reg.rollback(&alias),
+            })
+            .map_err(errors::registry)?;
+        to_json(&record)
+    }
+
+    /// Every state `alias` has had, oldest first (JSON list).
+    fn history(&self, py: Python<'_>, alias: &str) -> PyResult<String> {
+        let alias: AliasName = parse(alias)?;
+        let history = py.detach(|| self.reg.alias_history(&alias)).map_err(errors::registry)?;
+        to_json(&history)
+    }
+
+    /// Every alias's current state (JSON list).
+    fn aliases(&self, py: Python<'_>) -> PyResult<String> {
+        let aliases = py.detach(|| self.reg.list_aliases()).map_err(errors::registry)?;
+        to_json(&aliases)
+    }
+
+    /// What `alias` names now (JSON record).
+    fn resolve(&self, py: Python<'_>, alias: &str) -> PyResult<String> {
+        let alias: AliasName = parse(alias)?;
+        let record = py.detach(|| self.reg.resolve(&alias)).map_err(errors::registry)?;
+        to_json(&record)
+    }
+
+    /// For a follower: `None` while `alias` is in the state `known`, else
+    /// its record (JSON) and the tag to pass next time.
+    #[pyo3(signature = (alias, known=None))]
+    fn resolve_if_changed(
+        &self,
+        py: Python<'_>,
+        alias: &str,
+        known: Option<&AliasTag>,
+    ) -> PyResult<Option<(String, AliasTag)>> {
+        let alias: AliasName = parse(alias)?;
+        let changed = py
+            .detach(|| self.reg.resolve_if_changed(&alias, known.map(|t| &t.0)))
+            .map_err(errors::registry)?;
+        changed
+            .map(|(record, tag)| Ok((to_json(&record)?, AliasTag(tag))))
+            .transpose()
+    }
+
+    /// Checks every version's files against their digests (`registry
+    /// verify`): the report as JSON, with `ok`.
+    fn verify(&self, py: Python<'_>) -> PyResult<String> {
+        let report = py.detach(|| self.reg.verify()).map_err(errors::registry)?;
+        let mut value = json!(report);
+        value["ok"] = json!(report.is_ok());
+        to_json(&value)
+    }
+}
