@@ -141,4 +141,5 @@ class Follower:
 def _version_of(record_json: str) -> str:
     import json
 
-    return json.loads(record_json)["version"]
+    version: str = json.loads(record_json)["version"]
+    return version

@@ -5,7 +5,7 @@ import json
 import math
 import os
 import pathlib
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union, cast
 
 from . import _native
 from . import serializers
@@ -24,6 +24,14 @@ class _Missing:
 
 
 _MISSING: Any = _Missing()
+
+
+def _doc(text: str) -> Metadata:
+    return cast(Metadata, json.loads(text))
+
+
+def _docs(text: str) -> List[Metadata]:
+    return cast(List[Metadata], json.loads(text))
 
 
 def _check_json(value: Any, where: str) -> None:
@@ -172,7 +180,7 @@ class Registry:
         info, data = _metadata_json(metadata, version)
         if isinstance(model, _native.TextClassifier) and serializer in (None, "textclf"):
             saved = self._native.save_classifier(model, info, version=version, bump=bump, data_path=data)
-            return json.loads(saved)
+            return _doc(saved)
         name, impl = serializers.for_saving(serializer)
         try:
             payload = impl.dumps(model)
@@ -189,7 +197,7 @@ class Registry:
         saved = self._native.save_bytes(
             bytes(payload), extension, info, model_type, name, version=version, bump=bump, data_path=data
         )
-        return json.loads(saved)
+        return _doc(saved)
 
     def save_file(
         self,
@@ -206,7 +214,7 @@ class Registry:
         version = _version_arg(version)
         info, data = _metadata_json(metadata, version)
         saved = self._native.save_path(os.fspath(path), info, version=version, bump=bump, data_path=data)
-        return json.loads(saved)
+        return _doc(saved)
 
     # ---- loading --------------------------------------------------------
 
@@ -247,7 +255,7 @@ class Registry:
 
     def metadata(self, target: str = "latest") -> Metadata:
         """The metadata of a version, an alias's version, or a URI's."""
-        return json.loads(self._native_for(target).metadata(target))
+        return _doc(self._native_for(target).metadata(target))
 
     def get_file(self, target: str, out: PathLike, *, force: bool = False) -> pathlib.Path:
         """Writes the files of ``target`` to ``out`` like ``registry get``:
@@ -296,7 +304,7 @@ class Registry:
 
     def resolve(self, alias: str) -> str:
         """The version an alias names now."""
-        return json.loads(self._native.resolve(alias))["version"]
+        return str(_doc(self._native.resolve(alias))["version"])
 
     def promote(
         self,
@@ -317,28 +325,28 @@ class Registry:
         record_json, changed = self._native.promote(
             version, to, expect=expect, if_better=if_better, metric=metric, force=force
         )
-        record = json.loads(record_json)
+        record = _doc(record_json)
         record["changed"] = changed
         return record
 
     def rollback(self, alias: str, *, to: Optional[str] = None) -> Metadata:
         """Moves ``alias`` back to its previous target (or to ``to``, any
         earlier one); returns its new record."""
-        return json.loads(self._native.rollback(alias, to=to))
+        return _doc(self._native.rollback(alias, to=to))
 
     def history(self, alias: str) -> List[Metadata]:
         """Every state of ``alias``, oldest first."""
-        return json.loads(self._native.history(alias))
+        return _docs(self._native.history(alias))
 
     def aliases(self) -> List[Metadata]:
         """Every alias's current state."""
-        return json.loads(self._native.aliases())
+        return _docs(self._native.aliases())
 
     def verify(self) -> Metadata:
         """Checks every version's files against their digests and every
         alias's target: a report with ``ok``, ``problems`` and
         ``leftovers``, as ``registry verify --json``."""
-        return json.loads(self._native.verify())
+        return _doc(self._native.verify())
 
     def follow(self, alias: str = "production", poll_seconds: float = 1.0, *, serializer: Any = None) -> "Follower":
         """An object whose ``.model`` / ``.metadata`` switch, in the

@@ -49,7 +49,7 @@ class _Joblib:
 
     @staticmethod
     def dumps(obj: Any) -> bytes:
-        import joblib
+        import joblib  # type: ignore[import-untyped,unused-ignore]
 
         buffer = io.BytesIO()
         joblib.dump(obj, buffer)
@@ -57,7 +57,7 @@ class _Joblib:
 
     @staticmethod
     def loads(data: bytes) -> Any:
-        import joblib
+        import joblib  # type: ignore[import-untyped,unused-ignore]
 
         return joblib.load(io.BytesIO(data))
 
@@ -86,7 +86,7 @@ BUILTIN = {s.name: s for s in (_Pickle, _Joblib, _Bytes)}
 
 def _has_joblib() -> bool:
     try:
-        import joblib  # noqa: F401
+        import joblib  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
     except ImportError:
         return False
     return True

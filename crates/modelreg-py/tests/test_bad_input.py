@@ -1,0 +1,117 @@
+"""Bad input raises the matching exception, names what was wrong, and
+leaves nothing behind."""
+
+import os
+
+import pytest
+
+import modelreg
+
+
+def assert_untouched(reg, versions):
+    assert reg.list_versions() == versions
+    report = reg.verify()
+    assert report["ok"] and report["leftovers"] == [], report
+
+
+def test_version_that_is_not_a_string(reg):
+    with pytest.raises(modelreg.InvalidType, match="version must be a string"):
+        reg.save_model(1.0, "model")
+    with pytest.raises(TypeError):
+        reg.get_model(1)
+
+
+def test_malformed_versions_and_aliases(reg):
+    with pytest.raises(modelreg.InvalidName, match="1.0"):
+        reg.save_model("1.0", "model")
+    with pytest.raises(modelreg.InvalidName):
+        reg.get_model("not a version!")
+    with pytest.raises(modelreg.InvalidName):
+        reg.promote("1.0.0", "Bad Alias")
+    with pytest.raises(modelreg.InvalidName):
+        modelreg.Registry("ftp://example/registry")
+    with pytest.raises(modelreg.InvalidName):
+        modelreg.Registry(os.devnull, model="no/slashes")
+
+
+def test_metadata_that_json_cannot_hold(reg):
+    reg.save_model("1.0.0", "model")
+    with pytest.raises(modelreg.InvalidType, match=r"metadata\['tags'\]\['when'\] is a set"):
+        reg.save_model("1.1.0", "model", {"tags": {"when": {1, 2}}})
+    with pytest.raises(modelreg.InvalidInput, match=r"metadata\['cv_score'\] is nan"):
+        reg.save_model("1.1.0", "model", {"cv_score": float("nan")})
+    with pytest.raises(modelreg.InvalidInput, match=r"metrics'\]\['loss'\] is inf"):
+        reg.save_model("1.1.0", "model", {"metrics": {"loss": float("inf")}})
+    with pytest.raises(modelreg.InvalidInput, match="unknown key \"hyperparams\""):
+        reg.save_model("1.1.0", "model", {"hyperparams": {}})
+    with pytest.raises(modelreg.InvalidInput, match="test_score must be a finite number"):
+        reg.save_model("1.1.0", "model", {"test_score": "high"})
+    with pytest.raises(modelreg.InvalidType, match="metadata must be a dict"):
+        reg.save_model("1.1.0", "model", ["test_score", 1])
+    with pytest.raises(modelreg.InvalidInput, match="filled in by the registry"):
+        reg.save_model("1.1.0", "model", {"timestamp": "now"})
+    with pytest.raises(modelreg.StoreError, match="missing.tsv"):
+        reg.save_model("1.1.0", "model", {"data": "missing.tsv"})
+    assert_untouched(reg, ["1.0.0"])
+
+
+def test_serializers_that_cannot(reg):
+    with pytest.raises(modelreg.InvalidInput, match="unknown serializer 'yaml'"):
+        reg.save_model("1.0.0", "model", serializer="yaml")
+    with pytest.raises(modelreg.InvalidInput, match="has no dumps/loads"):
+        reg.save_model("1.0.0", "model", serializer=42)
+    with pytest.raises(modelreg.InvalidInput, match="cannot serialise the model .* with pickle"):
+        reg.save_model("1.0.0", lambda x: x, serializer="pickle")
+    with pytest.raises(modelreg.InvalidInput, match='serializer="bytes"'):
+        reg.save_model("1.0.0", "text", serializer="bytes")
+    assert_untouched(reg, [])
+
+
+def test_existing_version(reg):
+    reg.save_model("1.0.0", "first")
+    with pytest.raises(modelreg.VersionExists, match="1.0.0 already exists"):
+        reg.save_model("1.0.0", "second")
+    assert reg.get_model("1.0.0")[0] == "first"
+    with pytest.raises(modelreg.InvalidInput, match="not both"):
+        reg.save_model("1.0.1", "x", bump="patch")
+    with pytest.raises(modelreg.InvalidInput, match="bump='tiny'|bump=\"tiny\""):
+        reg.save_model(model="x", bump="tiny")
+    assert_untouched(reg, ["1.0.0"])
+
+
+def test_missing_registry_and_targets(tmp_path):
+    missing = modelreg.Registry(tmp_path / "nowhere")
+    with pytest.raises(modelreg.NotFound, match="nowhere"):
+        missing.get_latest_model()
+    assert not (tmp_path / "nowhere").exists()
+    reg = modelreg.Registry(tmp_path / "registry")
+    reg.save_model("1.0.0", 1)
+    with pytest.raises(modelreg.NotFound, match="production"):
+        reg.get_by_alias("production")
+    with pytest.raises(LookupError):
+        reg.get_model("2.0.0")
+
+
+def test_damaged_registry(reg, tmp_path):
+    reg.save_model("1.0.0", [1, 2, 3], serializer="pickle")
+    meta = tmp_path / "registry" / "versions" / "1.0.0" / "metadata.json"
+    meta.write_text(meta.read_text().replace('"1.0.0"', '"1.0.1"', 1))
+    with pytest.raises(modelreg.IntegrityError, match="metadata"):
+        reg.get_model("1.0.0")
+    meta.write_bytes(b"\x00garbage")
+    with pytest.raises(modelreg.IntegrityError):
+        reg.metadata("1.0.0")
+
+
+def test_classifier_inputs():
+    clf = modelreg.TextClassifier()
+    with pytest.raises(modelreg.NotFitted):
+        clf.predict(["x"])
+    with pytest.raises(modelreg.InvalidInput, match=r"labels\[0\] is a int"):
+        clf.fit(["a", "b"], [0, 1])
+    with pytest.raises(modelreg.InvalidInput, match="not one string"):
+        clf.fit("text", ["a"])
+    with pytest.raises(modelreg.InvalidInput, match="texts but"):
+        clf.fit(["a", "b", "c"], ["x", "y"])
+    with pytest.raises(modelreg.InvalidInput, match="grid"):
+        clf.fit(["a", "b"] * 10, ["x", "y"] * 10, grid=[{"bogus": 1}])

@@ -1,0 +1,64 @@
+"""modelreg.TextClassifier: scikit-learn's names on the trainer's search."""
+
+import pickle
+import threading
+import time
+
+import pytest
+
+import modelreg
+from conftest import read_tsv
+
+WORDS_ONLY = [{"classifier": {"type": "nb_logistic_regression", "alpha": [1.0], "c": [1.0]}}]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    texts, labels = read_tsv("uci_sentiment_sentences.tsv")
+    return modelreg.TextClassifier().fit(texts, labels)
+
+
+def test_predict_and_probabilities(fitted):
+    assert fitted.classes_ == ["negative", "positive"]
+    labels = fitted.predict(["I love it", "I hate it"])
+    assert labels == ["positive", "negative"]
+    proba = fitted.predict_proba(["I love it", "I hate it"])
+    assert len(proba) == 2 and all(abs(sum(row) - 1.0) < 1e-9 for row in proba)
+    assert proba[0][1] > 0.5 > proba[1][1]
+    assert 0.7 < fitted.test_score_ <= 1.0 and 0.7 < fitted.best_score_ <= 1.0
+    assert len(fitted.cv_results_) > 1 and fitted.n_features_ > 0
+
+
+def test_same_seed_same_model():
+    texts, labels = read_tsv("uci_sentiment_sentences.tsv", limit=800)
+    a = modelreg.TextClassifier().fit(texts, labels, folds=3, seed=7)
+    b = modelreg.TextClassifier().fit(texts, labels, folds=3, seed=7)
+    assert a.to_bytes() == b.to_bytes()
+
+
+def test_pickle_and_bytes_round_trip(fitted):
+    copy = pickle.loads(pickle.dumps(fitted))
+    assert copy.to_bytes() == fitted.to_bytes()
+    again = modelreg.TextClassifier.from_bytes(fitted.to_bytes())
+    assert again.predict(["fine"]) == fitted.predict(["fine"])
+    with pytest.raises(modelreg.IntegrityError):
+        modelreg.TextClassifier.from_bytes(b"\x00not a model")
+
+
+def test_prediction_releases_the_gil(fitted):
+    """Another Python thread runs while a long prediction is in Rust."""
+    texts = ["a fine and moving film, if a little long"] * 200_000
+    done = threading.Event()
+    ticks = 0
+
+    def predict():
+        fitted.predict(texts)
+        done.set()
+
+    worker = threading.Thread(target=predict)
+    worker.start()
+    while not done.is_set():
+        ticks += 1
+        time.sleep(0.0005)
+    worker.join()
+    assert ticks > 5, "the main thread did not run while predict() worked"
