@@ -253,7 +253,10 @@ pub fn show(registry: &AnyRegistry, target: &str, card: bool, json: bool) -> Res
     }
     line("model type", md.info.model_type.clone().unwrap_or_else(|| "-".into()));
     if let Some(serializer) = &md.info.serializer {
-        line("serializer", format!("{serializer} (saved from Python: modelreg loads it)"));
+        line(
+            "serializer",
+            format!("{serializer} (saved from Python: modelreg loads it)"),
+        );
     }
     let hp: Vec<String> = md
         .info
