@@ -51,6 +51,10 @@ bench:
 bench-compare:
     python3 bench/compare.py
 
+# The Python package against the seed's joblib directory and MLflow (installs both into bench/python/.venv-python).
+bench-python:
+    python3 bench/python_api.py
+
 # model-server against FastAPI + uvicorn + scikit-learn under wrk (apt-get install wrk; installs the Python side into bench/python/.venv-serve).
 bench-serve:
     python3 bench/serve.py
