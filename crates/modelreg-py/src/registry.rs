@@ -261,7 +261,7 @@ impl NativeRegistry {
     fn load(&self, py: Python<'_>, target: &str) -> PyResult<(String, Py<PyAny>, String)> {
         enum Loaded {
             Classifier(Box<textclf::TextClassifier>),
-            Bytes(Vec<u8>),
+            Bytes(Py<PyAny>),
         }
         let loaded = py.detach(|| -> Result<(Loaded, ModelMetadata)> {
             let metadata = self.target_metadata(target)?;
@@ -283,7 +283,11 @@ impl NativeRegistry {
                 return Ok((Loaded::Classifier(Box::new(model)), metadata));
             }
             if metadata.artifact.is_some() {
-                let (bytes, metadata) = self.reg.decode_verified(metadata, |bytes| bytes.to_vec())?;
+                // Copied once, straight from the checked (mapped) file into
+                // a Python bytes object: the GIL is taken for the copy only.
+                let (bytes, metadata) = self.reg.decode_verified(metadata, |bytes| {
+                    Python::attach(|py| PyBytes::new(py, bytes).into_any().unbind())
+                })?;
                 return Ok((Loaded::Bytes(bytes), metadata));
             }
             let files = metadata.stored_files();
@@ -294,7 +298,9 @@ impl NativeRegistry {
                 });
             };
             let path = only.path.to_string();
-            let bytes = self.reg.read_version_file(&metadata, &path, |bytes| bytes.to_vec())?;
+            let bytes = self.reg.read_version_file(&metadata, &path, |bytes| {
+                Python::attach(|py| PyBytes::new(py, bytes).into_any().unbind())
+            })?;
             Ok((Loaded::Bytes(bytes), metadata))
         });
         let (loaded, metadata) = loaded.map_err(errors::registry)?;
@@ -305,7 +311,7 @@ impl NativeRegistry {
                 Py::new(py, TextClassifier::from_model(*model))?.into_any(),
                 metadata,
             ),
-            Loaded::Bytes(bytes) => ("bytes".into(), PyBytes::new(py, &bytes).into_any().unbind(), metadata),
+            Loaded::Bytes(bytes) => ("bytes".into(), bytes, metadata),
         })
     }
 

@@ -274,6 +274,16 @@ pub(crate) struct RegistryMarker {
 }
 
 pub(crate) fn blake3_hex(bytes: &[u8]) -> String {
+    // Large models are hashed on every core: a 5 MB pipeline's check is most
+    // of a load's own cost. The digest does not depend on the split.
+    const PARALLEL_FROM: usize = 1 << 20;
+    if bytes.len() >= PARALLEL_FROM {
+        return blake3::Hasher::new()
+            .update_rayon(bytes)
+            .finalize()
+            .to_hex()
+            .to_string();
+    }
     blake3::hash(bytes).to_hex().to_string()
 }
 
