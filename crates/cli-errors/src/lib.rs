@@ -101,6 +101,7 @@ pub fn exit_for(error: &RegistryError) -> Exit {
         | E::NotAnEarlierTarget { .. }
         | E::PromotionRefused { .. }
         | E::OutputExists { .. }
+        | E::AlreadySigned { .. }
         | E::NoArtifact { .. } => Exit::Refused,
         E::VersionNotFound { .. }
         | E::AliasNotFound { .. }
@@ -114,8 +115,9 @@ pub fn exit_for(error: &RegistryError) -> Exit {
         | E::InvalidMetadata { .. }
         | E::InvalidModel { .. }
         | E::Decode { .. }
+        | E::SignatureRefused { .. }
         | E::CommitLost { .. } => Exit::Integrity,
-        E::UnsupportedFormat { .. } => Exit::Usage,
+        E::UnsupportedFormat { .. } | E::SignatureRequired { .. } => Exit::Usage,
         E::LatestNotMoved { source, .. } => exit_for(source),
         E::Store(store) => match store {
             StoreError::NotFound { .. } => Exit::NotFound,

@@ -42,6 +42,9 @@ fn classify(e: &RegistryError) -> (&'static str, &'static str) {
         E::UnsupportedFormat { .. } => ("IntegrityError", "unsupported_format"),
         E::InvalidModel { .. } => ("IntegrityError", "invalid_model"),
         E::Decode { .. } => ("IntegrityError", "decode"),
+        E::SignatureRefused { .. } => ("SignatureError", "signature_refused"),
+        E::SignatureRequired { .. } => ("SignatureError", "signature_required"),
+        E::AlreadySigned { .. } => ("RegistryError", "already_signed"),
         E::InvalidFiles { .. } => ("InvalidInput", "invalid_files"),
         E::Encode { .. } => ("InvalidInput", "encode"),
         E::OutputExists { .. } => ("OutputExists", "output_exists"),
@@ -80,6 +83,7 @@ pub fn open(e: OpenError) -> PyErr {
         OpenError::InvalidLocation { .. } => raise("InvalidName", "invalid_location", e.to_string()),
         OpenError::S3NotBuilt { .. } => raise("RegistryError", "s3_not_built", e.to_string()),
         OpenError::S3Setup { .. } => raise("StoreError", "s3_setup", e.to_string()),
+        OpenError::Key(_) => raise("InvalidInput", "invalid_key", e.to_string()),
     }
 }
 

@@ -307,6 +307,7 @@ pub fn show(registry: &AnyRegistry, target: &str, card: bool, json: bool) -> Res
             format!("{} ({} bytes, sha256 {})", file.path, file.size, file.sha256),
         );
     }
+    line("signature", crate::signing::signature_line(registry, &md));
     line("metadata", metadata_location);
     cli_errors::emit(&out)
 }

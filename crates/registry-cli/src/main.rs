@@ -10,6 +10,7 @@ mod inspect;
 mod manage;
 mod register;
 mod retire;
+mod signing;
 mod values;
 
 use clap::{Parser, Subcommand};
@@ -86,6 +87,9 @@ enum Command {
         /// scores cannot be compared (different data, no score recorded).
         #[arg(long)]
         force: bool,
+        /// Refuse unless the version is signed by a --trusted-key, and record that the alias requires signed versions from now on (for every tool).
+        #[arg(long)]
+        require_signature: bool,
     },
     /// Move an alias back to its previous target (again: one more step back).
     Rollback {
@@ -130,6 +134,17 @@ enum Command {
         #[arg(long)]
         aliases: bool,
     },
+    /// Sign a version (OpenSSF model-signing format, versions/<v>/model.sig); a version is signed once.
+    Sign {
+        /// A version, an alias's version, or models:/NAME/VERSION.
+        target: String,
+        /// Private key (PEM, ECDSA P-256/P-384/P-521), e.g. from `openssl ecparam -name prime256v1 -genkey`.
+        #[arg(long)]
+        key: PathBuf,
+        /// Name of the environment variable holding the password of an encrypted --key.
+        #[arg(long)]
+        key_password_env: Option<String>,
+    },
     /// Re-check every version and alias; non-zero exit on any damage.
     Verify {
         /// Also remove leftovers of interrupted saves older than --older-than
@@ -153,6 +168,13 @@ enum AliasCommand {
         #[arg(long)]
         expect: Option<String>,
     },
+    /// Require signed versions behind an alias (a policy every tool enforces: without --trusted-key it cannot be read or moved).
+    RequireSignature {
+        alias: String,
+        /// Remove the requirement.
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 fn try_main(cli: Cli) -> Result<(), Failure> {
@@ -170,7 +192,10 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
     }
     if let Command::Add(args) = &cli.command {
         // The only command that may create the registry and the model.
-        let registry = cli.registry.open_model(None)?;
+        let mut registry = cli.registry.open_model(None)?;
+        if let Some(signer) = args.sign.signer()? {
+            registry = registry.with_signer(signer);
+        }
         return register::add(&registry, args, json);
     }
     // Every other command reads first: a location with no registry, or a
@@ -198,14 +223,32 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
             if_better,
             metric,
             force,
+            require_signature,
         } => {
             let gate = manage::gate(if_better, metric.as_deref(), force)?;
-            manage::promote(r, &version, &to, expect.as_deref(), &gate, json)
+            if require_signature && !r.checks_signatures() {
+                return Err(Failure::usage(
+                    "--require-signature needs --trusted-key PUB.pem (or MODELREG_TRUSTED_KEYS): the keys whose signatures count",
+                ));
+            }
+            manage::promote(r, &version, &to, expect.as_deref(), &gate, json)?;
+            if require_signature {
+                signing::require_signature(r, &to, false, json)?;
+            }
+            Ok(())
         }
         Command::Rollback { alias, to } => manage::rollback(r, &alias, to.as_deref(), json),
         Command::Alias {
             command: AliasCommand::Delete { alias, expect },
         } => retire::delete_alias(r, &alias, expect.as_deref(), json),
+        Command::Alias {
+            command: AliasCommand::RequireSignature { alias, off },
+        } => signing::require_signature(r, &alias, off, json),
+        Command::Sign {
+            target,
+            key,
+            key_password_env,
+        } => signing::sign(r, &target, &key, key_password_env.as_deref(), json),
         Command::Deprecate { target, reason, undo } => retire::deprecate(r, &target, reason.as_deref(), undo, json),
         Command::Verify { repair, older_than } => manage::verify(r, all_models, repair.then_some(older_than), json),
         Command::Copy { .. } | Command::Add(_) => Ok(()),
@@ -217,7 +260,10 @@ impl Command {
     /// URI among them names is the model it works on).
     fn targets(&self) -> Vec<&str> {
         match self {
-            Command::Get { target, .. } | Command::Show { target, .. } | Command::Deprecate { target, .. } => {
+            Command::Get { target, .. }
+            | Command::Show { target, .. }
+            | Command::Deprecate { target, .. }
+            | Command::Sign { target, .. } => {
                 vec![target]
             }
             Command::Promote { version, expect, .. } => {

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 pub struct AddArgs {
     /// A model file, or a directory of files (keeps its structure).
     pub path: PathBuf,
+    #[command(flatten)]
+    pub sign: registry_open::SignArgs,
     /// Exact version (semver); default: --bump the highest existing one (1.0.0 first).
     #[arg(long, conflicts_with = "bump")]
     pub version: Option<String>,

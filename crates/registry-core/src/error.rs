@@ -205,6 +205,23 @@ pub enum RegistryError {
         reason: String,
     },
 
+    #[error(
+        "version {version} is refused: {reason} ({location}); only versions signed by a trusted key (--trusted-key, MODELREG_TRUSTED_KEYS) are loaded or promoted"
+    )]
+    SignatureRefused {
+        version: String,
+        location: String,
+        reason: String,
+    },
+
+    #[error("version {version} is already signed ({location}); a version is signed once")]
+    AlreadySigned { version: String, location: String },
+
+    #[error(
+        "alias {alias} may only name signed versions (the policy in {location}), but no trusted key is configured: give --trusted-key PUB.pem or set MODELREG_TRUSTED_KEYS"
+    )]
+    SignatureRequired { alias: String, location: String },
+
     #[error("could not encode the model for version {version}: {reason}")]
     Encode { version: String, reason: String },
 

@@ -73,14 +73,15 @@ pub mod store;
 pub use error::{RegistryError, Result};
 pub use metadata::{
     Actor, AliasAction, AliasRecord, ArtifactInfo, CANONICALIZATION, CodeInfo, DataFingerprint, Encoding,
-    FORMAT_VERSION, FileInfo, Lineage, MAX_FILES, ModelInfo, ModelMetadata, StoredFile, USER_METADATA_KEYS,
-    canonical_bytes,
+    FORMAT_VERSION, FileInfo, Lineage, MAX_FILES, METADATA_FILE, ModelInfo, ModelMetadata, SIGNATURE_FILE, StoredFile,
+    USER_METADATA_KEYS, canonical_bytes,
 };
 pub use names::{AliasName, Bump, ModelName, ModelVersion};
 pub use registry::target::{Target, TargetSpec, URI_SCHEME, choose_model};
 pub use registry::{
     AliasMove, Artifact, CatalogEntry, CatalogRow, DEFAULT_GRACE, DeprecationRecord, Expect, Finding, LoadedArtifact,
-    Metric, ModelValidator, NewFile, PromotionGate, Registry, RepairReport, StoredVersion, VerifyReport,
+    MAX_SIGNATURE_BYTES, Metric, ModelValidator, NewFile, PromotionGate, Registry, RepairReport, SignatureCheck,
+    SignaturePolicy, SignedVersion, StoredVersion, VerifyReport, VersionSigner,
 };
 
 /// sha256 of `bytes` as lower-case hex, the digest format used throughout

@@ -107,10 +107,10 @@ pub struct StoredFile<'a> {
 }
 
 /// A version's metadata file, its commit point.
-pub(crate) const METADATA_FILE: &str = "metadata.json";
+pub const METADATA_FILE: &str = "metadata.json";
 /// A version's signature file (OpenSSF model-signing), never one of its
 /// registered files.
-pub(crate) const SIGNATURE_FILE: &str = "model.sig";
+pub const SIGNATURE_FILE: &str = "model.sig";
 
 /// The most files one version may list: a model directory has a handful;
 /// the cap keeps a hostile `metadata.json` from making a reader check
@@ -366,8 +366,10 @@ pub(crate) fn from_map<T: serde::de::DeserializeOwned>(map: Map<String, Value>, 
 }
 
 impl ModelMetadata {
-    /// Fills `metadata_sha256` and returns the pretty JSON to store.
-    pub(crate) fn seal(&mut self) -> Result<Vec<u8>> {
+    /// Fills `metadata_sha256` and returns the pretty JSON to store. Public
+    /// for tools and tests that write a consistent document by hand: a
+    /// valid digest proves nothing about who wrote it (see model-sign).
+    pub fn seal(&mut self) -> Result<Vec<u8>> {
         self.canonicalization = Some(CANONICALIZATION.to_string());
         let map = self.to_map()?;
         self.metadata_sha256 = canonical_digest(map, &format!("the metadata of version {}", self.version))?;

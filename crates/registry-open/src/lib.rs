@@ -15,6 +15,7 @@
 pub mod s3;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use registry_core::store::{FsStore, Store};
 use registry_core::{ModelName, Registry, RegistryError, choose_model};
@@ -52,6 +53,8 @@ pub enum OpenError {
     S3Setup { location: String, reason: String },
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    #[error("{0}")]
+    Key(#[from] model_sign::SignError),
 }
 
 impl Location {
@@ -118,6 +121,57 @@ pub struct RegistryArgs {
     /// Model within the registry, e.g. spam (default: the registry's default model; see `registry models`).
     #[arg(long, global = true, env = "MODELREG_MODEL", hide_env_values = true)]
     pub model: Option<String>,
+    /// Public key (PEM) whose signatures are trusted; repeatable (MODELREG_TRUSTED_KEYS: paths separated by ':'). With any, only versions signed by one of them are loaded, promoted or verified.
+    #[arg(
+        long = "trusted-key",
+        global = true,
+        env = "MODELREG_TRUSTED_KEYS",
+        hide_env_values = true,
+        value_delimiter = ':'
+    )]
+    pub trusted_keys: Vec<PathBuf>,
+}
+
+/// The options of the commands that save: sign the new version.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SignArgs {
+    /// Private key (PEM, ECDSA P-256/P-384/P-521) to sign the new version with, in the OpenSSF model-signing format.
+    #[arg(long, env = "MODELREG_SIGN_KEY", hide_env_values = true)]
+    pub sign_key: Option<PathBuf>,
+    /// Name of the environment variable holding the password of an encrypted --sign-key.
+    #[arg(long, requires = "sign_key")]
+    pub key_password_env: Option<String>,
+}
+
+impl SignArgs {
+    /// The signer these options name, if any.
+    pub fn signer(&self) -> Result<Option<Arc<model_sign::KeySigner>>, OpenError> {
+        let Some(path) = &self.sign_key else {
+            return Ok(None);
+        };
+        let password = match &self.key_password_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| {
+                model_sign::SignError::Key(format!(
+                    "--key-password-env {var}: the environment variable {var} is not set"
+                ))
+            })?),
+            None => None,
+        };
+        Ok(Some(Arc::new(model_sign::KeySigner::from_file(
+            path,
+            password.as_deref().map(str::as_bytes),
+        )?)))
+    }
+}
+
+/// `registry` checking signatures against the public keys in `paths`
+/// (unchanged when there are none).
+pub fn with_trusted_keys(registry: AnyRegistry, paths: &[PathBuf]) -> Result<AnyRegistry, OpenError> {
+    if paths.is_empty() {
+        return Ok(registry);
+    }
+    let keys = model_sign::TrustedKeys::from_files(paths)?;
+    Ok(registry.with_signature_check(Arc::new(keys)))
 }
 
 impl RegistryArgs {
@@ -127,15 +181,16 @@ impl RegistryArgs {
         }
     }
 
-    /// Opens the registry these options name (created by its first save).
+    /// Opens the registry these options name (created by its first save),
+    /// checking signatures if trusted keys are given.
     pub fn open(&self) -> Result<AnyRegistry, OpenError> {
-        open(&self.registry, &self.options())
+        with_trusted_keys(open(&self.registry, &self.options())?, &self.trusted_keys)
     }
 
     /// Opens the registry these options name, which must exist: for
     /// commands that only read (see [`open_existing`]).
     pub fn open_existing(&self) -> Result<AnyRegistry, OpenError> {
-        open_existing(&self.registry, &self.options())
+        with_trusted_keys(open_existing(&self.registry, &self.options())?, &self.trusted_keys)
     }
 
     /// The model to work on: `--model` / `MODELREG_MODEL`, or the model a

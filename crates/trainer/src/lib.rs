@@ -44,6 +44,8 @@ pub struct TrainOptions {
     pub model: Option<ModelName>,
     /// The grid file given (`--grid`), recorded with its digest.
     pub grid_file: Option<PathBuf>,
+    /// Signs the new version as it is saved (`--sign-key`).
+    pub signer: Option<std::sync::Arc<dyn registry_core::VersionSigner>>,
 }
 
 /// What happened.
@@ -149,7 +151,10 @@ pub fn train_and_register(
 ) -> Result<TrainOutcome, TrainError> {
     let started = Instant::now();
     let data = Dataset::load(&resolve_data(&options.data))?;
-    let registry = registry_open::open(&options.registry, &options.open_options)?.for_model(options.model.clone());
+    let mut registry = registry_open::open(&options.registry, &options.open_options)?.for_model(options.model.clone());
+    if let Some(signer) = &options.signer {
+        registry = registry.with_signer(signer.clone());
+    }
     if let Some(v) = &options.version
         && registry.list_versions()?.contains(v)
     {

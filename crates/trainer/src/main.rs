@@ -22,6 +22,8 @@ struct Args {
     data: PathBuf,
     #[command(flatten)]
     registry: registry_open::RegistryArgs,
+    #[command(flatten)]
+    sign: registry_open::SignArgs,
     /// Exact version to register (semver); default: bump the highest.
     #[arg(long, conflicts_with = "bump")]
     version: Option<String>,
@@ -107,6 +109,10 @@ fn try_main(args: Args) -> Result<(), Failure> {
         tags: args.tags.iter().cloned().collect(),
         model: args.registry.model(None)?,
         grid_file: args.grid.clone(),
+        signer: args
+            .sign
+            .signer()?
+            .map(|s| s as std::sync::Arc<dyn registry_core::VersionSigner>),
     };
     // A bar on a terminal; elsewhere (CI logs, `2> log`) a plain line
     // every few seconds, so a long search is visibly alive.

@@ -25,6 +25,7 @@ from .errors import (
     OutputExists,
     PromotionRefused,
     RegistryError,
+    SignatureError,
     StoreError,
     VersionExists,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "AliasConflict",
     "PromotionRefused",
     "IntegrityError",
+    "SignatureError",
     "InvalidName",
     "InvalidInput",
     "InvalidType",

@@ -38,6 +38,12 @@ class IntegrityError(RegistryError):
     """Stored bytes do not match their digests, or are not a valid document or model."""
 
 
+class SignatureError(IntegrityError):
+    """With trusted keys: a version unsigned, signed by another key, or
+    changed since signing; or an alias whose policy requires signatures
+    read without trusted keys."""
+
+
 class InvalidName(RegistryError, ValueError):
     """A malformed version, alias, model name, URI or location."""
 
@@ -69,6 +75,7 @@ __all__ = [
     "AliasConflict",
     "PromotionRefused",
     "IntegrityError",
+    "SignatureError",
     "InvalidName",
     "InvalidInput",
     "InvalidType",

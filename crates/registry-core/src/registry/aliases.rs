@@ -216,6 +216,7 @@ impl<S: Store> Registry<S> {
 
     /// [`Registry::set_alias`], telling whether anything changed.
     pub fn point_alias(&self, alias: &AliasName, version: &ModelVersion, expect: Expect) -> Result<AliasMove> {
+        self.check_alias_policy(alias)?;
         self.move_alias(alias, version, expect, AliasAction::Promote)
     }
 

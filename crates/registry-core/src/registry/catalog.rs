@@ -171,7 +171,7 @@ impl<S: Store> Registry<S> {
             .map(|v| match known.remove(&v) {
                 Some(row) => Ok(row),
                 None => self
-                    .metadata(&v)
+                    .metadata_unchecked(&v)
                     .map(|md| CatalogRow::of(&md))
                     .map_err(|e| (v, e.to_string())),
             })
@@ -196,7 +196,7 @@ impl<S: Store> Registry<S> {
             let mut added = false;
             for v in versions {
                 if !known.contains_key(&v)
-                    && let Ok(md) = self.metadata(&v)
+                    && let Ok(md) = self.metadata_unchecked(&v)
                 {
                     known.insert(v, CatalogRow::of(&md));
                     added = true;
@@ -230,7 +230,7 @@ impl<S: Store> Registry<S> {
     fn rebuilt_rows(&self) -> Result<Vec<CatalogRow>> {
         let mut rows = Vec::new();
         for v in self.list_versions()? {
-            if let Ok(md) = self.metadata(&v) {
+            if let Ok(md) = self.metadata_unchecked(&v) {
                 rows.push(CatalogRow::of(&md));
             }
         }

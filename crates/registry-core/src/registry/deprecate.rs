@@ -82,7 +82,7 @@ impl<S: Store> Registry<S> {
         deprecated: bool,
         reason: Option<&str>,
     ) -> Result<DeprecationRecord> {
-        let metadata = self.metadata(version)?;
+        let metadata = self.metadata_unchecked(version)?;
         if reason.is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
             return Err(RegistryError::Encode {
                 version: version.to_string(),
@@ -198,7 +198,7 @@ impl<S: Store> Registry<S> {
             let Some(target) = self.newest_live_release(&versions)?.cloned() else {
                 return Ok(());
             };
-            let digest = self.metadata(&target)?.metadata_sha256;
+            let digest = self.metadata_unchecked(&target)?.metadata_sha256;
             match self.swap_alias(&latest, current, &target, &digest, AliasAction::Deprecate) {
                 Ok(_) => return self.refresh_latest_view(),
                 Err(RegistryError::Store(StoreError::Conflict { .. })) => continue,

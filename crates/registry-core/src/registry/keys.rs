@@ -95,6 +95,11 @@ impl Keys {
         format!("{}catalog.json", self.prefix)
     }
 
+    /// `policy.json`: the model's signature policy (see signatures.rs).
+    pub(crate) fn policy(&self) -> String {
+        format!("{}policy.json", self.prefix)
+    }
+
     /// `deprecations/`: the deprecation pointers, one per version ever
     /// deprecated.
     pub(crate) fn deprecations(&self) -> String {

@@ -48,8 +48,23 @@ impl<S: Store> Registry<S> {
     }
 
     /// `metadata.json` of `version` as stored, and parsed: its digest
-    /// checked, and the version it names the one whose directory holds it.
-    fn read_metadata(&self, version: &ModelVersion) -> Result<(Vec<u8>, ModelMetadata)> {
+    /// checked, the version it names the one whose directory holds it, and
+    /// with trusted keys its signature (signatures.rs).
+    pub(super) fn read_metadata(&self, version: &ModelVersion) -> Result<(Vec<u8>, ModelMetadata)> {
+        let (bytes, metadata) = self.read_metadata_unchecked(version)?;
+        self.check_signature(version, &bytes, &metadata)?;
+        Ok((bytes, metadata))
+    }
+
+    /// [`Registry::metadata`] without the signature check: for the
+    /// registry's own bookkeeping (catalog, deprecations, repair, `latest`),
+    /// which must work whoever signed what.
+    pub(super) fn metadata_unchecked(&self, version: &ModelVersion) -> Result<ModelMetadata> {
+        Ok(self.read_metadata_unchecked(version)?.1)
+    }
+
+    /// [`Registry::read_metadata`] without the signature check.
+    pub(super) fn read_metadata_unchecked(&self, version: &ModelVersion) -> Result<(Vec<u8>, ModelMetadata)> {
         let key = self.keys.metadata(version);
         let location = self.store.location(&key);
         let bytes = match self.store.read_limited(&key, keys::MAX_METADATA_BYTES) {
@@ -254,6 +269,7 @@ impl<S: Store> Registry<S> {
     /// The metadata of the version `alias` points to, checked against the
     /// digest the alias recorded.
     pub fn alias_metadata(&self, alias: &AliasName) -> Result<ModelMetadata> {
+        self.check_alias_policy(alias)?;
         let record = self.resolve(alias)?;
         let metadata = self.metadata(&record.version)?;
         if metadata.metadata_sha256 != record.metadata_sha256 {

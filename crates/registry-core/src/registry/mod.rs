@@ -31,6 +31,7 @@ mod load;
 mod promote;
 mod repair;
 mod save;
+mod signatures;
 pub(crate) mod target;
 mod validators;
 mod verify;
@@ -39,6 +40,7 @@ pub use catalog::{CatalogEntry, CatalogRow};
 pub use deprecate::DeprecationRecord;
 pub use promote::{Metric, PromotionGate};
 pub use repair::{DEFAULT_GRACE, RepairReport};
+pub use signatures::{MAX_SIGNATURE_BYTES, SignatureCheck, SignaturePolicy, SignedVersion, VersionSigner};
 pub use validators::ModelValidator;
 pub use verify::{Finding, VerifyReport};
 
@@ -119,6 +121,7 @@ pub struct Registry<S: Store = FsStore> {
     /// the default model at the root.
     model: Option<ModelName>,
     keys: keys::Keys,
+    signatures: signatures::Signatures,
 }
 
 impl Registry<FsStore> {
@@ -149,6 +152,7 @@ impl<S: Store> Registry<S> {
             validators: validators::Validators::default(),
             model: None,
             keys: keys::Keys::default(),
+            signatures: signatures::Signatures::default(),
         }
     }
 
@@ -183,6 +187,7 @@ impl<S: Store> Registry<S> {
             validators: self.validators,
             model: self.model,
             keys: self.keys,
+            signatures: self.signatures,
         }
     }
 
@@ -208,6 +213,7 @@ impl<S: Store> Registry<S> {
             validators: self.validators.clone(),
             model: None,
             keys: keys::Keys::default(),
+            signatures: self.signatures.clone(),
         }
         .for_model(model)
     }

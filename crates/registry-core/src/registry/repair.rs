@@ -62,7 +62,7 @@ impl<S: Store> Registry<S> {
         if let Some(newest) = self.newest_live_release(&scan.complete)? {
             let current = self.read_alias_pointer(&AliasName::latest())?;
             if current.as_ref().is_none_or(|(r, _)| r.version < *newest) {
-                let metadata = self.metadata(newest)?;
+                let metadata = self.metadata_unchecked(newest)?;
                 self.advance_latest(&metadata, AliasAction::Repair)?;
                 report.latest_moved_to = Some(newest.clone());
             } else {

@@ -222,7 +222,7 @@ impl<S: Store> Registry<S> {
             }
             check_digest(file, bytes, &location, true)?;
         }
-        match self.metadata(&version) {
+        match self.metadata_unchecked(&version) {
             Ok(existing) if existing.metadata_sha256 == metadata.metadata_sha256 => return Ok(false),
             Ok(_) => {
                 return Err(RegistryError::VersionExists {
@@ -264,6 +264,15 @@ impl<S: Store> Registry<S> {
         {
             return Err(exists(true));
         }
+        // Signed before anything is written, and written before the commit
+        // point: a version is never visible unsigned.
+        let mut signed_files: Vec<(&str, &[u8])> = contents.to_vec();
+        signed_files.push((keys::METADATA_FILE, metadata_bytes));
+        let signature = self.sign_new(version, &signed_files)?;
+        let mut contents: Vec<(&str, &[u8])> = contents.to_vec();
+        if let Some(signature) = &signature {
+            contents.push((crate::metadata::SIGNATURE_FILE, signature));
+        }
         let mut created: Vec<String> = Vec::with_capacity(contents.len());
         // Takes back the files this save created: no reader can see them
         // without metadata, so a failed save (a full disk, a lost race)
@@ -273,7 +282,7 @@ impl<S: Store> Registry<S> {
                 let _ = self.store.delete(key);
             }
         };
-        for (path, bytes) in contents {
+        for (path, bytes) in &contents {
             let key = self.keys.version_file(version, path);
             match self.store.create(&key, bytes) {
                 Ok(()) => created.push(key),
