@@ -118,6 +118,21 @@ impl NativeRegistry {
         }
     }
 
+    /// This registry, signing what it saves with the key at `sign_key`.
+    fn writer(&self, sign_key: Option<PathBuf>, key_password: Option<String>) -> PyResult<AnyRegistry> {
+        let handle = self.reg.with_model(self.reg.model_name().cloned());
+        let args = registry_open::SignArgs {
+            sign_key,
+            key_password_env: None,
+        };
+        let Some(path) = args.sign_key else {
+            return Ok(handle);
+        };
+        let signer = model_sign::KeySigner::from_file(&path, key_password.as_deref().map(str::as_bytes))
+            .map_err(|e| errors::invalid(e.to_string()))?;
+        Ok(handle.with_signer(std::sync::Arc::new(signer)))
+    }
+
     /// Fills the data fingerprint and saves with `save`.
     fn save_with(
         &self,
@@ -146,13 +161,19 @@ impl NativeRegistry {
 #[pymethods]
 impl NativeRegistry {
     #[new]
-    #[pyo3(signature = (location, model=None, s3_endpoint=None))]
-    fn new(location: &str, model: Option<&str>, s3_endpoint: Option<String>) -> PyResult<Self> {
+    #[pyo3(signature = (location, model=None, s3_endpoint=None, trusted_keys=Vec::new()))]
+    fn new(
+        location: &str,
+        model: Option<&str>,
+        s3_endpoint: Option<String>,
+        trusted_keys: Vec<PathBuf>,
+    ) -> PyResult<Self> {
         let model = match model {
             Some(name) => ModelName::parse_optional(name).map_err(errors::registry)?,
             None => None,
         };
         let reg = registry_open::open(location, &OpenOptions { s3_endpoint })
+            .and_then(|reg| registry_open::with_trusted_keys(reg, &trusted_keys))
             .map_err(errors::open)?
             .for_model(model);
         Ok(NativeRegistry { reg })
@@ -174,7 +195,7 @@ impl NativeRegistry {
     }
 
     /// Saves `data` as `model.<extension>` and returns the metadata (JSON).
-    #[pyo3(signature = (data, extension, metadata, model_type=None, serializer=None, version=None, bump=None, data_path=None))]
+    #[pyo3(signature = (data, extension, metadata, model_type=None, serializer=None, version=None, bump=None, data_path=None, sign_key=None, key_password=None))]
     #[allow(clippy::too_many_arguments)]
     fn save_bytes(
         &self,
@@ -187,9 +208,12 @@ impl NativeRegistry {
         version: Option<&str>,
         bump: Option<&str>,
         data_path: Option<PathBuf>,
+        sign_key: Option<PathBuf>,
+        key_password: Option<String>,
     ) -> PyResult<String> {
         let info = model_info(metadata, model_type, serializer)?;
         let slot = slot(version, bump)?;
+        let writer = self.writer(sign_key, key_password)?;
         let saved = py.detach(|| {
             self.save_with(slot, info, data_path, |v, info| {
                 let artifact = Artifact {
@@ -197,7 +221,7 @@ impl NativeRegistry {
                     encoding: Encoding::Raw,
                     bytes: data.to_vec(),
                 };
-                self.reg.save_artifact(v, artifact, info)
+                writer.save_artifact(v, artifact, info)
             })
         });
         to_json(&saved.map_err(errors::registry)?)
@@ -205,7 +229,8 @@ impl NativeRegistry {
 
     /// Saves a trained classifier in the trainer's own format (what
     /// `predictor` and `model-server` load).
-    #[pyo3(signature = (classifier, metadata, version=None, bump=None, data_path=None))]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (classifier, metadata, version=None, bump=None, data_path=None, sign_key=None, key_password=None))]
     fn save_classifier(
         &self,
         py: Python<'_>,
@@ -214,8 +239,11 @@ impl NativeRegistry {
         version: Option<&str>,
         bump: Option<&str>,
         data_path: Option<PathBuf>,
+        sign_key: Option<PathBuf>,
+        key_password: Option<String>,
     ) -> PyResult<String> {
         let (model, search) = classifier.fitted()?;
+        let writer = self.writer(sign_key, key_password)?;
         let user = model_info(metadata, None, Some("textclf".into()))?;
         let mut info = search.map_or_else(ModelInfo::default, |s| s.info.clone());
         info.model_type = Some(textclf::model_type());
@@ -229,13 +257,13 @@ impl NativeRegistry {
         info.cv_score = user.cv_score.or(info.cv_score);
         info.cv_std = user.cv_std.or(info.cv_std);
         let slot = slot(version, bump)?;
-        let saved =
-            py.detach(|| self.save_with(slot, info, data_path, |v, info| self.reg.save_model(v, &*model, info)));
+        let saved = py.detach(|| self.save_with(slot, info, data_path, |v, info| writer.save_model(v, &*model, info)));
         to_json(&saved.map_err(errors::registry)?)
     }
 
     /// Registers a file or a directory as it is (`registry add`).
-    #[pyo3(signature = (path, metadata, version=None, bump=None, data_path=None))]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (path, metadata, version=None, bump=None, data_path=None, sign_key=None, key_password=None))]
     fn save_path(
         &self,
         py: Python<'_>,
@@ -244,12 +272,15 @@ impl NativeRegistry {
         version: Option<&str>,
         bump: Option<&str>,
         data_path: Option<PathBuf>,
+        sign_key: Option<PathBuf>,
+        key_password: Option<String>,
     ) -> PyResult<String> {
         let info = model_info(metadata, None, None)?;
         let slot = slot(version, bump)?;
+        let writer = self.writer(sign_key, key_password)?;
         let saved = py.detach(|| {
             let files = local_files::collect(&path)?;
-            self.save_with(slot, info, data_path, |v, info| self.reg.save_files(v, &files, info))
+            self.save_with(slot, info, data_path, |v, info| writer.save_files(v, &files, info))
         });
         to_json(&saved.map_err(errors::registry)?)
     }
@@ -463,6 +494,29 @@ impl NativeRegistry {
         changed
             .map(|(record, tag)| Ok((to_json(&record)?, AliasTag(tag))))
             .transpose()
+    }
+
+    /// Signs an existing version (`registry sign`): returns its number.
+    #[pyo3(signature = (target, key, key_password=None))]
+    fn sign(&self, py: Python<'_>, target: &str, key: PathBuf, key_password: Option<String>) -> PyResult<String> {
+        let signer = model_sign::KeySigner::from_file(&key, key_password.as_deref().map(str::as_bytes))
+            .map_err(|e| errors::invalid(e.to_string()))?;
+        let version = py
+            .detach(|| {
+                let version = self.reg.resolve_target(target)?;
+                self.reg.sign_version(&version, &signer).map(|()| version)
+            })
+            .map_err(errors::registry)?;
+        Ok(version.to_string())
+    }
+
+    /// Whether `version` has a signature file.
+    fn is_signed(&self, py: Python<'_>, target: &str) -> PyResult<bool> {
+        py.detach(|| {
+            let version = self.reg.resolve_target(target)?;
+            self.reg.signature(&version).map(|s| s.is_some())
+        })
+        .map_err(errors::registry)
     }
 
     /// Checks every version's files against their digests (`registry

@@ -81,6 +81,10 @@ def _metadata_json(metadata: Optional[Metadata], version: Optional[str]) -> Tupl
     return json.dumps(fields, allow_nan=False), (os.fspath(data) if data is not None else None)
 
 
+def _signing(sign_key: Optional[PathLike], key_password: Optional[str]) -> Dict[str, Optional[str]]:
+    return {"sign_key": os.fspath(sign_key) if sign_key is not None else None, "key_password": key_password}
+
+
 def _version_arg(version: Any) -> Optional[str]:
     if version is None or isinstance(version, str):
         return version
@@ -108,19 +112,37 @@ def _uri_model(target: str) -> Optional[str]:
     return None
 
 
+def _trusted_key_paths(keys: Union[PathLike, List[PathLike], None]) -> List[str]:
+    """``trusted_keys=``: one path, a list, or (None) MODELREG_TRUSTED_KEYS
+    (paths separated by ':'), as the command-line tools read it."""
+    if keys is None:
+        return [p for p in os.environ.get("MODELREG_TRUSTED_KEYS", "").split(":") if p]
+    if isinstance(keys, (str, os.PathLike)):
+        return [os.fspath(keys)]
+    return [os.fspath(k) for k in keys]
+
+
 class Registry:
     """A model registry: a directory, or ``s3://bucket/prefix`` in a build
     with S3 support, and one model in it (``model=None``: the default
     model, the seed's layout; see ``registry models``).
 
     Opening writes nothing: the registry is created by its first save.
+    With ``trusted_keys`` (public keys in PEM; default: MODELREG_TRUSTED_KEYS)
+    only versions signed by one of them are loaded or promoted; anything
+    else raises ``SignatureError`` (see docs/SECURITY.md).
     Every method is safe to call from several threads and processes at
     once; saves are atomic, versions immutable, alias moves
     compare-and-swap. I/O, hashing and prediction release the GIL.
     """
 
     def __init__(
-        self, location: PathLike = "registry", model: Optional[str] = None, *, s3_endpoint: Optional[str] = None
+        self,
+        location: PathLike = "registry",
+        model: Optional[str] = None,
+        *,
+        s3_endpoint: Optional[str] = None,
+        trusted_keys: Union[PathLike, List[PathLike], None] = None,
     ) -> None:
         if not isinstance(location, (str, os.PathLike)):
             raise InvalidType(f"location must be a path or an s3:// URL, not a {type(location).__name__}")
@@ -128,7 +150,8 @@ class Registry:
             raise InvalidType(f"model must be a name (a string), not a {type(model).__name__}")
         self._location = os.fspath(location)
         self._s3_endpoint = s3_endpoint
-        self._native = _native.NativeRegistry(self._location, model, s3_endpoint)
+        self._trusted_keys = _trusted_key_paths(trusted_keys)
+        self._native = _native.NativeRegistry(self._location, model, s3_endpoint, self._trusted_keys)
 
     @property
     def location(self) -> str:
@@ -154,6 +177,8 @@ class Registry:
         *,
         bump: Optional[str] = None,
         serializer: Any = None,
+        sign_key: Optional[PathLike] = None,
+        key_password: Optional[str] = None,
     ) -> Metadata:
         """Saves ``model`` as ``version`` (e.g. ``"1.0.0"``), or as the next
         version (``bump="patch"``, ``"minor"``, ``"major"``) when ``version``
@@ -169,6 +194,11 @@ class Registry:
         :class:`TextClassifier` is saved in the trainer's format, which
         ``predictor`` and ``model-server`` serve.
 
+        ``sign_key`` (a private key in PEM; ``key_password`` if it is
+        encrypted) signs the version as it is saved, in the OpenSSF
+        model-signing format: the signature is written before the version
+        becomes visible.
+
         Raises ``VersionExists`` if the version is taken (versions are
         immutable), ``InvalidName`` for a malformed version, ``InvalidInput``
         for bad metadata or a model the serializer cannot encode. A failed
@@ -179,7 +209,9 @@ class Registry:
             raise InvalidType("save_model needs the model: save_model(version, model, metadata)", "invalid_input")
         info, data = _metadata_json(metadata, version)
         if isinstance(model, _native.TextClassifier) and serializer in (None, "textclf"):
-            saved = self._native.save_classifier(model, info, version=version, bump=bump, data_path=data)
+            saved = self._native.save_classifier(
+                model, info, version=version, bump=bump, data_path=data, **_signing(sign_key, key_password)
+            )
             return _doc(saved)
         name, impl = serializers.for_saving(serializer)
         try:
@@ -195,7 +227,15 @@ class Registry:
         extension = getattr(impl, "extension", "bin")
         model_type = _model_type(model)
         saved = self._native.save_bytes(
-            bytes(payload), extension, info, model_type, name, version=version, bump=bump, data_path=data
+            bytes(payload),
+            extension,
+            info,
+            model_type,
+            name,
+            version=version,
+            bump=bump,
+            data_path=data,
+            **_signing(sign_key, key_password),
         )
         return _doc(saved)
 
@@ -206,6 +246,8 @@ class Registry:
         metadata: Optional[Metadata] = None,
         *,
         bump: Optional[str] = None,
+        sign_key: Optional[PathLike] = None,
+        key_password: Optional[str] = None,
     ) -> Metadata:
         """Registers a file or a directory as it is (an ONNX file, a
         PyTorch checkpoint, a Hugging Face model directory), like
@@ -213,7 +255,9 @@ class Registry:
         files are refused."""
         version = _version_arg(version)
         info, data = _metadata_json(metadata, version)
-        saved = self._native.save_path(os.fspath(path), info, version=version, bump=bump, data_path=data)
+        saved = self._native.save_path(
+            os.fspath(path), info, version=version, bump=bump, data_path=data, **_signing(sign_key, key_password)
+        )
         return _doc(saved)
 
     # ---- loading --------------------------------------------------------
@@ -268,7 +312,9 @@ class Registry:
         named = _uri_model(target)
         if named is None or named == (self.model or "default"):
             return self._native
-        return _native.NativeRegistry(self._location, None if named == "default" else named, self._s3_endpoint)
+        return _native.NativeRegistry(
+            self._location, None if named == "default" else named, self._s3_endpoint, self._trusted_keys
+        )
 
     # ---- listing --------------------------------------------------------
 
@@ -342,6 +388,15 @@ class Registry:
         """Every alias's current state."""
         return _docs(self._native.aliases())
 
+    def sign(self, target: str, key: PathLike, *, key_password: Optional[str] = None) -> str:
+        """Signs an existing version (``registry sign``) with a private key
+        in PEM; returns its number. A version is signed once."""
+        return self._native.sign(target, os.fspath(key), key_password)
+
+    def is_signed(self, target: str = "latest") -> bool:
+        """Whether the version has a signature (checked only with trusted keys)."""
+        return self._native.is_signed(target)
+
     def verify(self) -> Metadata:
         """Checks every version's files against their digests and every
         alias's target: a report with ``ok``, ``problems`` and
@@ -356,10 +411,16 @@ class Registry:
         return Follower(self, alias, poll_seconds=poll_seconds, serializer=serializer)
 
 
-def load(uri: str, registry: PathLike = "registry", *, serializer: Any = None) -> Tuple[Any, Metadata]:
+def load(
+    uri: str,
+    registry: PathLike = "registry",
+    *,
+    serializer: Any = None,
+    trusted_keys: Union[PathLike, List[PathLike], None] = None,
+) -> Tuple[Any, Metadata]:
     """``modelreg.load("models:/spam@production")``: a model and its
     metadata from the registry at ``registry``."""
-    return Registry(registry).load(uri, serializer=serializer)
+    return Registry(registry, trusted_keys=trusted_keys).load(uri, serializer=serializer)
 
 
 from .follow import Follower  # noqa: E402,F401  (the annotation above names it)
