@@ -307,7 +307,7 @@ pub fn show(registry: &AnyRegistry, target: &str, card: bool, json: bool) -> Res
             format!("{} ({} bytes, sha256 {})", file.path, file.size, file.sha256),
         );
     }
-    line("signature", crate::signing::signature_line(registry, &md));
+    line("signature", signature_line(registry, &md));
     line("metadata", metadata_location);
     cli_errors::emit(&out)
 }
@@ -435,4 +435,14 @@ pub fn diff(registry: &AnyRegistry, a: &str, b: &str, all: bool, json: bool) -> 
         );
     }
     cli_errors::emit(&out)
+}
+
+/// The `signature:` line of `show`: signed or not, and checked or not.
+pub fn signature_line(registry: &AnyRegistry, metadata: &ModelMetadata) -> String {
+    match registry.signature(&metadata.version) {
+        Ok(Some(_)) if registry.checks_signatures() => "signed, verified with a trusted key (model.sig)".into(),
+        Ok(Some(_)) => "signed (model.sig; not checked: give --trusted-key PUB.pem to verify it)".into(),
+        Ok(None) => "unsigned (`registry sign` signs it)".into(),
+        Err(e) => format!("unreadable: {e}"),
+    }
 }

@@ -1,11 +1,10 @@
-//! `registry sign`, `registry alias require-signature`, and the signature
-//! line of `show`.
+//! `registry sign` and `registry alias require-signature`.
 
 use std::path::Path;
 
 use crate::inspect::failure;
 use cli_errors::Failure;
-use registry_core::{AliasName, ModelMetadata};
+use registry_core::AliasName;
 use registry_open::AnyRegistry;
 use serde_json::json;
 
@@ -66,14 +65,4 @@ pub fn require_signature(registry: &AnyRegistry, alias: &str, off: bool, json: b
     } else {
         format!("{alias} now requires signed versions: every tool refuses to load or move it without --trusted-key\n")
     })
-}
-
-/// The `signature:` line of `show`: signed or not, and checked or not.
-pub fn signature_line(registry: &AnyRegistry, metadata: &ModelMetadata) -> String {
-    match registry.signature(&metadata.version) {
-        Ok(Some(_)) if registry.checks_signatures() => "signed, verified with a trusted key (model.sig)".into(),
-        Ok(Some(_)) => "signed (model.sig; not checked: give --trusted-key PUB.pem to verify it)".into(),
-        Ok(None) => "unsigned (`registry sign` signs it)".into(),
-        Err(e) => format!("unreadable: {e}"),
-    }
 }

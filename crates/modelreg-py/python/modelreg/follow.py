@@ -12,14 +12,19 @@ on the ``modelreg`` logger.
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, Dict, NamedTuple, Optional
+from typing import Any, Dict, NamedTuple, Optional, Protocol, Tuple
 
 from .errors import RegistryError
 
-if TYPE_CHECKING:
-    from .registry import Registry
-
 log = logging.getLogger("modelreg")
+
+
+class Source(Protocol):
+    """What a follower needs of a registry (``modelreg.Registry`` is one)."""
+
+    _native: Any
+
+    def load(self, target: str, *, serializer: Any = None) -> Tuple[Any, Dict[str, Any]]: ...
 
 
 class Served(NamedTuple):
@@ -39,7 +44,7 @@ class Follower:
     ``close()``, to stop the thread.
     """
 
-    def __init__(self, registry: "Registry", alias: str, *, poll_seconds: float = 1.0, serializer: Any = None):
+    def __init__(self, registry: Source, alias: str, *, poll_seconds: float = 1.0, serializer: Any = None):
         if not poll_seconds > 0:
             raise ValueError(f"poll_seconds={poll_seconds}: it must be positive")
         self._registry = registry

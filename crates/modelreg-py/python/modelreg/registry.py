@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union, cast
 from . import _native
 from . import serializers
 from .errors import InvalidInput, InvalidType
+from .follow import Follower
 
 PathLike = Union[str, "os.PathLike[str]"]
 Metadata = Dict[str, Any]
@@ -403,11 +404,9 @@ class Registry:
         ``leftovers``, as ``registry verify --json``."""
         return _doc(self._native.verify())
 
-    def follow(self, alias: str = "production", poll_seconds: float = 1.0, *, serializer: Any = None) -> "Follower":
+    def follow(self, alias: str = "production", poll_seconds: float = 1.0, *, serializer: Any = None) -> Follower:
         """An object whose ``.model`` / ``.metadata`` switch, in the
         background, when ``alias`` moves (see :class:`Follower`)."""
-        from .follow import Follower
-
         return Follower(self, alias, poll_seconds=poll_seconds, serializer=serializer)
 
 
@@ -422,5 +421,3 @@ def load(
     metadata from the registry at ``registry``."""
     return Registry(registry, trusted_keys=trusted_keys).load(uri, serializer=serializer)
 
-
-from .follow import Follower  # noqa: E402,F401  (the annotation above names it)
