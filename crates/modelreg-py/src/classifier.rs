@@ -104,8 +104,11 @@ impl TextClassifier {
     /// of the data, cross-validate every candidate of `grid` (the trainer's
     /// default grid when None; else a list of sub-grid dicts, as in a
     /// `--grid` JSON file) with `folds` stratified folds, refit the best on
-    /// the training share and score it on the held-out share. Returns self.
-    #[pyo3(signature = (texts, labels, grid=None, folds=5, seed=42, test_size=0.2))]
+    /// the training share and score it on the held-out share. `search`:
+    /// "auto" (successive halving from 20,000 training rows), "full" or
+    /// "halving"; `time_budget` (seconds) and `max_memory` (bytes) as the
+    /// trainer's options. Returns self.
+    #[pyo3(signature = (texts, labels, grid=None, folds=5, seed=42, test_size=0.2, search="auto", time_budget=None, max_memory=None))]
     #[allow(clippy::too_many_arguments)]
     fn fit<'py>(
         slf: Bound<'py, Self>,
@@ -115,6 +118,9 @@ impl TextClassifier {
         folds: usize,
         seed: u64,
         test_size: f64,
+        search: &str,
+        time_budget: Option<f64>,
+        max_memory: Option<u64>,
     ) -> PyResult<Bound<'py, Self>> {
         let py = slf.py();
         let texts = strings("texts", texts)?;
@@ -131,11 +137,20 @@ impl TextClassifier {
                 "test_size={test_size}: it is the share of the data held out, between 0 and 1"
             )));
         }
+        let strategy: textclf::Strategy = search.parse().map_err(errors::invalid)?;
+        let time_budget = match time_budget {
+            Some(s) if s.is_finite() && s > 0.0 => Some(std::time::Duration::from_secs_f64(s)),
+            Some(s) => return Err(errors::invalid(format!("time_budget={s}: seconds, more than 0"))),
+            None => None,
+        };
         let config = SearchConfig {
             folds,
             test_size,
             seed,
             grid,
+            strategy,
+            time_budget,
+            max_memory,
         };
         let searched = py.detach(|| {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();

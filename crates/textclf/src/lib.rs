@@ -48,9 +48,11 @@
 //! ```
 
 mod ascii_words;
+mod crossval;
 mod dataset;
 mod error;
 mod grid;
+mod halving;
 mod ids;
 mod linear;
 mod model;
@@ -67,10 +69,13 @@ mod vectorizer;
 pub use dataset::Dataset;
 pub use error::{Result, TextClfError};
 pub use grid::{Candidate, ClassifierGrid, Grid, SubGrid};
+pub use halving::{Eliminated, Round};
 pub use linear::{ClassifierConfig, LinearModel};
 pub use model::{MODEL_FORMAT, NAMED_FEATURES, TextClassifier, hyperparameters};
 pub use scoring::{Prediction, Scratch};
-pub use selection::{CandidateResult, Evaluation, Progress, SearchConfig, SearchReport, grid_search};
+pub use selection::{
+    CandidateResult, Evaluation, HALVING_FROM, Progress, SearchConfig, SearchReport, Strategy, grid_search,
+};
 pub use split::{stratified_folds, stratified_split};
 pub use tokenizer::{TokenScratch, Tokenizer};
 pub use vectorizer::{TfMode, VectorizerConfig};

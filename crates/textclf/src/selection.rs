@@ -7,18 +7,49 @@
 //! gathered by index. Same data + same seed gives the same model bytes at
 //! any thread count.
 
+use crate::crossval::{CvData, argmax, cross_validate, task_bytes};
 use crate::error::{Result, TextClfError};
 use crate::grid::{Candidate, Grid};
+use crate::halving::{self, Eliminated, Round, best_first};
 use crate::linear::ClassifierConfig;
-use crate::model::{self, TextClassifier, encode_labels, fit_classifier};
+use crate::model::{self, TextClassifier, encode_labels};
 use crate::scoring::Scratch;
-use crate::split::{by_class, stratified_folds, stratified_split};
+use crate::split::{by_class, stratified_split};
 use crate::tokenizer::Tokenizer;
-use crate::vectorizer::{self, VectorizerConfig};
-use rayon::prelude::*;
+use crate::vectorizer;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How a search spends its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// The full grid up to [`HALVING_FROM`] training rows, successive
+    /// halving from there (and always with a time budget).
+    #[default]
+    Auto,
+    /// Every candidate on every fold of all training rows.
+    Full,
+    /// Successive halving (see `halving`).
+    Halving,
+}
+
+/// From this many training rows, [`Strategy::Auto`] halves.
+pub const HALVING_FROM: usize = 20_000;
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Strategy, String> {
+        match s {
+            "auto" => Ok(Strategy::Auto),
+            "full" => Ok(Strategy::Full),
+            "halving" => Ok(Strategy::Halving),
+            other => Err(format!("unknown search strategy {other:?}: use auto, full or halving")),
+        }
+    }
+}
 
 /// Settings of a search.
 #[derive(Debug, Clone)]
@@ -28,6 +59,14 @@ pub struct SearchConfig {
     pub seed: u64,
     /// `None`: [`Grid::default_for`] the number of labels.
     pub grid: Option<Grid>,
+    pub strategy: Strategy,
+    /// Stop evaluating candidates when the search would take longer (the
+    /// best ones so far continue); implies successive halving. Results then
+    /// depend on the machine's speed.
+    pub time_budget: Option<Duration>,
+    /// Run fewer folds at once when they would need more memory than this
+    /// (bytes); `None`: the memory available when the search starts.
+    pub max_memory: Option<u64>,
 }
 
 impl Default for SearchConfig {
@@ -37,6 +76,9 @@ impl Default for SearchConfig {
             test_size: 0.2,
             seed: 42,
             grid: None,
+            strategy: Strategy::Auto,
+            time_budget: None,
+            max_memory: None,
         }
     }
 }
@@ -50,6 +92,9 @@ pub struct CandidateResult {
     pub mean: f64,
     /// Population standard deviation of the fold scores (as scikit-learn).
     pub std: f64,
+    /// The training rows it was cross-validated on (fewer than all for a
+    /// candidate successive halving dropped early).
+    pub rows: usize,
 }
 
 /// Scores of a model on labelled data: accuracy and the confusion matrix
@@ -91,6 +136,14 @@ pub struct SearchReport {
     pub n_test: usize,
     pub folds: usize,
     pub seed: u64,
+    /// `"full"` or `"halving"`.
+    pub strategy: &'static str,
+    /// Halving's rounds (one for the full grid).
+    pub rounds: Vec<Round>,
+    /// Candidates dropped before the last round, and why.
+    pub eliminated: Vec<Eliminated>,
+    /// Folds cross-validated at once (bounded by memory).
+    pub threads: usize,
 }
 
 impl SearchReport {
@@ -99,12 +152,17 @@ impl SearchReport {
     }
 }
 
-/// Progress of a search: `done` of `total` fits (candidates × folds, plus
-/// the final refit).
+/// Progress of a search: `done` of `total` fits (candidates × folds per
+/// round, plus the final refit; a time budget can lower `total`), and the
+/// round under way: its training rows and candidates.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
     pub done: usize,
     pub total: usize,
+    pub rows: usize,
+    pub candidates: usize,
+    pub round: usize,
+    pub rounds: usize,
 }
 
 /// Runs the whole selection: split, cross-validate every candidate, refit
@@ -158,118 +216,104 @@ pub fn grid_search(
             });
         }
     }
-    let folds = stratified_folds(&y, &train, k, config.folds, config.seed);
-
-    // Group candidates by vectorizer: each (vectorizer, fold) is vectorised
-    // once and all its classifiers are fitted on it.
-    let mut groups: Vec<(VectorizerConfig, Vec<usize>)> = Vec::new();
-    for (i, c) in candidates.iter().enumerate() {
-        match groups.iter_mut().find(|(v, _)| *v == c.vectorizer) {
-            Some((_, members)) => members.push(i),
-            None => groups.push((c.vectorizer, vec![i])),
-        }
-    }
-    // Within a group, logistic regressions in increasing C, so each warm
-    // starts from the last (a stronger regularised solution is close).
-    for (_, members) in groups.iter_mut() {
-        members.sort_by(|&a, &b| {
-            let key = |i: usize| match candidates[i].classifier {
-                ClassifierConfig::MultinomialNb { alpha } => (0, alpha, 0.0),
-                ClassifierConfig::LogisticRegression { c } => (1, c, 0.0),
-                ClassifierConfig::NbLogisticRegression { alpha, c } => (2, alpha, c),
-            };
-            let (ka, kb) = (key(a), key(b));
-            ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1)).then(ka.2.total_cmp(&kb.2))
-        });
-    }
-
     // One tokenizer at a time: its term lists live only until they are
     // indexed (for character n-grams they are the largest thing in memory).
     let mut indexed: HashMap<Tokenizer, vectorizer::IndexedDocs> = HashMap::new();
-    for (v, _) in &groups {
+    for c in &candidates {
         indexed
-            .entry(v.tokenizer)
-            .or_insert_with(|| vectorizer::index_documents(&v.tokenizer.tokenize_all(texts)));
+            .entry(c.vectorizer.tokenizer)
+            .or_insert_with(|| vectorizer::index_documents(&c.vectorizer.tokenizer.tokenize_all(texts)));
     }
-
-    let total = candidates.len() * config.folds + 1;
+    let data = CvData {
+        y: &y,
+        k,
+        candidates: &candidates,
+        indexed: &indexed,
+    };
+    let all: Vec<usize> = (0..candidates.len()).collect();
+    let threads = threads_within(config.max_memory, task_bytes(&data, &all, &train));
+    let halve = match config.strategy {
+        Strategy::Full => false,
+        Strategy::Halving => true,
+        Strategy::Auto => config.time_budget.is_some() || train.len() >= HALVING_FROM,
+    };
+    let plan = if halve {
+        halving::plan(candidates.len(), train.len())
+    } else {
+        vec![(train.len(), candidates.len())]
+    };
+    let total = AtomicUsize::new(plan.iter().map(|&(_, c)| c * config.folds).sum::<usize>() + 1);
     let done = AtomicUsize::new(0);
-    let tasks: Vec<(usize, usize)> = (0..groups.len())
-        .flat_map(|g| (0..config.folds).map(move |f| (g, f)))
-        .collect();
-    let scores: Vec<Vec<(usize, usize, f64)>> = tasks
-        .par_iter()
-        .map(|&(g, f)| -> Result<Vec<(usize, usize, f64)>> {
-            let (vconf, members) = &groups[g];
-            let val_rows = &folds[f];
-            let train_rows: Vec<usize> = folds
+    let round = std::sync::Mutex::new((0usize, 0usize, 0usize));
+    let report = |d: usize| {
+        let (r, rows, cands) = *round.lock().unwrap_or_else(|p| p.into_inner());
+        progress(Progress {
+            done: d,
+            total: total.load(Ordering::Relaxed),
+            rows,
+            candidates: cands,
+            round: r,
+            rounds: plan.len(),
+        });
+    };
+    let on_fit = || report(done.fetch_add(1, Ordering::Relaxed) + 1);
+    let on_round = |r: usize, rows: usize, cands: usize| {
+        // A round the time budget shrank shrinks the total.
+        let remaining = cands * config.folds
+            + plan[r + 1..]
                 .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != f)
-                .flat_map(|(_, rows)| rows.iter().copied())
-                .collect();
-            let train_y: Vec<u32> = train_rows.iter().map(|&r| y[r]).collect();
-            let (x_train, x_val) = vectorizer::fold_matrices(vconf, &indexed[&vconf.tokenizer], &train_rows, val_rows);
-            let mut out = Vec::new();
-            let mut warm: Option<(&'static str, Vec<f64>)> = None;
-            let mut probs = Vec::new();
-            for &ci in members {
-                let classifier = candidates[ci].classifier;
-                let start = warm
-                    .as_ref()
-                    .filter(|(family, _)| *family == classifier.family())
-                    .map(|(_, p)| p.as_slice());
-                let (model, params) = fit_classifier(&x_train, &train_y, k, classifier, start)?;
-                if let Some(p) = params {
-                    warm = Some((classifier.family(), p));
-                }
-                let mut correct = 0usize;
-                for (i, &r) in val_rows.iter().enumerate() {
-                    let (idx, val) = x_val.row(i);
-                    let row: Vec<(u32, f32)> = idx.iter().copied().zip(val.iter().copied()).collect();
-                    model.probabilities(&row, &mut probs);
-                    let best = argmax(&probs);
-                    correct += (best == y[r] as usize) as usize;
-                }
-                out.push((ci, f, correct as f64 / val_rows.len() as f64));
-                let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                progress(Progress { done: d, total });
-            }
-            Ok(out)
-        })
-        .collect::<Result<_>>()?;
-
-    let mut fold_scores = vec![vec![0.0; config.folds]; candidates.len()];
-    for (ci, f, s) in scores.into_iter().flatten() {
-        fold_scores[ci][f] = s;
-    }
+                .map(|&(_, c)| c.min(cands) * config.folds)
+                .sum::<usize>()
+            + 1;
+        total.store(done.load(Ordering::Relaxed) + remaining, Ordering::Relaxed);
+        *round.lock().unwrap_or_else(|p| p.into_inner()) = (r, rows, cands);
+    };
+    let started = Instant::now();
+    let outcome = if halve {
+        halving::run(
+            &data,
+            &train,
+            config.folds,
+            config.seed,
+            threads,
+            config.time_budget.map(|b| (started, b)),
+            &on_round,
+            &on_fit,
+        )?
+    } else {
+        on_round(0, train.len(), candidates.len());
+        let scores = cross_validate(&data, &all, &train, config.folds, config.seed, threads, &on_fit)?;
+        let means: Vec<f64> = scores.iter().map(|s| s.iter().sum::<f64>() / s.len() as f64).collect();
+        halving::Outcome {
+            finalists: best_first(&candidates, &all, &means),
+            scores: scores.into_iter().map(|s| Some((s, train.len()))).collect(),
+            rounds: vec![Round {
+                rows: train.len(),
+                candidates: candidates.len(),
+                seconds: started.elapsed().as_secs_f64(),
+            }],
+            eliminated: Vec::new(),
+        }
+    };
     let results: Vec<CandidateResult> = candidates
         .iter()
-        .zip(fold_scores)
-        .map(|(c, scores)| {
-            let mean = scores.iter().sum::<f64>() / scores.len() as f64;
-            let var = scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / scores.len() as f64;
+        .zip(outcome.scores)
+        .map(|(c, scored)| {
+            let (scores, rows) = scored.unwrap_or_default();
+            let mean = scores.iter().sum::<f64>() / scores.len().max(1) as f64;
+            let var = scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / scores.len().max(1) as f64;
             CandidateResult {
                 candidate: *c,
                 hyperparameters: model::hyperparameters(&c.vectorizer, &c.classifier),
                 fold_scores: scores,
                 mean,
                 std: var.sqrt(),
+                rows,
             }
         })
         .collect();
-    let best = (0..results.len())
-        .min_by(|&a, &b| {
-            results[b].mean.total_cmp(&results[a].mean).then_with(|| {
-                let (sa, sb) = (candidates[a].simplicity(), candidates[b].simplicity());
-                sa.iter()
-                    .zip(&sb)
-                    .map(|(x, y)| x.total_cmp(y))
-                    .find(|o| o.is_ne())
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            })
-        })
-        .unwrap_or(0);
+    let best = outcome.finalists.first().copied().unwrap_or(0);
+    let total = total.load(Ordering::Relaxed);
 
     // Refit the winner on the whole training split; score it on the test split.
     let winner = candidates[best];
@@ -287,7 +331,17 @@ pub fn grid_search(
         winner.classifier,
         None,
     )?;
-    progress(Progress { done: total, total });
+    {
+        let (r, _, _) = *round.lock().unwrap_or_else(|p| p.into_inner());
+        progress(Progress {
+            done: total,
+            total,
+            rows: train.len(),
+            candidates: 1,
+            round: r,
+            rounds: plan.len(),
+        });
+    }
     let mut scratch = Scratch::default();
     let predicted: Vec<u32> = test
         .iter()
@@ -305,18 +359,30 @@ pub fn grid_search(
             n_test: test.len(),
             folds: config.folds,
             seed: config.seed,
+            strategy: if halve { "halving" } else { "full" },
+            rounds: outcome.rounds,
+            eliminated: outcome.eliminated,
+            threads,
         },
     ))
 }
 
-fn argmax(p: &[f64]) -> usize {
-    p.iter()
-        .enumerate()
-        .fold(
-            (0, f64::NEG_INFINITY),
-            |(bi, bp), (i, &v)| if v > bp { (i, v) } else { (bi, bp) },
-        )
-        .0
+/// How many folds may run at once: every thread, unless `limit` (or the
+/// memory available now, when unset) holds fewer tasks of `task` bytes.
+fn threads_within(limit: Option<u64>, task: u64) -> usize {
+    let all = rayon::current_num_threads().max(1);
+    let Some(limit) = limit.or_else(available_memory) else {
+        return all;
+    };
+    all.min((limit / task.max(1)).max(1) as usize)
+}
+
+/// `MemAvailable` of /proc/meminfo, where there is one.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! may change between releases): same seed, same split, forever.
 
 /// splitmix64: a tiny generator whose output is fixed by its definition.
-pub(crate) struct SplitMix(u64);
+pub(crate) struct SplitMix(pub(crate) u64);
 impl SplitMix {
     pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);

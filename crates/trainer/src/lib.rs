@@ -136,6 +136,33 @@ pub fn search_info(model: &textclf::TextClassifier, report: &SearchReport, searc
     for (k, v) in metrics {
         info.metrics.insert(k.into(), v);
     }
+    // How the winner was chosen: the strategy, its rounds, and every
+    // candidate left out before the last round (with why and on how many
+    // rows it scored what), so a halved or budgeted search can be told
+    // from a full one and repeated.
+    let eliminated: Vec<serde_json::Value> = report
+        .eliminated
+        .iter()
+        .map(|e| {
+            let c = &report.candidates[e.candidate];
+            serde_json::json!({
+                "hyperparameters": c.hyperparameters,
+                "cv_score": c.mean,
+                "rows": c.rows,
+                "round": e.round + 1,
+                "reason": e.reason,
+            })
+        })
+        .collect();
+    info.metrics.insert(
+        "search".into(),
+        serde_json::json!({
+            "strategy": report.strategy,
+            "rounds": report.rounds.iter().map(|r| serde_json::json!({"rows": r.rows, "candidates": r.candidates})).collect::<Vec<_>>(),
+            "eliminated": eliminated,
+            "time_budget_seconds": search.time_budget.map(|b| b.as_secs_f64()),
+        }),
+    );
     info.lineage.seed = Some(search.seed);
     info.lineage.folds = Some(search.folds as u32);
     info.lineage.test_size = Some(search.test_size);

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use textclf::{Progress, SearchConfig};
+use textclf::{Progress, SearchConfig, Strategy};
 use trainer::{DEFAULT_DATA, TrainError, TrainOptions, load_grid, train_and_register};
 
 #[derive(Parser, Debug)]
@@ -42,6 +42,15 @@ struct Args {
     /// Search space replacing the default grid (JSON, or TOML with a `grid` array).
     #[arg(long)]
     grid: Option<PathBuf>,
+    /// auto: the full grid below 20,000 training rows, successive halving from there; full; halving.
+    #[arg(long, default_value = "auto")]
+    search: Strategy,
+    /// Stop evaluating candidates when the search would take longer: 90, 90s, 15m, 1h (implies halving; the best candidates so far go on).
+    #[arg(long, value_parser = parse_duration)]
+    time_budget: Option<std::time::Duration>,
+    /// Run fewer folds at once rather than use more memory than this: 2G, 512M (default: the memory available at start).
+    #[arg(long, value_parser = parse_size)]
+    max_memory: Option<u64>,
     /// Free-text description stored with the version.
     #[arg(long)]
     description: Option<String>,
@@ -56,6 +65,50 @@ struct Args {
     quiet: bool,
 }
 
+/// `90`, `90s`, `15m`, `1h`: a positive duration.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = s.trim().split_at(
+        s.trim()
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(s.trim().len()),
+    );
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (90, 90s, 15m, 1h)"))?;
+    let seconds = value
+        * match unit {
+            "" | "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            other => return Err(format!("unknown unit {other:?} in {s:?}: use s, m or h")),
+        };
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(format!("{s:?}: the budget must be positive"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+/// `2G`, `512M`, `100000K`, or bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len()));
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (2G, 512M, bytes)"))?;
+    let factor = match unit.to_ascii_uppercase().trim_end_matches('B').trim_end_matches('I') {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("unknown unit {other:?} in {s:?}: use K, M or G")),
+    };
+    let bytes = value * factor;
+    if !(bytes.is_finite() && bytes >= 1.0) {
+        return Err(format!("{s:?}: the limit must be positive"));
+    }
+    Ok(bytes as u64)
+}
+
 fn parse_tag(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
@@ -66,20 +119,46 @@ fn parse_tag(s: &str) -> Result<(String, String), String> {
 /// How often a plain progress line is printed when stderr is not a terminal.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// `trainer: 120/540 fits (22%), 14 s elapsed, ETA 49 s`.
+/// `trainer: round 2/3, 6 candidates on 30,000 rows, 120/540 fits (22%), 14 s elapsed, ETA 49 s`.
 fn progress_line(p: Progress, elapsed: std::time::Duration) -> String {
+    format!("trainer: {}, {}", progress_message(p), timing(p, elapsed))
+}
+
+/// What the search is doing: the round, its candidates and rows.
+fn progress_message(p: Progress) -> String {
+    let round = if p.rounds > 1 {
+        format!("round {}/{}, ", p.round + 1, p.rounds)
+    } else {
+        String::new()
+    };
+    format!("{round}{} candidates on {} rows", p.candidates, thousands(p.rows))
+}
+
+fn timing(p: Progress, elapsed: std::time::Duration) -> String {
     let secs = elapsed.as_secs_f64();
     let eta = if p.done == 0 {
         "unknown".to_string()
     } else {
-        format!("{:.0} s", secs / p.done as f64 * (p.total - p.done) as f64)
+        format!("{:.0} s", secs / p.done as f64 * p.total.saturating_sub(p.done) as f64)
     };
     format!(
-        "trainer: {}/{} fits ({:.0}%), {secs:.0} s elapsed, ETA {eta}",
+        "{}/{} fits ({:.0}%), {secs:.0} s elapsed, ETA {eta}",
         p.done,
         p.total,
         100.0 * p.done as f64 / p.total.max(1) as f64
     )
+}
+
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Bad data or a bad grid is the user's input to fix (usage); registry
@@ -104,6 +183,9 @@ fn try_main(args: Args) -> Result<(), Failure> {
             test_size: args.test_size,
             seed: args.seed,
             grid: args.grid.as_deref().map(load_grid).transpose().map_err(failure)?,
+            strategy: args.search,
+            time_budget: args.time_budget,
+            max_memory: args.max_memory,
         },
         description: args.description.clone(),
         tags: args.tags.iter().cloned().collect(),
@@ -119,7 +201,7 @@ fn try_main(args: Args) -> Result<(), Failure> {
     let on_terminal = std::io::stderr().is_terminal();
     let bar = (!args.quiet && on_terminal).then(|| {
         let bar = indicatif::ProgressBar::new(0);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} fits, ETA {eta}") {
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} fits, ETA {eta} ({msg})") {
             bar.set_style(style);
         }
         bar
@@ -130,6 +212,7 @@ fn try_main(args: Args) -> Result<(), Failure> {
         if let Some(bar) = &bar {
             bar.set_length(p.total as u64);
             bar.set_position(p.done as u64);
+            bar.set_message(progress_message(p));
         } else if !args.quiet
             && let Ok(mut last) = last_line.lock()
             && last.elapsed() >= PROGRESS_EVERY

@@ -101,6 +101,9 @@ class TextClassifier:
         folds: int = 5,
         seed: int = 42,
         test_size: float = 0.2,
+        search: str = "auto",
+        time_budget: Optional[float] = None,
+        max_memory: Optional[int] = None,
     ) -> "TextClassifier": ...
     def predict(self, texts: Sequence[str]) -> List[str]: ...
     def predict_proba(self, texts: Sequence[str]) -> List[List[float]]: ...

@@ -1,0 +1,160 @@
+//! Cross-validation of a set of candidates on a set of rows: the unit of
+//! work of every search strategy (the full grid runs it once on all
+//! training rows; successive halving once per round on a growing share).
+//!
+//! Work is split into (vectorizer, fold) tasks: each task vectorises its
+//! fold once and fits all of that vectorizer's classifiers on it, logistic
+//! regressions in increasing C so each warm-starts from the last. Tasks run
+//! on at most `threads` threads; every fit is single-threaded and results
+//! are gathered by index, so the scores do not depend on the thread count.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::error::{Result, TextClfError};
+use crate::grid::Candidate;
+use crate::linear::ClassifierConfig;
+use crate::model::fit_classifier;
+use crate::split::stratified_folds;
+use crate::tokenizer::Tokenizer;
+use crate::vectorizer::{self, IndexedDocs, VectorizerConfig};
+
+/// What every cross-validation of one search shares.
+pub(crate) struct CvData<'a> {
+    pub y: &'a [u32],
+    pub k: usize,
+    pub candidates: &'a [Candidate],
+    pub indexed: &'a HashMap<Tokenizer, IndexedDocs>,
+}
+
+/// `members` grouped by vectorizer, each group's classifiers in warm-start
+/// order.
+fn groups(candidates: &[Candidate], members: &[usize]) -> Vec<(VectorizerConfig, Vec<usize>)> {
+    let mut groups: Vec<(VectorizerConfig, Vec<usize>)> = Vec::new();
+    for &i in members {
+        let c = &candidates[i];
+        match groups.iter_mut().find(|(v, _)| *v == c.vectorizer) {
+            Some((_, list)) => list.push(i),
+            None => groups.push((c.vectorizer, vec![i])),
+        }
+    }
+    for (_, list) in groups.iter_mut() {
+        list.sort_by(|&a, &b| {
+            let key = |i: usize| match candidates[i].classifier {
+                ClassifierConfig::MultinomialNb { alpha } => (0, alpha, 0.0),
+                ClassifierConfig::LogisticRegression { c } => (1, c, 0.0),
+                ClassifierConfig::NbLogisticRegression { alpha, c } => (2, alpha, c),
+            };
+            let (ka, kb) = (key(a), key(b));
+            ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1)).then(ka.2.total_cmp(&kb.2))
+        });
+    }
+    groups
+}
+
+/// A generous estimate of the memory one task needs on `rows`: its
+/// training and validation matrices (index + value per non-zero), the
+/// solver's copies of them, and the per-term tables. Used to bound how
+/// many tasks run at once, not to reserve anything.
+pub(crate) fn task_bytes(data: &CvData<'_>, members: &[usize], rows: &[usize]) -> u64 {
+    groups(data.candidates, members)
+        .iter()
+        .map(|(v, _)| {
+            let docs = &data.indexed[&v.tokenizer];
+            let nnz: u64 = rows.iter().map(|&r| docs.rows.row(r).0.len() as u64).sum();
+            nnz * 8 * 3 + docs.ids.len() as u64 * 24
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Fold scores (accuracy) of every member, in `members` order, with
+/// `folds` stratified folds of `rows` drawn with `seed`. `on_fit` is called
+/// after each (candidate, fold) fit.
+pub(crate) fn cross_validate(
+    data: &CvData<'_>,
+    members: &[usize],
+    rows: &[usize],
+    folds: usize,
+    seed: u64,
+    threads: usize,
+    on_fit: &(dyn Fn() + Sync),
+) -> Result<Vec<Vec<f64>>> {
+    let fold_rows = stratified_folds(data.y, rows, data.k, folds, seed);
+    let groups = groups(data.candidates, members);
+    let tasks: Vec<(usize, usize)> = (0..groups.len())
+        .flat_map(|g| (0..folds).map(move |f| (g, f)))
+        .collect();
+    let run = || -> Result<Vec<Vec<(usize, usize, f64)>>> {
+        tasks
+            .par_iter()
+            .map(|&(g, f)| fit_fold(data, &groups[g], &fold_rows, f, on_fit))
+            .collect()
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| TextClfError::InvalidInput(format!("cannot start {threads} worker threads: {e}")))?;
+    let scores = pool.install(run)?;
+    let position: HashMap<usize, usize> = members.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+    let mut out = vec![vec![0.0; folds]; members.len()];
+    for (ci, f, s) in scores.into_iter().flatten() {
+        out[position[&ci]][f] = s;
+    }
+    Ok(out)
+}
+
+/// One task: vectorise fold `f` for one vectorizer, fit and score its
+/// classifiers.
+fn fit_fold(
+    data: &CvData<'_>,
+    (vconf, members): &(VectorizerConfig, Vec<usize>),
+    folds: &[Vec<usize>],
+    f: usize,
+    on_fit: &(dyn Fn() + Sync),
+) -> Result<Vec<(usize, usize, f64)>> {
+    let val_rows = &folds[f];
+    let train_rows: Vec<usize> = folds
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != f)
+        .flat_map(|(_, rows)| rows.iter().copied())
+        .collect();
+    let train_y: Vec<u32> = train_rows.iter().map(|&r| data.y[r]).collect();
+    let (x_train, x_val) = vectorizer::fold_matrices(vconf, &data.indexed[&vconf.tokenizer], &train_rows, val_rows);
+    let mut out = Vec::new();
+    let mut warm: Option<(&'static str, Vec<f64>)> = None;
+    let mut probs = Vec::new();
+    for &ci in members {
+        let classifier = data.candidates[ci].classifier;
+        let start = warm
+            .as_ref()
+            .filter(|(family, _)| *family == classifier.family())
+            .map(|(_, p)| p.as_slice());
+        let (model, params) = fit_classifier(&x_train, &train_y, data.k, classifier, start)?;
+        if let Some(p) = params {
+            warm = Some((classifier.family(), p));
+        }
+        let mut correct = 0usize;
+        for (i, &r) in val_rows.iter().enumerate() {
+            let (idx, val) = x_val.row(i);
+            let row: Vec<(u32, f32)> = idx.iter().copied().zip(val.iter().copied()).collect();
+            model.probabilities(&row, &mut probs);
+            correct += (argmax(&probs) == data.y[r] as usize) as usize;
+        }
+        out.push((ci, f, correct as f64 / val_rows.len() as f64));
+        on_fit();
+    }
+    Ok(out)
+}
+
+pub(crate) fn argmax(p: &[f64]) -> usize {
+    p.iter()
+        .enumerate()
+        .fold(
+            (0, f64::NEG_INFINITY),
+            |(bi, bp), (i, &v)| if v > bp { (i, v) } else { (bi, bp) },
+        )
+        .0
+}
