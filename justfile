@@ -51,6 +51,14 @@ bench:
 bench-compare:
     python3 bench/compare.py
 
+# A FACTOR x corpus of recombined Rotten Tomatoes snippets for scaling measurements (bench/corpus-FACTOR.tsv).
+corpus FACTOR:
+    cargo run --release -p textclf --example corpus -- {{FACTOR}} bench/corpus-{{FACTOR}}.tsv
+
+# Training cost at 1x, 4x and 16x the bundled data: full grid vs the default (halving), seconds and peak memory.
+bench-scale:
+    python3 bench/scale.py
+
 # The Python package against the seed's joblib directory and MLflow (installs both into bench/python/.venv-python).
 bench-python:
     python3 bench/python_api.py

@@ -9,11 +9,12 @@
 //! new reviews. Provenance and licence: fixtures/README.md.
 //!
 //! What it does not reproduce: a real corpus's vocabulary grows with its
-//! rows, a recombined one's barely does (18,854 → 20,460 word features at
-//! 4×). On it the default search scales almost linearly (2.5 s → 13.3 s at
-//! 4×, the dual solver's nnz × passes 0.52 → 2.25 G, 4.3×), unlike the
-//! 25× for 3.7× that #19 measured on real data: the superlinear cost
-//! follows the features, not the rows, so this corpus cannot show it.
+//! rows, a recombined one's barely does (18,854 -> 20,835 word features from
+//! 1x to 16x). It still shows where the full grid stops scaling: at 16x the
+//! dual solver's passes stay flat (NB-LR on words + character n-grams:
+//! 10-16 passes at every size) while each pass over its 330 MB matrix costs
+//! more per non-zero (cache and TLB misses on randomly ordered rows);
+//! `just bench-scale` measures it (docs/PERFORMANCE.md).
 use std::io::Write;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -285,6 +285,9 @@ pub fn fit_nb_logistic_regression(x: &Csr, y: &[u32], alpha: f64, c: f64, warm: 
 
 /// Binary L2 logistic regression in the dual (liblinear's
 /// `solve_l2r_lr_dual`). Returns `[w..., b]` and the number of passes.
+/// How many rows ahead the solver asks the memory system for.
+const PREFETCH_AHEAD: usize = 4;
+
 fn dual_coordinate_descent(x: &Csr, y: &[u32], c: f64) -> (Vec<f64>, usize) {
     const EPS: f64 = 0.1;
     const MAX_PASSES: usize = 1000;
@@ -323,7 +326,14 @@ fn dual_coordinate_descent(x: &Csr, y: &[u32], c: f64) -> (Vec<f64>, usize) {
         }
         let mut newton_steps = 0;
         let mut g_max = 0.0f64;
-        for &i in &order {
+        for (pos, &i) in order.iter().enumerate() {
+            // Rows are visited in random order: on a large matrix each is a
+            // cache and TLB miss, which made a pass cost more per non-zero
+            // the larger the data (profiled at 16x the bundled rows). Asking
+            // for a row a few steps ahead overlaps those misses with work.
+            if let Some(&ahead) = order.get(pos + PREFETCH_AHEAD) {
+                x.prefetch_row(ahead);
+            }
             let (idx, val) = x.row(i);
             let mut wx = w[d];
             for (&j, &v) in idx.iter().zip(val) {

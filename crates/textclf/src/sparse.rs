@@ -36,3 +36,29 @@ impl Csr {
         self.indptr.push(self.indices.len());
     }
 }
+
+impl Csr {
+    /// Asks the processor to start loading row `i` (its first cache lines
+    /// of indices and values) without waiting for it: a hint, with no
+    /// effect on results.
+    #[inline]
+    pub(crate) fn prefetch_row(&self, i: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let start = self.indptr[i];
+            if start < self.indices.len() {
+                let idx = self.indices[start..].as_ptr().cast::<i8>();
+                let val = self.values[start..].as_ptr().cast::<i8>();
+                // SAFETY: prefetching is a hint that never faults; both
+                // pointers point into live slices.
+                unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(idx);
+                    _mm_prefetch::<_MM_HINT_T0>(val);
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
+    }
+}
