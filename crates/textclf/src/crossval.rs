@@ -20,6 +20,9 @@ use crate::split::stratified_folds;
 use crate::tokenizer::Tokenizer;
 use crate::vectorizer::{self, IndexedDocs, VectorizerConfig};
 
+/// One (candidate, fold) result: candidate index, fold, accuracy, seconds.
+type FitResult = (usize, usize, f64, f64);
+
 /// What every cross-validation of one search shares.
 pub(crate) struct CvData<'a> {
     pub y: &'a [u32],
@@ -70,8 +73,10 @@ pub(crate) fn task_bytes(data: &CvData<'_>, members: &[usize], rows: &[usize]) -
 }
 
 /// Fold scores (accuracy) of every member, in `members` order, with
-/// `folds` stratified folds of `rows` drawn with `seed`. `on_fit` is called
-/// after each (candidate, fold) fit.
+/// `folds` stratified folds of `rows` drawn with `seed`, and the seconds
+/// each member cost (its fits, plus its share of vectorising the folds):
+/// what a time budget projects from. `on_fit` is called after each
+/// (candidate, fold) fit.
 pub(crate) fn cross_validate(
     data: &CvData<'_>,
     members: &[usize],
@@ -80,13 +85,13 @@ pub(crate) fn cross_validate(
     seed: u64,
     threads: usize,
     on_fit: &(dyn Fn() + Sync),
-) -> Result<Vec<Vec<f64>>> {
+) -> Result<(Vec<Vec<f64>>, Vec<f64>)> {
     let fold_rows = stratified_folds(data.y, rows, data.k, folds, seed);
     let groups = groups(data.candidates, members);
     let tasks: Vec<(usize, usize)> = (0..groups.len())
         .flat_map(|g| (0..folds).map(move |f| (g, f)))
         .collect();
-    let run = || -> Result<Vec<Vec<(usize, usize, f64)>>> {
+    let run = || -> Result<Vec<Vec<FitResult>>> {
         tasks
             .par_iter()
             .map(|&(g, f)| fit_fold(data, &groups[g], &fold_rows, f, on_fit))
@@ -99,10 +104,12 @@ pub(crate) fn cross_validate(
     let scores = pool.install(run)?;
     let position: HashMap<usize, usize> = members.iter().enumerate().map(|(i, &c)| (c, i)).collect();
     let mut out = vec![vec![0.0; folds]; members.len()];
-    for (ci, f, s) in scores.into_iter().flatten() {
+    let mut seconds = vec![0.0; members.len()];
+    for (ci, f, s, t) in scores.into_iter().flatten() {
         out[position[&ci]][f] = s;
+        seconds[position[&ci]] += t;
     }
-    Ok(out)
+    Ok((out, seconds))
 }
 
 /// One task: vectorise fold `f` for one vectorizer, fit and score its
@@ -113,7 +120,8 @@ fn fit_fold(
     folds: &[Vec<usize>],
     f: usize,
     on_fit: &(dyn Fn() + Sync),
-) -> Result<Vec<(usize, usize, f64)>> {
+) -> Result<Vec<FitResult>> {
+    let started = std::time::Instant::now();
     let val_rows = &folds[f];
     let train_rows: Vec<usize> = folds
         .iter()
@@ -123,10 +131,13 @@ fn fit_fold(
         .collect();
     let train_y: Vec<u32> = train_rows.iter().map(|&r| data.y[r]).collect();
     let (x_train, x_val) = vectorizer::fold_matrices(vconf, &data.indexed[&vconf.tokenizer], &train_rows, val_rows);
+    // Vectorising is shared by the group's classifiers.
+    let shared = started.elapsed().as_secs_f64() / members.len() as f64;
     let mut out = Vec::new();
     let mut warm: Option<(&'static str, Vec<f64>)> = None;
     let mut probs = Vec::new();
     for &ci in members {
+        let fit_started = std::time::Instant::now();
         let classifier = data.candidates[ci].classifier;
         let start = warm
             .as_ref()
@@ -143,7 +154,8 @@ fn fit_fold(
             model.probabilities(&row, &mut probs);
             correct += (argmax(&probs) == data.y[r] as usize) as usize;
         }
-        out.push((ci, f, correct as f64 / val_rows.len() as f64));
+        let seconds = shared + fit_started.elapsed().as_secs_f64();
+        out.push((ci, f, correct as f64 / val_rows.len() as f64, seconds));
         on_fit();
     }
     Ok(out)

@@ -146,7 +146,7 @@ pub(crate) fn run(
         let share = if last { rows.to_vec() } else { order.share(round_rows) };
         on_round(i, share.len(), members.len());
         let started = Instant::now();
-        let scores = cross_validate(data, &members, &share, folds, seed, threads, on_fit)?;
+        let (scores, costs) = cross_validate(data, &members, &share, folds, seed, threads, on_fit)?;
         let seconds = started.elapsed().as_secs_f64();
         out.rounds.push(Round {
             rows: share.len(),
@@ -164,14 +164,25 @@ pub(crate) fn run(
         }
         let mut keep = plan[i + 1].1.min(ranked.len());
         if let Some((start, budget)) = budget {
-            // Each next-round fit costs this round's per-candidate time,
-            // scaled by the rows (a little more than linearly, to be safe);
-            // the refit of the winner afterwards costs about one fold's fit.
+            // A candidate's next-round cost is its own cost this round
+            // (measured per candidate: the heavy ones are usually the
+            // survivors) scaled by the rows, a little more than linearly to
+            // be safe, spread over the threads; the winner's refit
+            // afterwards costs about one of its fold fits on all rows.
             let next_rows = if i + 2 == plan.len() { rows.len() } else { plan[i + 1].0 };
-            let per_candidate = seconds / members.len() as f64 * (next_rows as f64 / share.len() as f64) * 1.2;
-            let refit = per_candidate / folds as f64 * 1.5;
+            let scale = next_rows as f64 / share.len() as f64 * 1.3 / threads.max(1) as f64;
+            let cost_of = |c: usize| costs[members.iter().position(|&m| m == c).unwrap_or(0)] * scale;
+            let refit = cost_of(ranked[0]) / folds as f64 * threads.max(1) as f64;
             let left = budget.as_secs_f64() - start.elapsed().as_secs_f64() - refit;
-            let affordable = (left / per_candidate).floor().max(0.0) as usize;
+            let mut affordable = 0;
+            let mut spent = 0.0;
+            for &c in &ranked[..keep] {
+                spent += cost_of(c);
+                if spent > left {
+                    break;
+                }
+                affordable += 1;
+            }
             if affordable < keep {
                 for &c in &ranked[affordable.max(1).min(keep)..keep] {
                     out.eliminated.push(Eliminated {

@@ -192,6 +192,9 @@ pub fn grid_search(
             config.test_size
         )));
     }
+    // A time budget counts from here: tokenizing and indexing are part of
+    // the search a user waits for.
+    let started = Instant::now();
     let (names, y) = encode_labels(labels)?;
     let k = names.len();
     let grid = config.grid.clone().unwrap_or_else(|| Grid::default_for(k));
@@ -268,7 +271,6 @@ pub fn grid_search(
         total.store(done.load(Ordering::Relaxed) + remaining, Ordering::Relaxed);
         *round.lock().unwrap_or_else(|p| p.into_inner()) = (r, rows, cands);
     };
-    let started = Instant::now();
     let outcome = if halve {
         halving::run(
             &data,
@@ -282,7 +284,7 @@ pub fn grid_search(
         )?
     } else {
         on_round(0, train.len(), candidates.len());
-        let scores = cross_validate(&data, &all, &train, config.folds, config.seed, threads, &on_fit)?;
+        let (scores, _) = cross_validate(&data, &all, &train, config.folds, config.seed, threads, &on_fit)?;
         let means: Vec<f64> = scores.iter().map(|s| s.iter().sum::<f64>() / s.len() as f64).collect();
         halving::Outcome {
             finalists: best_first(&candidates, &all, &means),

@@ -238,6 +238,7 @@ fn try_main(args: Args) -> Result<(), Failure> {
             "path": outcome.location,
             "data": {"name": outcome.data_name, "sha256": outcome.data_sha256, "rows": outcome.data_rows},
             "seconds": outcome.seconds,
+            "search": outcome.report.strategy,
         });
         let _ = writeln!(out, "{summary}");
     } else if !args.quiet {
@@ -264,6 +265,25 @@ fn try_main(args: Args) -> Result<(), Failure> {
             "  test accuracy:   {:.4} ({} held out)",
             outcome.report.test.accuracy, outcome.report.n_test
         );
+        let report = &outcome.report;
+        if report.strategy != "full" {
+            let rounds: Vec<String> = report
+                .rounds
+                .iter()
+                .map(|r| format!("{} × {}", r.candidates, thousands(r.rows)))
+                .collect();
+            let budget = report.eliminated.iter().filter(|e| e.reason == "time budget").count();
+            let _ = writeln!(
+                out,
+                "  search:          successive halving, candidates × rows {}{}",
+                rounds.join(" → "),
+                if budget > 0 {
+                    format!(" ({budget} dropped by the time budget)")
+                } else {
+                    String::new()
+                }
+            );
+        }
         let _ = writeln!(out, "  time:            {:.2} s", outcome.seconds);
         let _ = writeln!(out, "  saved to:        {}", outcome.location);
         if let Some(latest) = &outcome.latest {
