@@ -115,3 +115,7 @@ def test_classifier_inputs():
         clf.fit(["a", "b", "c"], ["x", "y"])
     with pytest.raises(modelreg.InvalidInput, match="grid"):
         clf.fit(["a", "b"] * 10, ["x", "y"] * 10, grid=[{"bogus": 1}])
+    with pytest.raises(modelreg.InvalidInput, match="auto, full or halving"):
+        clf.fit(["a", "b"] * 10, ["x", "y"] * 10, search="fast")
+    with pytest.raises(modelreg.InvalidInput, match="time_budget"):
+        clf.fit(["a", "b"] * 10, ["x", "y"] * 10, time_budget=-1)
