@@ -64,6 +64,14 @@ fn model_info(metadata: &str, model_type: Option<String>, serializer: Option<Str
     Ok(info)
 }
 
+/// Where a save goes: its version, the data file to fingerprint, and the
+/// registry handle that writes it (signing, if a key was given).
+struct Destination {
+    slot: Slot,
+    data_path: Option<PathBuf>,
+    writer: AnyRegistry,
+}
+
 /// The version to save as: exactly `version`, or the next `bump` one.
 enum Slot {
     Exact(ModelVersion),
@@ -131,6 +139,40 @@ impl NativeRegistry {
         let signer = model_sign::KeySigner::from_file(&path, key_password.as_deref().map(str::as_bytes))
             .map_err(|e| errors::invalid(e.to_string()))?;
         Ok(handle.with_signer(std::sync::Arc::new(signer)))
+    }
+
+    /// Where a save goes, from the arguments every save takes.
+    fn destination(
+        &self,
+        version: Option<&str>,
+        bump: Option<&str>,
+        data_path: Option<PathBuf>,
+        sign_key: Option<PathBuf>,
+        key_password: Option<String>,
+    ) -> PyResult<Destination> {
+        Ok(Destination {
+            slot: slot(version, bump)?,
+            data_path,
+            writer: self.writer(sign_key, key_password)?,
+        })
+    }
+
+    /// Saves with `save` (on the destination's writer, which may sign)
+    /// with the GIL released, and returns the metadata as JSON.
+    fn commit(
+        &self,
+        py: Python<'_>,
+        to: Destination,
+        info: ModelInfo,
+        save: impl Fn(&AnyRegistry, &ModelVersion, ModelInfo) -> Result<ModelMetadata> + Send + Sync,
+    ) -> PyResult<String> {
+        let Destination {
+            slot,
+            data_path,
+            writer,
+        } = to;
+        let saved = py.detach(|| self.save_with(slot, info, data_path, |v, info| save(&writer, v, info)));
+        to_json(&saved.map_err(errors::registry)?)
     }
 
     /// Fills the data fingerprint and saves with `save`.
@@ -212,19 +254,15 @@ impl NativeRegistry {
         key_password: Option<String>,
     ) -> PyResult<String> {
         let info = model_info(metadata, model_type, serializer)?;
-        let slot = slot(version, bump)?;
-        let writer = self.writer(sign_key, key_password)?;
-        let saved = py.detach(|| {
-            self.save_with(slot, info, data_path, |v, info| {
-                let artifact = Artifact {
-                    extension: extension.to_string(),
-                    encoding: Encoding::Raw,
-                    bytes: data.to_vec(),
-                };
-                writer.save_artifact(v, artifact, info)
-            })
-        });
-        to_json(&saved.map_err(errors::registry)?)
+        let to = self.destination(version, bump, data_path, sign_key, key_password)?;
+        self.commit(py, to, info, |writer, v, info| {
+            let artifact = Artifact {
+                extension: extension.to_string(),
+                encoding: Encoding::Raw,
+                bytes: data.to_vec(),
+            };
+            writer.save_artifact(v, artifact, info)
+        })
     }
 
     /// Saves a trained classifier in the trainer's own format (what
@@ -243,7 +281,7 @@ impl NativeRegistry {
         key_password: Option<String>,
     ) -> PyResult<String> {
         let (model, search) = classifier.fitted()?;
-        let writer = self.writer(sign_key, key_password)?;
+        let to = self.destination(version, bump, data_path, sign_key, key_password)?;
         let user = model_info(metadata, None, Some("textclf".into()))?;
         let mut info = search.map_or_else(ModelInfo::default, |s| s.info.clone());
         info.model_type = Some(textclf::model_type());
@@ -256,9 +294,7 @@ impl NativeRegistry {
         info.test_score = user.test_score.or(info.test_score);
         info.cv_score = user.cv_score.or(info.cv_score);
         info.cv_std = user.cv_std.or(info.cv_std);
-        let slot = slot(version, bump)?;
-        let saved = py.detach(|| self.save_with(slot, info, data_path, |v, info| writer.save_model(v, &*model, info)));
-        to_json(&saved.map_err(errors::registry)?)
+        self.commit(py, to, info, |writer, v, info| writer.save_model(v, &*model, info))
     }
 
     /// Registers a file or a directory as it is (`registry add`).
@@ -276,13 +312,9 @@ impl NativeRegistry {
         key_password: Option<String>,
     ) -> PyResult<String> {
         let info = model_info(metadata, None, None)?;
-        let slot = slot(version, bump)?;
-        let writer = self.writer(sign_key, key_password)?;
-        let saved = py.detach(|| {
-            let files = local_files::collect(&path)?;
-            self.save_with(slot, info, data_path, |v, info| writer.save_files(v, &files, info))
-        });
-        to_json(&saved.map_err(errors::registry)?)
+        let to = self.destination(version, bump, data_path, sign_key, key_password)?;
+        let files = py.detach(|| local_files::collect(&path)).map_err(errors::registry)?;
+        self.commit(py, to, info, |writer, v, info| writer.save_files(v, &files, info))
     }
 
     /// The model `target` names: `("classifier", TextClassifier, metadata)`
