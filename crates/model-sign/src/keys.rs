@@ -98,34 +98,37 @@ impl PrivateKey {
     }
 
     fn from_sec1(der: &[u8]) -> Result<PrivateKey, SignError> {
-        if let Ok(k) = p256::SecretKey::from_sec1_der(der) {
-            return Ok(PrivateKey::P256(k.into()));
-        }
-        if let Ok(k) = p384::SecretKey::from_sec1_der(der) {
-            return Ok(PrivateKey::P384(k.into()));
-        }
-        if let Ok(k) = p521::SecretKey::from_sec1_der(der) {
-            return p521_signing(k);
-        }
-        Err(SignError::Key(
-            "not an EC key on P-256, P-384 or P-521 (the curves the model-signing key method accepts)".into(),
-        ))
+        Self::first_curve(
+            p256::SecretKey::from_sec1_der(der).ok(),
+            p384::SecretKey::from_sec1_der(der).ok(),
+            p521::SecretKey::from_sec1_der(der).ok(),
+            "not an EC key on P-256, P-384 or P-521 (the curves the model-signing key method accepts)",
+        )
     }
 
     fn from_pkcs8(der: &[u8]) -> Result<PrivateKey, SignError> {
-        if let Ok(k) = p256::SecretKey::from_pkcs8_der(der) {
-            return Ok(PrivateKey::P256(k.into()));
+        Self::first_curve(
+            p256::SecretKey::from_pkcs8_der(der).ok(),
+            p384::SecretKey::from_pkcs8_der(der).ok(),
+            p521::SecretKey::from_pkcs8_der(der).ok(),
+            "not an ECDSA key on P-256, P-384 or P-521 (RSA and Ed25519 keys are not accepted by the model-signing key method)",
+        )
+    }
+
+    /// The key on whichever curve the DER decoded as (each decoder checks
+    /// the curve's identifier, so at most one succeeds), or `none`.
+    fn first_curve(
+        p256: Option<p256::SecretKey>,
+        p384: Option<p384::SecretKey>,
+        p521: Option<p521::SecretKey>,
+        none: &str,
+    ) -> Result<PrivateKey, SignError> {
+        match (p256, p384, p521) {
+            (Some(k), _, _) => Ok(PrivateKey::P256(k.into())),
+            (_, Some(k), _) => Ok(PrivateKey::P384(k.into())),
+            (_, _, Some(k)) => p521_signing(k),
+            _ => Err(SignError::Key(none.into())),
         }
-        if let Ok(k) = p384::SecretKey::from_pkcs8_der(der) {
-            return Ok(PrivateKey::P384(k.into()));
-        }
-        if let Ok(k) = p521::SecretKey::from_pkcs8_der(der) {
-            return p521_signing(k);
-        }
-        Err(SignError::Key(
-            "not an ECDSA key on P-256, P-384 or P-521 (RSA and Ed25519 keys are not accepted by the model-signing key method)"
-                .into(),
-        ))
     }
 
     pub fn public_key(&self) -> PublicKey {

@@ -17,7 +17,7 @@ use registry_core::query::{Condition, Field, Query};
 use registry_core::store::PointerTag;
 use registry_core::{
     AliasName, Artifact, Bump, CodeInfo, Encoding, Expect, ModelInfo, ModelMetadata, ModelName, ModelVersion,
-    PromotionGate, RegistryError, Target, TargetSpec, local_files,
+    PromotionGate, RegistryError, Target, TargetSpec, choose_model, local_files,
 };
 use registry_open::{AnyRegistry, OpenOptions};
 use serde_json::{Value, json};
@@ -105,12 +105,14 @@ impl NativeRegistry {
     /// URI of this model). A missing version or alias of a named model that
     /// does not exist at all is reported as the missing model.
     fn target_metadata(&self, target: &str) -> Result<ModelMetadata> {
+        // A URI must name this handle's model: checked without I/O, so an
+        // alias is resolved once (by `alias_metadata`), not twice.
+        let this = self.reg.model_name().map_or(ModelName::DEFAULT, ModelName::as_str);
+        choose_model(Some(this), [target])?;
         let spec: TargetSpec = target.parse()?;
-        let version = self.reg.resolve_target(target);
-        let found = match (spec.target, version) {
-            (Target::Alias(alias), Ok(_)) => self.reg.alias_metadata(&alias),
-            (Target::Version(v), Ok(_)) => self.reg.metadata(&v),
-            (_, Err(e)) => Err(e),
+        let found = match spec.target {
+            Target::Alias(alias) => self.reg.alias_metadata(&alias),
+            Target::Version(v) => self.reg.metadata(&v),
         };
         found.map_err(|e| self.explain_missing(e))
     }
