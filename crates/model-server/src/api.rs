@@ -14,11 +14,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use textclf::Scratch;
 
 /// The OpenAPI 3 document of this API (kept in the repository beside the
 /// crate, served at `/openapi.json`).
@@ -110,11 +108,6 @@ struct PredictRequest {
     probabilities: bool,
 }
 
-thread_local! {
-    /// Per-thread buffers for featurising a text: no allocation per request.
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
 async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let json_body = headers
         .get(header::CONTENT_TYPE)
@@ -192,32 +185,19 @@ async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) 
     // The version this request uses, start to end, whatever swaps meanwhile.
     let served = state.current.load_full();
     let labels = served.model.labels();
-    let predictions: Vec<Value> = SCRATCH.with(|scratch| {
-        let mut scratch = scratch.borrow_mut();
-        request
-            .texts
-            .iter()
-            .map(|text| {
-                if request.probabilities {
-                    let probs = served.model.predict_proba_with(text, &mut scratch);
-                    let (best, p) =
-                        probs.iter().enumerate().fold(
-                            (0, f64::MIN),
-                            |(bi, bp), (i, &p)| if p > bp { (i, p) } else { (bi, bp) },
-                        );
-                    let all: serde_json::Map<String, Value> = labels
-                        .iter()
-                        .zip(probs.iter())
-                        .map(|(l, p)| (l.clone(), json!(p)))
-                        .collect();
-                    json!({"label": labels[best], "probability": p, "probabilities": all})
-                } else {
-                    let p = served.model.predict_with(text, &mut scratch);
-                    json!({"label": p.label, "probability": p.probability})
-                }
-            })
-            .collect()
-    });
+    let predictions: Vec<Value> = served
+        .model
+        .predict(&request.texts, request.probabilities)
+        .into_iter()
+        .map(|p| match p.probabilities {
+            Some(probs) => {
+                let all: serde_json::Map<String, Value> =
+                    labels.iter().zip(probs).map(|(l, p)| (l.clone(), json!(p))).collect();
+                json!({"label": labels.get(p.label).map_or("", String::as_str), "probability": p.probability, "probabilities": all})
+            }
+            None => json!({"label": labels.get(p.label).map_or("", String::as_str), "probability": p.probability}),
+        })
+        .collect();
     state.metrics.texts.inc_by(predictions.len() as u64);
     Json(json!({"model": model_id(&served), "predictions": predictions})).into_response()
 }
@@ -253,6 +233,9 @@ async fn model(State(state): State<AppState>) -> Response {
         "model": model_id(&served),
         "loaded_at": loaded_at,
         "labels": served.model.labels(),
+        "model_type": served.model.model_type(),
+        "inputs": served.model.inputs(),
+        "outputs": served.model.outputs(),
         "metadata": served.metadata,
     }))
     .into_response()

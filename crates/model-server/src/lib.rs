@@ -1,6 +1,8 @@
-//! `model-server`: serves a registered text classifier over HTTP and
-//! follows an alias, swapping models atomically without failing a request.
+//! `model-server`: serves a registered model over HTTP and follows an
+//! alias, swapping models atomically without failing a request.
 //!
+//! * [`kinds`] holds the model kinds it serves, each behind one small
+//!   trait ([`kinds::ServedModel`]: metadata, inputs, outputs, predict);
 //! * [`served`] loads one version (type and digests checked before
 //!   decoding);
 //! * [`follow`] polls the alias and swaps;
@@ -11,6 +13,7 @@
 
 pub mod api;
 pub mod follow;
+pub mod kinds;
 mod log;
 pub mod metrics;
 pub mod served;
@@ -82,6 +85,7 @@ pub async fn run(
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))??
     };
+    let (first, follow_state) = first;
     let metrics = Arc::new(metrics::Metrics::default());
     metrics.set_served(metrics::ServedLabels {
         model: first.model_name.clone(),
@@ -97,10 +101,10 @@ pub async fn run(
         accepting: accepting.clone(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    if options.version.is_none() {
+    if let Some(state) = follow_state {
         let follower = Arc::new(follow::Follower::new(
             registry.clone(),
-            options.alias.clone(),
+            state,
             current.clone(),
             metrics.clone(),
             options.poll,
@@ -147,28 +151,34 @@ pub async fn run(
     Ok(())
 }
 
-fn initial(registry: &AnyRegistry, options: &Options) -> Result<served::Served, ServeError> {
+/// The first model served, and (following an alias) the follower's state.
+fn initial(
+    registry: &AnyRegistry,
+    options: &Options,
+) -> Result<(served::Served, Option<registry_core::follow::AliasFollower>), ServeError> {
     match &options.version {
-        Some(v) => served::load(registry, v, None, None).map_err(|source| ServeError::Load {
-            what: format!("version {v}"),
-            source: Box::new(source),
-        }),
+        Some(v) => served::load(registry, v, None, None)
+            .map(|s| (s, None))
+            .map_err(|source| ServeError::Load {
+                what: format!("version {v}"),
+                source: Box::new(source),
+            }),
         None => {
             let what = format!("alias {}", options.alias);
-            let record = registry.resolve(&options.alias).map_err(|e| ServeError::Load {
+            let failed = |source: served::LoadError| ServeError::Load {
                 what: what.clone(),
-                source: Box::new(e.into()),
-            })?;
-            served::load(
+                source: Box::new(source),
+            };
+            let (state, target) = registry_core::follow::AliasFollower::start(registry, options.alias.clone())
+                .map_err(|e| failed(e.into()))?;
+            let served = served::load(
                 registry,
-                &record.version,
-                Some(&record.metadata_sha256),
+                &target.version,
+                Some(&target.metadata_sha256),
                 Some(&options.alias),
             )
-            .map_err(|source| ServeError::Load {
-                what,
-                source: Box::new(source),
-            })
+            .map_err(failed)?;
+            Ok((served, Some(state)))
         }
     }
 }

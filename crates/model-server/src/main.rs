@@ -1,7 +1,7 @@
 //! `model-server`: parse, run, map errors (see the crate docs in lib.rs).
 
 use clap::Parser;
-use cli_errors::{Exit, Failure};
+use cli_support::{Exit, Failure};
 use model_server::{Options, ServeError, api::Limits, served::LoadError};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -9,11 +9,11 @@ use std::time::Duration;
 #[derive(Parser, Debug)]
 #[command(
     disable_version_flag = true,
-    about = "Serve a registered text classifier over HTTP, following an alias"
+    about = "Serve a registered model over HTTP, following an alias"
 )]
 struct Args {
     #[command(flatten)]
-    registry: registry_open::RegistryArgs,
+    registry: cli_support::RegistryArgs,
     /// The alias to serve and follow (models:/NAME@ALIAS works too).
     #[arg(long, default_value = "production")]
     alias: String,
@@ -23,31 +23,24 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
-    /// How often to read the alias, in seconds.
-    #[arg(long, default_value_t = 1.0, value_parser = positive_seconds)]
-    poll: f64,
+    /// How often to read the alias: 1, 0.5, 250ms, 1m (seconds without a unit).
+    #[arg(long, default_value = "1", value_parser = cli_support::parse::duration)]
+    poll: Duration,
     /// Most texts in one request (413 beyond).
     #[arg(long, default_value_t = 1000)]
     max_texts: usize,
     /// Largest request body, in bytes (413 beyond).
     #[arg(long, default_value_t = 1 << 20)]
     max_body_bytes: usize,
-    /// Seconds a client may take to send its request body (408 beyond).
-    #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
-    request_timeout: f64,
-    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
-    #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
-    drain_timeout: f64,
+    /// How long a client may take to send its request body (408 beyond): 10, 10s, 500ms.
+    #[arg(long, default_value = "10", value_parser = cli_support::parse::duration)]
+    request_timeout: Duration,
+    /// How long in-flight requests get to finish after SIGTERM/SIGINT: 10, 10s, 1m.
+    #[arg(long, default_value = "10", value_parser = cli_support::parse::duration)]
+    drain_timeout: Duration,
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
-}
-
-fn positive_seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 && x < 1e9 => Ok(x),
-        _ => Err(format!("{s:?} is not a positive number of seconds")),
-    }
 }
 
 fn failure(e: ServeError) -> Failure {
@@ -57,7 +50,8 @@ fn failure(e: ServeError) -> Failure {
                 let f: Failure = inner.into();
                 Failure::new(f.exit, format!("cannot serve {what}: {}", f.message))
             }
-            other => Failure::new(Exit::Usage, format!("cannot serve {what}: {other}")),
+            // The alias moved during the first load: run again.
+            moved @ LoadError::Moved { .. } => Failure::new(Exit::Refused, format!("cannot serve {what}: {moved}")),
         },
         ServeError::Io(_) => Failure::new(Exit::Io, e.to_string()),
     }
@@ -89,13 +83,13 @@ fn try_main(args: Args) -> Result<(), Failure> {
     let options = Options {
         alias,
         version,
-        poll: Duration::from_secs_f64(args.poll),
+        poll: args.poll,
         limits: Limits {
             max_texts: args.max_texts.max(1),
             max_body_bytes: args.max_body_bytes.max(1),
-            body_timeout: Duration::from_secs_f64(args.request_timeout),
+            body_timeout: args.request_timeout,
         },
-        drain_timeout: Duration::from_secs_f64(args.drain_timeout),
+        drain_timeout: args.drain_timeout,
     };
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
@@ -121,5 +115,5 @@ fn try_main(args: Args) -> Result<(), Failure> {
 }
 
 fn main() -> ExitCode {
-    cli_errors::finish(try_main(Args::parse()))
+    cli_support::finish(try_main(Args::parse()))
 }

@@ -1,16 +1,17 @@
-//! What the server serves: a decoded, validated text classifier with the
-//! metadata of the version it came from, and how one is loaded.
+//! What the server serves: a decoded, validated model (of any kind in
+//! [`crate::kinds`]) with the metadata of the version it came from, and how
+//! one is loaded.
 
+use crate::kinds::{self, ServedModel};
 use registry_core::{AliasName, ModelMetadata, ModelName, ModelVersion, RegistryError};
 use registry_open::AnyRegistry;
-use textclf::TextClassifier;
 use time::OffsetDateTime;
 
 /// One loaded version. Requests hold an `Arc` of it for their whole life,
 /// so a swap never changes the model under a request in flight.
 #[derive(Debug)]
 pub struct Served {
-    pub model: TextClassifier,
+    pub model: Box<dyn ServedModel>,
     pub metadata: ModelMetadata,
     /// The registry's model (`default` for the root one).
     pub model_name: String,
@@ -31,16 +32,6 @@ impl Served {
 pub enum LoadError {
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    #[error(
-        "version {version} holds {held}, but this server runs {expected} (pick a version trained by this build's trainer)"
-    )]
-    WrongType {
-        version: String,
-        held: String,
-        expected: String,
-    },
-    #[error("version {version}: the model file is not a valid textclf model: {reason}")]
-    Invalid { version: String, reason: String },
     #[error("the alias moved while version {version} was loading (it will be loaded at the next poll)")]
     Moved { version: String },
 }
@@ -48,7 +39,8 @@ pub enum LoadError {
 /// Loads `version`, which must still have the metadata digest `expected`
 /// (the one the alias named when it was read, so a model is never paired
 /// with another state of the alias). The model type is checked before
-/// anything is decoded, and the bytes against their digests.
+/// anything is decoded (by the first kind that serves it), and the bytes
+/// against their digests.
 pub fn load(
     registry: &AnyRegistry,
     version: &ModelVersion,
@@ -61,22 +53,7 @@ pub fn load(
             version: version.to_string(),
         });
     }
-    let wanted = textclf::model_type();
-    match metadata.info.model_type.as_deref() {
-        Some(t) if t == wanted && metadata.artifact.is_some() => {}
-        other => {
-            return Err(LoadError::WrongType {
-                version: version.to_string(),
-                held: other.map_or_else(|| "an untyped model".into(), |t| format!("a {t} model")),
-                expected: wanted,
-            });
-        }
-    }
-    let (decoded, metadata) = registry.decode_verified(metadata, TextClassifier::from_bytes)?;
-    let model = decoded.map_err(|e| LoadError::Invalid {
-        version: version.to_string(),
-        reason: e.to_string(),
-    })?;
+    let (model, metadata) = kinds::load(registry, metadata)?;
     Ok(Served {
         model,
         metadata,

@@ -10,14 +10,8 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn three_servers_on_one_bucket_converge_within_two_polls() {
-    let endpoint = std::env::var("MODELREG_S3_TEST_ENDPOINT")
-        .unwrap_or_else(|_| panic!("run `eval \"$(.ci/s3-test-server)\"` first: MODELREG_S3_TEST_ENDPOINT is not set"));
-    let bucket = std::env::var("MODELREG_S3_TEST_BUCKET").unwrap_or_else(|_| "modelreg-test".into());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let remote = format!("s3://{bucket}/serve-{}-{nanos:x}", std::process::id());
+    let endpoint = test_support::s3_endpoint();
+    let remote = test_support::s3_registry("serve");
     let options = registry_open::OpenOptions {
         s3_endpoint: Some(endpoint.clone()),
     };

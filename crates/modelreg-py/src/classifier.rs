@@ -155,7 +155,7 @@ impl TextClassifier {
         let searched = py.detach(|| {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             textclf::grid_search(&refs, &labels, &config, &|_| {})
-                .map(|(model, report)| (trainer::search_info(&model, &report, &config), model, report))
+                .map(|(model, report)| (textclf_registry::search_info(&model, &report, &config), model, report))
         });
         let (info, model, report) = searched.map_err(|e| errors::invalid(e.to_string()))?;
         slf.get()
@@ -232,8 +232,8 @@ impl TextClassifier {
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<TextClassifier> {
         let model = py
-            .detach(|| textclf::TextClassifier::from_bytes(data))
-            .map_err(|e| errors::raise("IntegrityError", "invalid_model", format!("not a textclf model: {e}")))?;
+            .detach(|| textclf_registry::decode(data))
+            .map_err(|e| errors::raise("IntegrityError", "invalid_model", e))?;
         Ok(TextClassifier::from_model(model))
     }
 

@@ -14,10 +14,9 @@ use std::str::FromStr;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use registry_core::query::{Condition, Field, Query};
-use registry_core::store::PointerTag;
 use registry_core::{
-    AliasName, Artifact, Bump, CodeInfo, Encoding, Expect, ModelInfo, ModelMetadata, ModelName, ModelVersion,
-    PromotionGate, RegistryError, Target, TargetSpec, choose_model, local_files,
+    AliasName, Artifact, CodeInfo, Encoding, Expect, ModelInfo, ModelMetadata, ModelName, ModelVersion, PromotionGate,
+    RegistryError, Target, TargetSpec, VersionSlot, choose_model, local_files,
 };
 use registry_open::{AnyRegistry, OpenOptions};
 use serde_json::{Value, json};
@@ -32,10 +31,6 @@ type Result<T> = std::result::Result<T, RegistryError>;
 pub struct NativeRegistry {
     reg: AnyRegistry,
 }
-
-/// The state of an alias a follower last saw (opaque to Python).
-#[pyclass(frozen, module = "modelreg._native")]
-pub struct AliasTag(PointerTag);
 
 fn to_json<T: serde::Serialize>(value: &T) -> PyResult<String> {
     serde_json::to_string(value).map_err(|e| errors::invalid(e.to_string()))
@@ -67,37 +62,9 @@ fn model_info(metadata: &str, model_type: Option<String>, serializer: Option<Str
 /// Where a save goes: its version, the data file to fingerprint, and the
 /// registry handle that writes it (signing, if a key was given).
 struct Destination {
-    slot: Slot,
+    slot: VersionSlot,
     data_path: Option<PathBuf>,
     writer: AnyRegistry,
-}
-
-/// The version to save as: exactly `version`, or the next `bump` one.
-enum Slot {
-    Exact(ModelVersion),
-    Next(Bump),
-}
-
-fn slot(version: Option<&str>, bump: Option<&str>) -> PyResult<Slot> {
-    match (version, bump) {
-        (Some(_), Some(_)) => Err(errors::invalid(
-            "give a version or bump=, not both: bump picks the version after the highest one",
-        )),
-        (Some(v), None) => Ok(Slot::Exact(parse(v)?)),
-        (None, bump) => {
-            let bump = match bump.unwrap_or("patch") {
-                "patch" => Bump::Patch,
-                "minor" => Bump::Minor,
-                "major" => Bump::Major,
-                other => {
-                    return Err(errors::invalid(format!(
-                        "bump={other:?}: use \"patch\", \"minor\" or \"major\""
-                    )));
-                }
-            };
-            Ok(Slot::Next(bump))
-        }
-    }
 }
 
 impl NativeRegistry {
@@ -131,11 +98,7 @@ impl NativeRegistry {
     /// This registry, signing what it saves with the key at `sign_key`.
     fn writer(&self, sign_key: Option<PathBuf>, key_password: Option<String>) -> PyResult<AnyRegistry> {
         let handle = self.reg.with_model(self.reg.model_name().cloned());
-        let args = registry_open::SignArgs {
-            sign_key,
-            key_password_env: None,
-        };
-        let Some(path) = args.sign_key else {
+        let Some(path) = sign_key else {
             return Ok(handle);
         };
         let signer = model_sign::KeySigner::from_file(&path, key_password.as_deref().map(str::as_bytes))
@@ -153,7 +116,7 @@ impl NativeRegistry {
         key_password: Option<String>,
     ) -> PyResult<Destination> {
         Ok(Destination {
-            slot: slot(version, bump)?,
+            slot: VersionSlot::parse(version, bump).map_err(errors::registry)?,
             data_path,
             writer: self.writer(sign_key, key_password)?,
         })
@@ -180,7 +143,7 @@ impl NativeRegistry {
     /// Fills the data fingerprint and saves with `save`.
     fn save_with(
         &self,
-        slot: Slot,
+        slot: VersionSlot,
         mut info: ModelInfo,
         data: Option<PathBuf>,
         save: impl Fn(&ModelVersion, ModelInfo) -> Result<ModelMetadata>,
@@ -189,29 +152,22 @@ impl NativeRegistry {
             info.lineage.data = Some(local_files::fingerprint(&path)?);
         }
         info.lineage.parent_version = self.reg.resolve(&AliasName::latest()).ok().map(|r| r.version);
-        match slot {
-            Slot::Exact(v) => save(&v, info),
-            Slot::Next(bump) => loop {
-                let v = self.reg.next_version(bump)?;
-                match save(&v, info.clone()) {
-                    Err(RegistryError::VersionExists { .. }) => continue,
-                    other => return other,
-                }
-            },
-        }
+        self.reg.save_in_slot(&slot, |v| save(v, info.clone()))
     }
 }
 
 #[pymethods]
 impl NativeRegistry {
     #[new]
-    #[pyo3(signature = (location, model=None, s3_endpoint=None, trusted_keys=Vec::new()))]
+    #[pyo3(signature = (location, model=None, s3_endpoint=None, trusted_keys=None))]
     fn new(
         location: &str,
         model: Option<&str>,
         s3_endpoint: Option<String>,
-        trusted_keys: Vec<PathBuf>,
+        trusted_keys: Option<Vec<PathBuf>>,
     ) -> PyResult<Self> {
+        // None: MODELREG_TRUSTED_KEYS, read as the command-line tools read it.
+        let trusted_keys = trusted_keys.unwrap_or_else(registry_open::trusted_keys_from_env);
         let model = match model {
             Some(name) => ModelName::parse_optional(name).map_err(errors::registry)?,
             None => None,
@@ -221,6 +177,19 @@ impl NativeRegistry {
             .map_err(errors::open)?
             .for_model(model);
         Ok(NativeRegistry { reg })
+    }
+
+    /// The handle for the model a `models:/` URI names: this one, or
+    /// another model of the same registry sharing this one's store.
+    fn for_target(&self, target: &str) -> PyResult<NativeRegistry> {
+        let spec: TargetSpec = parse(target)?;
+        let model = match spec.model {
+            Some(named) => named,
+            None => self.reg.model_name().cloned(),
+        };
+        Ok(NativeRegistry {
+            reg: self.reg.with_model(model),
+        })
     }
 
     /// Where the registry is (a directory or an s3:// URL).
@@ -331,20 +300,8 @@ impl NativeRegistry {
         let loaded = py.detach(|| -> Result<(Loaded, ModelMetadata)> {
             let metadata = self.target_metadata(target)?;
             let version = metadata.version.to_string();
-            let is_classifier = metadata.info.model_type.as_deref() == Some(textclf::model_type().as_str())
-                && metadata
-                    .artifact
-                    .as_ref()
-                    .is_some_and(|a| a.encoding == Encoding::Postcard);
-            if is_classifier {
-                let (decoded, metadata) = self
-                    .reg
-                    .decode_verified(metadata, textclf::TextClassifier::from_bytes)?;
-                let model = decoded.map_err(|e| RegistryError::InvalidModel {
-                    version: version.clone(),
-                    model_type: textclf::model_type(),
-                    reason: e.to_string(),
-                })?;
+            if textclf_registry::is_classifier(&metadata) {
+                let (model, metadata) = textclf_registry::load_classifier(&self.reg, metadata)?;
                 return Ok((Loaded::Classifier(Box::new(model)), metadata));
             }
             if metadata.artifact.is_some() {
@@ -459,11 +416,7 @@ impl NativeRegistry {
         force: bool,
     ) -> PyResult<(String, bool)> {
         let alias: AliasName = parse(alias)?;
-        let expect = match expect {
-            None => Expect::Anything,
-            Some("none") => Expect::Nothing,
-            Some(v) => Expect::Version(parse(v)?),
-        };
+        let expect = Expect::from_option(expect).map_err(errors::registry)?;
         let gate = PromotionGate {
             if_better,
             metric: metric.map(parse).transpose()?,
@@ -512,22 +465,10 @@ impl NativeRegistry {
         to_json(&record)
     }
 
-    /// For a follower: `None` while `alias` is in the state `known`, else
-    /// its record (JSON) and the tag to pass next time.
-    #[pyo3(signature = (alias, known=None))]
-    fn resolve_if_changed(
-        &self,
-        py: Python<'_>,
-        alias: &str,
-        known: Option<&AliasTag>,
-    ) -> PyResult<Option<(String, AliasTag)>> {
-        let alias: AliasName = parse(alias)?;
-        let changed = py
-            .detach(|| self.reg.resolve_if_changed(&alias, known.map(|t| &t.0)))
-            .map_err(errors::registry)?;
-        changed
-            .map(|(record, tag)| Ok((to_json(&record)?, AliasTag(tag))))
-            .transpose()
+    /// The state machine a follower of `alias` runs (registry-core's, as
+    /// model-server's), on this registry's store.
+    fn follow_state(&self, py: Python<'_>, alias: &str) -> PyResult<crate::follow::FollowState> {
+        crate::follow::FollowState::start(py, self.reg.with_model(self.reg.model_name().cloned()), alias)
     }
 
     /// Signs an existing version (`registry sign`): returns its number.

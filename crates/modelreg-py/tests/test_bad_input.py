@@ -119,3 +119,16 @@ def test_classifier_inputs():
         clf.fit(["a", "b"] * 10, ["x", "y"] * 10, search="fast")
     with pytest.raises(modelreg.InvalidInput, match="time_budget"):
         clf.fit(["a", "b"] * 10, ["x", "y"] * 10, time_budget=-1)
+
+
+def test_every_error_kind_has_its_class():
+    # The Rust side picks a class by the error's kind (registry-core's one
+    # table); each must exist here and be a RegistryError.
+    from modelreg import _native, errors
+
+    for name in _native.error_classes():
+        cls = getattr(errors, name)
+        assert issubclass(cls, modelreg.RegistryError), name
+        assert name in errors.__all__, name
+    assert issubclass(modelreg.VersionExists, errors.Refused)
+    assert issubclass(modelreg.AliasConflict, errors.Refused)

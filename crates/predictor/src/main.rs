@@ -2,8 +2,8 @@
 //! `cargo run -p predictor -- "this is great"` uses `latest`.
 
 use clap::Parser;
-use cli_errors::{Exit, Failure};
-use registry_core::{AliasName, ModelMetadata, ModelName, RegistryError, Target, TargetSpec};
+use cli_support::{Exit, Failure};
+use registry_core::{AliasName, ModelMetadata, RegistryError, Target, TargetSpec};
 use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
 use textclf::{Scratch, TextClassifier};
@@ -18,7 +18,7 @@ struct Args {
     /// Texts to classify; none: read one text per line from stdin.
     texts: Vec<String>,
     #[command(flatten)]
-    registry: registry_open::RegistryArgs,
+    registry: cli_support::RegistryArgs,
     /// Use this version instead of latest (or models:/NAME/VERSION).
     #[arg(long, conflicts_with = "alias")]
     version: Option<String>,
@@ -47,10 +47,10 @@ fn explain(e: RegistryError) -> Failure {
     }
 }
 
-/// The model and its metadata. The version's model type is checked first
-/// (a registered ONNX file is refused by name, not by a decoding error),
-/// then the model's bytes against the metadata's digests, and they are
-/// decoded only if they match.
+/// The model and its metadata, loaded by textclf-registry: the version's
+/// model type is checked first (a registered ONNX file is refused by name,
+/// not by a decoding error), then the model's bytes against the metadata's
+/// digests, and they are decoded only if they match.
 fn load(args: &Args) -> Result<(TextClassifier, ModelMetadata), Failure> {
     let named = args.version.as_deref().or(args.alias.as_deref());
     let registry = args.registry.open_existing_model(named).map_err(|e| match e {
@@ -76,28 +76,7 @@ fn load(args: &Args) -> Result<(TextClassifier, ModelMetadata), Failure> {
         Target::Alias(a) => registry.alias_metadata(a),
     }
     .map_err(explain)?;
-    let version = metadata.version.clone();
-    let expected = textclf::model_type();
-    match metadata.info.model_type.as_deref() {
-        Some(t) if t == expected && metadata.artifact.is_some() => {}
-        other => {
-            let held = other.map_or_else(|| "an untyped model".to_string(), |t| format!("a {t} model"));
-            let model = registry.model_name().map_or(ModelName::DEFAULT, ModelName::as_str);
-            return Err(Failure::usage(format!(
-                "version {version} of model {model} holds {held}, but this predictor runs {expected}; fetch its files with `registry get models:/{model}/{version} --out PATH`, or pick a version trained by this build's `trainer`",
-            )));
-        }
-    }
-    let (decoded, metadata) = registry
-        .decode_verified(metadata, |bytes: &[u8]| TextClassifier::from_bytes(bytes))
-        .map_err(explain)?;
-    let model = decoded.map_err(|e| {
-        Failure::new(
-            Exit::Integrity,
-            format!("version {version}: the model file is not a textclf model this build can read: {e}"),
-        )
-    })?;
-    Ok((model, metadata))
+    textclf_registry::load_classifier(&registry, metadata).map_err(explain)
 }
 
 fn try_main(args: Args) -> Result<(), Failure> {
@@ -188,7 +167,7 @@ fn four_decimals(p: f64) -> String {
 fn main() -> ExitCode {
     let args = Args::parse();
     let json = args.json;
-    cli_errors::finish_as(try_main(args), json)
+    cli_support::finish_as(try_main(args), json)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The subcommands that only read: list, show, history, diff.
 
-use cli_errors::{Failure, printable};
+use cli_support::{Failure, printable};
 use registry_core::diff::FieldDiff;
 use registry_core::query::Query;
 use registry_core::{AliasName, AliasRecord, CatalogRow, ModelMetadata, ModelVersion, RegistryError};
@@ -14,7 +14,7 @@ use std::fmt::Write;
 pub fn failure(e: RegistryError) -> Failure {
     match e {
         RegistryError::Empty { root } => Failure::new(
-            cli_errors::Exit::NotFound,
+            cli_support::Exit::NotFound,
             format!(
                 "registry {root} has no versions yet; train one with `trainer`, or register a model file with `registry add FILE`"
             ),
@@ -71,7 +71,7 @@ pub struct ListArgs {
     #[arg(long = "where", value_name = "CONDITION")]
     pub conditions: Vec<String>,
     /// Only versions with this tag, KEY=VALUE (repeatable).
-    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = crate::values::key_value)]
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = cli_support::parse::key_value)]
     pub tags: Vec<(String, String)>,
     /// Only versions of this model type (as recorded, e.g. sklearn).
     #[arg(long = "type")]
@@ -166,7 +166,7 @@ pub fn list(registry: &AnyRegistry, args: &ListArgs, json: bool) -> Result<(), F
                 .map(|(v, error)| json!({"version": v.to_string(), "error": error})),
         );
         let _ = writeln!(out, "{}", Value::Array(docs));
-        return cli_errors::emit(&out);
+        return cli_support::emit(&out);
     }
     if rows.is_empty() && damaged.is_empty() {
         let hidden = entries.len();
@@ -179,7 +179,7 @@ pub fn list(registry: &AnyRegistry, args: &ListArgs, json: bool) -> Result<(), F
         } else {
             writeln!(out, "no versions match (of {hidden}; --all also shows deprecated ones)")
         };
-        return cli_errors::emit(&out);
+        return cli_support::emit(&out);
     }
     let _ = writeln!(
         out,
@@ -210,7 +210,7 @@ pub fn list(registry: &AnyRegistry, args: &ListArgs, json: bool) -> Result<(), F
             printable(error, false)
         );
     }
-    cli_errors::emit(&out)
+    cli_support::emit(&out)
 }
 
 pub fn show(registry: &AnyRegistry, target: &str, card: bool, json: bool) -> Result<(), Failure> {
@@ -218,7 +218,7 @@ pub fn show(registry: &AnyRegistry, target: &str, card: bool, json: bool) -> Res
     let md = registry.metadata(&version).map_err(failure)?;
     let aliases = registry.list_aliases().map_err(failure)?;
     if card {
-        return cli_errors::emit(&printable(&ModelCard::new(&md, &aliases).to_markdown(), true));
+        return cli_support::emit(&printable(&ModelCard::new(&md, &aliases).to_markdown(), true));
     }
     let metadata_location = registry.metadata_location(&version);
     if json {
@@ -226,7 +226,7 @@ pub fn show(registry: &AnyRegistry, target: &str, card: bool, json: bool) -> Res
         if let Value::Object(m) = &mut v {
             m.insert("path".into(), json!(metadata_location));
         }
-        return cli_errors::emit(&format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()));
+        return cli_support::emit(&format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()));
     }
     let mut out = String::new();
     let l = &md.info.lineage;
@@ -309,7 +309,7 @@ pub fn show(registry: &AnyRegistry, target: &str, card: bool, json: bool) -> Res
     }
     line("signature", signature_line(registry, &md));
     line("metadata", metadata_location);
-    cli_errors::emit(&out)
+    cli_support::emit(&out)
 }
 
 /// A metric's value on one line: numbers and strings as they are, lists and
@@ -345,7 +345,7 @@ pub fn history(registry: &AnyRegistry, alias: &str, json: bool) -> Result<(), Fa
     let mut out = String::new();
     if json {
         let _ = writeln!(out, "{}", Value::Array(history.iter().map(record_json).collect()));
-        return cli_errors::emit(&out);
+        return cli_support::emit(&out);
     }
     let version_width = history
         .iter()
@@ -377,7 +377,7 @@ pub fn history(registry: &AnyRegistry, alias: &str, json: bool) -> Result<(), Fa
             printable(&r.moved_by.host, false)
         );
     }
-    cli_errors::emit(&out)
+    cli_support::emit(&out)
 }
 
 /// Two versions side by side: the fields that differ, or with `all` every
@@ -403,7 +403,7 @@ pub fn diff(registry: &AnyRegistry, a: &str, b: &str, all: bool, json: bool) -> 
             .collect();
         let doc = json!({"a": va.to_string(), "b": vb.to_string(), "fields": rows});
         let _ = writeln!(out, "{doc}");
-        return cli_errors::emit(&out);
+        return cli_support::emit(&out);
     }
     let width = |v: &str| v.chars().count().clamp(12, 40);
     let texts: Vec<(String, String, String)> = rows
@@ -434,7 +434,7 @@ pub fn diff(registry: &AnyRegistry, a: &str, b: &str, all: bool, json: bool) -> 
             "  (no differences but the version, timestamp and digests; --all shows every field)"
         );
     }
-    cli_errors::emit(&out)
+    cli_support::emit(&out)
 }
 
 /// The `signature:` line of `show`: signed or not, and checked or not.

@@ -4,178 +4,19 @@
 //! `main` parses, `try_main` opens the registry and hands each subcommand to
 //! one function (in `inspect` for the commands that only read, `manage` for
 //! the others) that calls a library and prints; the policy (the promotion
-//! gate, diff, copy) lives in `registry-core`. Exit codes: see `cli-errors`.
+//! gate, diff, copy) lives in `registry-core`. Exit codes: see `cli-support`.
 
+mod cli;
 mod inspect;
 mod manage;
 mod register;
 mod retire;
 mod signing;
-mod values;
 
-use clap::{Parser, Subcommand};
-use cli_errors::Failure;
-use registry_core::ModelValidator;
-use std::path::PathBuf;
+use clap::Parser;
+use cli::{AliasCommand, Cli, Command};
+use cli_support::Failure;
 use std::process::ExitCode;
-use std::sync::Arc;
-
-#[derive(Parser, Debug)]
-#[command(version, about = "Inspect and manage a modelreg model registry")]
-struct Cli {
-    #[command(flatten)]
-    registry: registry_open::RegistryArgs,
-    /// Print JSON instead of text.
-    #[arg(long, global = true)]
-    json: bool,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Register a model file or directory (sklearn, ONNX, PyTorch, ...) as a new version.
-    Add(register::AddArgs),
-    /// Write a version's file(s) out, every digest checked first.
-    Get {
-        /// A version, an alias, or models:/NAME@ALIAS / models:/NAME/VERSION.
-        target: String,
-        /// Where to write: a file (single-file version; into it if it is a
-        /// directory), a new directory (several files), or - for stdout.
-        #[arg(long)]
-        out: PathBuf,
-        /// Replace what is at --out.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Every model in the registry: versions, latest, production.
-    Models,
-    /// Versions with their scores, data and aliases; filter with --where, --tag, --type, --since.
-    List(inspect::ListArgs),
-    /// Everything recorded about a version or an alias's version.
-    Show {
-        /// A version (1.0.2), an alias (production, latest), or models:/NAME@ALIAS.
-        target: String,
-        /// Print the model card as Markdown (for pull requests and READMEs).
-        #[arg(long, conflicts_with = "json")]
-        card: bool,
-    },
-    /// Write one self-contained HTML page: versions, score chart, alias history, model cards.
-    Report {
-        /// Where to write the page ("-": standard output).
-        #[arg(long, default_value = "modelreg-report.html")]
-        out: PathBuf,
-    },
-    /// Point an alias at a version (or at what another alias, e.g. latest, names).
-    Promote {
-        version: String,
-        /// The alias to move, e.g. production.
-        #[arg(long)]
-        to: String,
-        /// Only move if the alias now points to this version ("none": must not exist yet).
-        #[arg(long)]
-        expect: Option<String>,
-        /// Refuse unless the version scores at least as well as the alias's
-        /// current one, evaluated on the same data (fingerprint, split seed, test size).
-        #[arg(long)]
-        if_better: bool,
-        /// The score --if-better compares: test_score (default), cv_score or
-        /// a recorded metric, as NAME, NAME:max or NAME:min.
-        #[arg(long, requires = "if_better")]
-        metric: Option<String>,
-        /// Promote a deprecated version; with --if-better, also one whose
-        /// scores cannot be compared (different data, no score recorded).
-        #[arg(long)]
-        force: bool,
-        /// Refuse unless the version is signed by a --trusted-key, and record that the alias requires signed versions from now on (for every tool).
-        #[arg(long)]
-        require_signature: bool,
-    },
-    /// Move an alias back to its previous target (again: one more step back).
-    Rollback {
-        alias: String,
-        /// Move back to this earlier target instead.
-        #[arg(long)]
-        to: Option<String>,
-    },
-    /// Every move of an alias: when, from, to, who.
-    History { alias: String },
-    /// Manage aliases.
-    Alias {
-        #[command(subcommand)]
-        command: AliasCommand,
-    },
-    /// Retire a version without deleting it: hidden from list, never latest, promoted only with --force.
-    Deprecate {
-        /// A version, an alias's version, or models:/NAME/VERSION.
-        target: String,
-        /// Why (shown by list --all, show and promote).
-        #[arg(long, conflicts_with = "undo")]
-        reason: Option<String>,
-        /// Restore a deprecated version.
-        #[arg(long)]
-        undo: bool,
-    },
-    /// Two versions side by side: the hyperparameters, metrics, data and digests that differ.
-    Diff {
-        a: String,
-        b: String,
-        /// Show every field, not only those that differ.
-        #[arg(long)]
-        all: bool,
-    },
-    /// Copy every version of every model (or of --model) from one registry to another (local <-> s3://), verifying each digest.
-    Copy {
-        /// Source registry: a directory or s3://bucket/prefix.
-        from: String,
-        /// Destination registry; created if needed. Existing versions are never replaced.
-        to: String,
-        /// Also set the destination's aliases (production, ...) to the source's targets.
-        #[arg(long)]
-        aliases: bool,
-    },
-    /// Sign a version (OpenSSF model-signing format, versions/<v>/model.sig); a version is signed once.
-    Sign {
-        /// A version, an alias's version, or models:/NAME/VERSION.
-        target: String,
-        /// Private key (PEM, ECDSA P-256/P-384/P-521), e.g. from `openssl ecparam -name prime256v1 -genkey`.
-        #[arg(long)]
-        key: PathBuf,
-        /// Name of the environment variable holding the password of an encrypted --key.
-        #[arg(long)]
-        key_password_env: Option<String>,
-    },
-    /// Re-check every version and alias; non-zero exit on any damage.
-    Verify {
-        /// Also remove leftovers of interrupted saves older than --older-than
-        /// and move latest forward; never touches a complete version, and is
-        /// safe while others save.
-        #[arg(long)]
-        repair: bool,
-        /// With --repair: how old an unfinished save must be before it is
-        /// removed (a live save looks the same): 90s, 30m, 1h, 2d.
-        #[arg(long, requires = "repair", default_value = "1h", value_parser = manage::parse_age)]
-        older_than: std::time::Duration,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum AliasCommand {
-    /// Delete an alias; recorded in its history (`registry rollback NAME` restores it).
-    Delete {
-        alias: String,
-        /// Only delete if the alias now points to this version.
-        #[arg(long)]
-        expect: Option<String>,
-    },
-    /// Require signed versions behind an alias (a policy every tool enforces: without --trusted-key it cannot be read or moved).
-    RequireSignature {
-        alias: String,
-        /// Remove the requirement.
-        #[arg(long)]
-        off: bool,
-    },
-}
 
 fn try_main(cli: Cli) -> Result<(), Failure> {
     let json = cli.json;
@@ -203,7 +44,7 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
     let registry = cli
         .registry
         .open_existing_model(cli.command.targets())?
-        .with_validator(textclf_validator());
+        .with_validator(textclf_registry::validator());
     let r = &registry;
     // Without --model, commands over the whole registry (verify) cover
     // every model.
@@ -255,43 +96,8 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-impl Command {
-    /// The versions and aliases this command names (the model a `models:/`
-    /// URI among them names is the model it works on).
-    fn targets(&self) -> Vec<&str> {
-        match self {
-            Command::Get { target, .. }
-            | Command::Show { target, .. }
-            | Command::Deprecate { target, .. }
-            | Command::Sign { target, .. } => {
-                vec![target]
-            }
-            Command::Promote { version, expect, .. } => {
-                std::iter::once(version.as_str()).chain(expect.as_deref()).collect()
-            }
-            Command::Rollback { to, .. } => to.as_deref().into_iter().collect(),
-            Command::Diff { a, b, .. } => vec![a, b],
-            _ => Vec::new(),
-        }
-    }
-}
-
-/// textclf's decoder as a model validator: `verify` and `promote` refuse a
-/// version of this build's textclf format whose bytes, digests and all, do
-/// not decode into a valid classifier. (Binaries are where libraries meet:
-/// registry-core knows no model type.)
-fn textclf_validator() -> ModelValidator {
-    Arc::new(|model_type, bytes| {
-        (model_type == textclf::model_type()).then(|| {
-            textclf::TextClassifier::from_bytes(bytes)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
-    })
-}
-
 fn main() -> ExitCode {
     let args = Cli::parse();
     let json = args.json;
-    cli_errors::finish_as(try_main(args), json)
+    cli_support::finish_as(try_main(args), json)
 }

@@ -3,7 +3,7 @@
 
 use crate::inspect::{failure, record_json};
 use crate::register::{every_model, labelled};
-use cli_errors::{Exit, Failure, printable};
+use cli_support::{Exit, Failure, printable};
 use registry_core::{AliasName, Expect, Metric, ModelName, ModelVersion, PromotionGate};
 use registry_open::{AnyRegistry, OpenOptions};
 use registry_report::{ReportData, render_html};
@@ -31,11 +31,7 @@ pub fn promote(
 ) -> Result<(), Failure> {
     let version = registry.resolve_target(target).map_err(failure)?;
     let alias: AliasName = to.parse()?;
-    let expect = match expect {
-        None => Expect::Anything,
-        Some("none") => Expect::Nothing,
-        Some(v) => Expect::Version(v.parse()?),
-    };
+    let expect = Expect::from_option(expect)?;
     let moved = registry.promote(&alias, &version, expect, gate).map_err(failure)?;
     let record = moved.record;
     if json {
@@ -43,15 +39,15 @@ pub fn promote(
         if let serde_json::Value::Object(m) = &mut value {
             m.insert("changed".into(), json!(moved.changed));
         }
-        return cli_errors::emit(&format!("{value}\n"));
+        return cli_support::emit(&format!("{value}\n"));
     }
     if !moved.changed {
-        return cli_errors::emit(&format!(
+        return cli_support::emit(&format!(
             "{alias} already points to {}; nothing changed\n",
             record.version
         ));
     }
-    cli_errors::emit(&format!(
+    cli_support::emit(&format!(
         "{alias}: {} -> {}\n",
         record.previous.map_or("(new)".into(), |p| p.to_string()),
         record.version
@@ -66,34 +62,13 @@ pub fn rollback(registry: &AnyRegistry, alias: &str, to: Option<&str>, json: boo
     }
     .map_err(failure)?;
     if json {
-        return cli_errors::emit(&format!("{}\n", record_json(&record)));
+        return cli_support::emit(&format!("{}\n", record_json(&record)));
     }
-    cli_errors::emit(&format!(
+    cli_support::emit(&format!(
         "{alias}: rolled back {} -> {}\n",
         record.previous.map_or("?".into(), |p| p.to_string()),
         record.version
     ))
-}
-
-/// `90s`, `30m`, `1h`, `2d`, or plain seconds.
-pub fn parse_age(text: &str) -> Result<Duration, String> {
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 90s, 30m, 1h or 2d"))?;
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        other => return Err(format!("unknown unit {other:?} in {text:?}: use s, m, h or d")),
-    };
-    n.checked_mul(scale)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("{text:?} is too long"))
 }
 
 /// `repair`: `Some(grace)` also repairs, removing unfinished saves older
@@ -140,7 +115,7 @@ pub fn verify(registry: &AnyRegistry, all_models: bool, repair: Option<Duration>
         };
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
-    cli_errors::emit(&out)?;
+    cli_support::emit(&out)?;
     if problems > 0 {
         return Err(Failure::new(
             Exit::Integrity,
@@ -257,7 +232,7 @@ pub fn copy(
     if json {
         let _ = writeln!(out, "{}", json!({ "models": docs }));
     }
-    cli_errors::emit(&out)?;
+    cli_support::emit(&out)?;
     if damaged > 0 {
         return Err(Failure::new(
             Exit::Integrity,
@@ -282,16 +257,16 @@ pub fn report(registry: &AnyRegistry, out: &Path, json: bool) -> Result<(), Fail
     let data = ReportData::collect(registry).map_err(failure)?;
     let page = render_html(&data);
     if out.as_os_str() == "-" {
-        return cli_errors::emit(&page);
+        return cli_support::emit(&page);
     }
     write_file(out, page.as_bytes())?;
     if json {
-        cli_errors::emit(&format!(
+        cli_support::emit(&format!(
             "{}\n",
             json!({"path": out.display().to_string(), "versions": data.versions.len(), "bytes": page.len()})
         ))?;
     } else {
-        cli_errors::emit(&format!(
+        cli_support::emit(&format!(
             "wrote {} ({} versions, {} aliases, {} KB)\n",
             out.display(),
             data.versions.len(),

@@ -2,9 +2,9 @@
 //! `models` lists the registry's models.
 
 use crate::inspect::{failure, score};
-use cli_errors::{Failure, printable};
+use cli_support::{Failure, printable};
 use registry_core::local_files::{collect, export, fingerprint};
-use registry_core::{AliasName, Bump, ModelInfo, ModelName, ModelVersion};
+use registry_core::{AliasName, ModelInfo, ModelName, ModelVersion};
 use registry_open::AnyRegistry;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -17,27 +17,27 @@ pub struct AddArgs {
     /// A model file, or a directory of files (keeps its structure).
     pub path: PathBuf,
     #[command(flatten)]
-    pub sign: registry_open::SignArgs,
+    pub sign: cli_support::SignArgs,
     /// Exact version (semver); default: --bump the highest existing one (1.0.0 first).
     #[arg(long, conflicts_with = "bump")]
     pub version: Option<String>,
     /// Which part of the highest existing version to increment.
-    #[arg(long, default_value = "patch", value_parser = ["major", "minor", "patch"])]
-    pub bump: String,
+    #[arg(long, value_enum, default_value_t = cli_support::BumpArg::Patch)]
+    pub bump: cli_support::BumpArg,
     /// What kind of model this is (free text: sklearn, onnx, pytorch, ...).
     #[arg(long = "type")]
     pub model_type: Option<String>,
     /// A hyperparameter, KEY=VALUE (VALUE as JSON if it parses, else a string); repeatable.
-    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = crate::values::key_value)]
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = cli_support::parse::key_value)]
     pub params: Vec<(String, String)>,
     /// A metric, KEY=VALUE (VALUE as JSON if it parses, else a string); repeatable.
-    #[arg(long = "metric", value_name = "KEY=VALUE", value_parser = crate::values::key_value)]
+    #[arg(long = "metric", value_name = "KEY=VALUE", value_parser = cli_support::parse::key_value)]
     pub metrics: Vec<(String, String)>,
     /// Score on held-out test data.
-    #[arg(long, value_parser = crate::values::finite)]
+    #[arg(long, value_parser = cli_support::parse::finite)]
     pub test_score: Option<f64>,
     /// Mean cross-validation score.
-    #[arg(long, value_parser = crate::values::finite)]
+    #[arg(long, value_parser = cli_support::parse::finite)]
     pub cv_score: Option<f64>,
     /// The training data: recorded as path, size, sha256 and (CSV, TSV, JSON lines) rows.
     #[arg(long)]
@@ -45,7 +45,7 @@ pub struct AddArgs {
     #[arg(long)]
     pub description: Option<String>,
     /// A tag, KEY=VALUE; repeatable.
-    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = crate::values::key_value)]
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = cli_support::parse::key_value)]
     pub tags: Vec<(String, String)>,
     /// A JSON object with any of: model_type, hyperparameters, metrics,
     /// test_score, cv_score, cv_std, description, tags (options given on
@@ -99,10 +99,7 @@ pub fn add(registry: &AnyRegistry, args: &AddArgs, json: bool) -> Result<(), Fai
     let files = collect(&args.path)?;
     let metadata = match &args.version {
         Some(v) => registry.save_files(&v.parse::<ModelVersion>()?, &files, info)?,
-        None => {
-            let bump: Bump = args.bump.parse().map_err(Failure::usage)?;
-            registry.save_files_next(bump, &files, info)?
-        }
+        None => registry.save_files_next(args.bump.into(), &files, info)?,
     };
     let latest = registry.resolve(&AliasName::latest()).ok().map(|r| r.version);
     let mut out = String::new();
@@ -135,7 +132,7 @@ pub fn add(registry: &AnyRegistry, args: &AddArgs, json: bool) -> Result<(), Fai
             );
         }
     }
-    cli_errors::emit(&out)
+    cli_support::emit(&out)
 }
 
 /// The default model, then every named model of the registry.
@@ -194,7 +191,7 @@ pub fn get(registry: &AnyRegistry, target: &str, out: &Path, force: bool, json: 
             printable(&exported.path.display().to_string(), false)
         );
     }
-    cli_errors::emit(&text)
+    cli_support::emit(&text)
 }
 
 /// Every model of the registry with its version count, latest and
@@ -262,5 +259,5 @@ pub fn models(registry: &AnyRegistry, json: bool) -> Result<(), Failure> {
             );
         }
     }
-    cli_errors::emit(&out)
+    cli_support::emit(&out)
 }

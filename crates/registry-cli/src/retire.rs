@@ -2,7 +2,7 @@
 //! recorded, each undone by `rollback` / `deprecate --undo`).
 
 use crate::inspect::{failure, record_json};
-use cli_errors::{Failure, printable};
+use cli_support::{Failure, printable};
 use registry_core::{AliasName, Expect};
 use registry_open::AnyRegistry;
 
@@ -14,9 +14,9 @@ pub fn delete_alias(registry: &AnyRegistry, alias: &str, expect: Option<&str>, j
     };
     let record = registry.delete_alias(&alias, expect).map_err(failure)?;
     if json {
-        return cli_errors::emit(&format!("{}\n", record_json(&record)));
+        return cli_support::emit(&format!("{}\n", record_json(&record)));
     }
-    cli_errors::emit(&format!(
+    cli_support::emit(&format!(
         "deleted alias {alias} (it named {}); `registry rollback {alias}` restores it\n",
         record.version
     ))
@@ -37,7 +37,7 @@ pub fn deprecate(
         if let serde_json::Value::Object(m) = &mut value {
             m.insert("latest".into(), serde_json::json!(latest.map(|v| v.to_string())));
         }
-        return cli_errors::emit(&format!("{value}\n"));
+        return cli_support::emit(&format!("{value}\n"));
     }
     let latest = latest.map_or_else(|| "nothing".to_string(), |v| v.to_string());
     let text = if undo {
@@ -52,5 +52,5 @@ pub fn deprecate(
                 .unwrap_or_default()
         )
     };
-    cli_errors::emit(&text)
+    cli_support::emit(&text)
 }

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::inspect::failure;
-use cli_errors::Failure;
+use cli_support::Failure;
 use registry_core::AliasName;
 use registry_open::AnyRegistry;
 use serde_json::json;
@@ -16,7 +16,7 @@ pub fn sign(
     password_env: Option<&str>,
     json: bool,
 ) -> Result<(), Failure> {
-    let args = registry_open::SignArgs {
+    let args = cli_support::SignArgs {
         sign_key: Some(key.to_path_buf()),
         key_password_env: password_env.map(str::to_string),
     };
@@ -24,15 +24,15 @@ pub fn sign(
     let version = registry.resolve_target(target).map_err(failure)?;
     registry.sign_version(&version, signer.as_ref()).map_err(failure)?;
     let hint = signer.public_key().hint();
-    let location = registry.version_location(&version);
+    let location = registry.signature_location(&version);
     if json {
-        return cli_errors::emit(&format!(
+        return cli_support::emit(&format!(
             "{}\n",
-            json!({"version": version.to_string(), "signature": format!("{location}model.sig"), "key": hint})
+            json!({"version": version.to_string(), "signature": location, "key": hint})
         ));
     }
-    cli_errors::emit(&format!(
-        "signed version {version} with key {} ({location}model.sig); verify with `registry verify --trusted-key PUB.pem` or `model_signing verify key`\n",
+    cli_support::emit(&format!(
+        "signed version {version} with key {} ({location}); verify with `registry verify --trusted-key PUB.pem` or `model_signing verify key`\n",
         &hint[..16]
     ))
 }
@@ -55,12 +55,12 @@ pub fn require_signature(registry: &AnyRegistry, alias: &str, off: bool, json: b
     }
     let policy = registry.set_signature_required(&alias, !off).map_err(failure)?;
     if json {
-        return cli_errors::emit(&format!(
+        return cli_support::emit(&format!(
             "{}\n",
             json!({"alias": alias.to_string(), "required": !off, "signed_aliases": policy.signed_aliases})
         ));
     }
-    cli_errors::emit(&if off {
+    cli_support::emit(&if off {
         format!("{alias} no longer requires signed versions\n")
     } else {
         format!("{alias} now requires signed versions: every tool refuses to load or move it without --trusted-key\n")

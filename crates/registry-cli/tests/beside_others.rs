@@ -4,30 +4,16 @@
 
 mod common;
 
-use common::{bin, workspace};
+use common::{bin, run, v, workspace};
 use registry_core::{DataFingerprint, Expect, ModelInfo, ModelVersion, Registry};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-fn run(tool: &str, registry: &Path, args: &[&str]) -> Output {
-    Command::new(bin(tool))
-        .args(args)
-        .env("MODELREG_DIR", registry)
-        .env("MODELREG_USER", "tester")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 fn text(out: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn v(s: &str) -> ModelVersion {
-    s.parse().unwrap()
 }
 
 /// A version evaluated on `data` (a fingerprint) with `test_score`.

@@ -4,44 +4,24 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
-fn endpoint() -> String {
-    std::env::var("MODELREG_S3_TEST_ENDPOINT")
-        .unwrap_or_else(|_| panic!("run `eval \"$(.ci/s3-test-server)\"` first: MODELREG_S3_TEST_ENDPOINT is not set"))
-}
+use std::process::Output;
 
 fn run(bin: &str, registry: &str, args: &[&str]) -> Output {
-    Command::new(common::bin(bin))
-        .current_dir(common::workspace())
-        .env_remove("MODELREG_DIR")
-        .env("MODELREG_S3_ENDPOINT", endpoint())
+    common::command(bin, registry)
+        .env("MODELREG_S3_ENDPOINT", test_support::s3_endpoint())
         .env("MODELREG_USER", "ci@s3-test")
-        .args(["--registry", registry])
         .args(args)
         .output()
         .unwrap()
 }
 
 fn ok(bin: &str, registry: &str, args: &[&str]) -> String {
-    let out = run(bin, registry, args);
-    assert!(
-        out.status.success(),
-        "{bin} {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::succeeded(&format!("{bin} {args:?}"), run(bin, registry, args))
 }
 
 #[test]
 fn train_predict_promote_and_copy_on_s3() {
-    let bucket = std::env::var("MODELREG_S3_TEST_BUCKET").unwrap_or_else(|_| "modelreg-test".into());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let remote = format!("s3://{bucket}/cli-{}-{nanos:x}", std::process::id());
+    let remote = test_support::s3_registry("cli");
     let train = ["--data", "fixtures/tiny.tsv", "--folds", "3", "--quiet"];
     ok("trainer", &remote, &train);
     ok("trainer", &remote, &train);

@@ -59,6 +59,19 @@ pub enum RegistryError {
     #[error("{path} already exists; nothing was written (choose another --out, or pass --force to replace it)")]
     OutputExists { path: String },
 
+    #[error("{option}: {reason}")]
+    InvalidOption { option: String, reason: String },
+
+    #[error(
+        "version {version} of model {model} holds {held}, but this program runs {expected} models; fetch its files with `registry get models:/{model}/{version} --out PATH`, or pick a version trained by this build's `trainer`"
+    )]
+    WrongModelType {
+        version: String,
+        model: String,
+        held: String,
+        expected: String,
+    },
+
     #[error("cannot register {location}: {reason}")]
     InvalidFiles { location: String, reason: String },
 

@@ -62,6 +62,8 @@
 pub mod copy;
 pub mod diff;
 mod error;
+mod error_kind;
+pub mod follow;
 pub mod local_files;
 mod metadata;
 pub mod metrics;
@@ -71,12 +73,13 @@ mod registry;
 pub mod store;
 
 pub use error::{RegistryError, Result};
+pub use error_kind::ErrorKind;
 pub use metadata::{
     Actor, AliasAction, AliasRecord, ArtifactInfo, CANONICALIZATION, CodeInfo, DataFingerprint, Encoding,
-    FORMAT_VERSION, FileInfo, Lineage, MAX_FILES, METADATA_FILE, ModelInfo, ModelMetadata, SIGNATURE_FILE, StoredFile,
-    USER_METADATA_KEYS, canonical_bytes,
+    FILLED_METADATA_KEYS, FORMAT_VERSION, FileInfo, Lineage, MAX_FILES, METADATA_FILE, ModelInfo, ModelMetadata,
+    SIGNATURE_FILE, StoredFile, USER_METADATA_KEYS, canonical_bytes,
 };
-pub use names::{AliasName, Bump, ModelName, ModelVersion};
+pub use names::{AliasName, Bump, ModelName, ModelVersion, VersionSlot};
 pub use registry::target::{Target, TargetSpec, URI_SCHEME, choose_model};
 pub use registry::{
     AliasMove, Artifact, CatalogEntry, CatalogRow, DEFAULT_GRACE, DeprecationRecord, Expect, Finding, LoadedArtifact,

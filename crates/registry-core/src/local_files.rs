@@ -15,12 +15,12 @@
 use crate::error::{RegistryError, Result};
 use crate::metadata::{DataFingerprint, MAX_FILES, ModelMetadata, check_file_path};
 use crate::registry::{NewFile, Registry};
-use crate::store::Store;
+use crate::store::{Store, describe_file_type};
 use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 fn invalid(location: &Path, reason: impl Into<String>) -> RegistryError {
@@ -64,7 +64,10 @@ pub fn collect(path: &Path) -> Result<Vec<NewFile>> {
     if !meta.is_dir() {
         return Err(invalid(
             path,
-            format!("it is a {}, not a file or a directory", kind(&meta.file_type())),
+            format!(
+                "it is {}, not a file or a directory",
+                describe_file_type(&meta.file_type())
+            ),
         ));
     }
     let mut files = Vec::new();
@@ -74,22 +77,6 @@ pub fn collect(path: &Path) -> Result<Vec<NewFile>> {
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
-}
-
-fn kind(t: &fs::FileType) -> &'static str {
-    if t.is_symlink() {
-        "symbolic link"
-    } else if t.is_fifo() {
-        "FIFO"
-    } else if t.is_socket() {
-        "socket"
-    } else if t.is_block_device() || t.is_char_device() {
-        "device"
-    } else if t.is_dir() {
-        "directory"
-    } else {
-        "special file"
-    }
 }
 
 fn walk(dir: &Path, rel: &str, out: &mut Vec<NewFile>) -> Result<()> {
@@ -126,8 +113,8 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<NewFile>) -> Result<()> {
             return Err(invalid(
                 &path,
                 format!(
-                    "it is a {}; only regular files and directories can be registered (copy what it points to into the directory instead)",
-                    kind(&file_type)
+                    "it is {}; only regular files and directories can be registered (copy what it points to into the directory instead)",
+                    describe_file_type(&file_type)
                 ),
             ));
         }
@@ -152,7 +139,7 @@ fn read_regular(path: &Path, no_follow: bool) -> Result<Vec<u8>> {
     if !meta.is_file() {
         return Err(invalid(
             path,
-            format!("it is a {}, not a regular file", kind(&meta.file_type())),
+            format!("it is {}, not a regular file", describe_file_type(&meta.file_type())),
         ));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);

@@ -111,6 +111,37 @@ impl FromStr for Bump {
     }
 }
 
+/// The version a save takes: exactly this one, or the next one after
+/// bumping the highest existing version ([`crate::Registry::next_version`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionSlot {
+    Exact(ModelVersion),
+    Next(Bump),
+}
+
+impl VersionSlot {
+    /// From what a caller gives: a version, or a bump (`major`, `minor`,
+    /// `patch`; none: `patch`), not both.
+    pub fn parse(version: Option<&str>, bump: Option<&str>) -> Result<VersionSlot> {
+        match (version, bump) {
+            (Some(_), Some(b)) => Err(RegistryError::InvalidOption {
+                option: format!("bump={b:?}"),
+                reason: "give a version or a bump, not both: a bump picks the version after the highest one".into(),
+            }),
+            (Some(v), None) => Ok(VersionSlot::Exact(v.parse()?)),
+            (None, b) => {
+                let b = b.unwrap_or("patch");
+                b.parse()
+                    .map(VersionSlot::Next)
+                    .map_err(|reason| RegistryError::InvalidOption {
+                        option: format!("bump={b:?}"),
+                        reason,
+                    })
+            }
+        }
+    }
+}
+
 /// A named pointer to a version: `latest`, `production`, `staging`, ….
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

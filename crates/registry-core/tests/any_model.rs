@@ -3,17 +3,15 @@
 
 #![allow(clippy::field_reassign_with_default)]
 
+mod common;
+
+use common::v;
 use registry_core::local_files::{collect, export};
 use registry_core::{
-    AliasName, Bump, Expect, ModelInfo, ModelName, ModelVersion, NewFile, Registry, RegistryError, canonical_bytes,
-    sha256_hex,
+    AliasName, Bump, Expect, ModelInfo, ModelName, NewFile, Registry, RegistryError, canonical_bytes, sha256_hex,
 };
 use std::fs;
 use std::path::Path;
-
-fn v(s: &str) -> ModelVersion {
-    s.parse().unwrap()
-}
 
 fn open(dir: &Path) -> Registry {
     Registry::open(dir.join("registry")).unwrap()

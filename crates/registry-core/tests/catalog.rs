@@ -2,12 +2,11 @@
 
 #![allow(clippy::field_reassign_with_default)]
 
-use registry_core::{CatalogRow, ModelInfo, ModelVersion, NewFile, Registry};
-use std::fs;
+mod common;
 
-fn v(s: &str) -> ModelVersion {
-    s.parse().unwrap()
-}
+use common::v;
+use registry_core::{CatalogRow, ModelInfo, NewFile, Registry};
+use std::fs;
 
 fn save(reg: &Registry, version: &str, score: f64) {
     let mut info = ModelInfo::default();

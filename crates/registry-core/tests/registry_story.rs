@@ -3,6 +3,9 @@
 
 #![allow(clippy::field_reassign_with_default)]
 
+mod common;
+
+use common::v;
 use registry_core::store::{MemoryStore, Store};
 use registry_core::{
     AliasAction, AliasName, Artifact, Bump, DataFingerprint, Encoding, Expect, ModelInfo, ModelVersion, Registry,
@@ -16,9 +19,6 @@ struct Weights {
     w: Vec<f32>,
 }
 
-fn v(s: &str) -> ModelVersion {
-    s.parse().unwrap()
-}
 fn alias(s: &str) -> AliasName {
     s.parse().unwrap()
 }

@@ -1,13 +1,10 @@
 //! Retiring without deleting: alias deletion and version deprecation are
 //! recorded and can be undone; versions stay immutable.
 
-use registry_core::{
-    AliasAction, AliasName, Expect, ModelInfo, ModelVersion, NewFile, PromotionGate, Registry, RegistryError,
-};
+mod common;
 
-fn v(s: &str) -> ModelVersion {
-    s.parse().unwrap()
-}
+use common::v;
+use registry_core::{AliasAction, AliasName, Expect, ModelInfo, NewFile, PromotionGate, Registry, RegistryError};
 
 fn registry_with(versions: &[&str]) -> (tempfile::TempDir, Registry) {
     let dir = tempfile::tempdir().unwrap();

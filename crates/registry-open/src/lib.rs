@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use registry_core::store::{FsStore, Store};
-use registry_core::{ModelName, Registry, RegistryError, choose_model};
+use registry_core::{Registry, RegistryError};
 
 /// A registry whose backend was chosen at run time.
 pub type AnyRegistry = Registry<Box<dyn Store>>;
@@ -55,6 +55,31 @@ pub enum OpenError {
     Registry(#[from] RegistryError),
     #[error("{0}")]
     Key(#[from] model_sign::SignError),
+}
+
+impl OpenError {
+    /// What kind of failure this is (registry-core's one table).
+    pub fn kind(&self) -> registry_core::ErrorKind {
+        use registry_core::ErrorKind as K;
+        match self {
+            OpenError::InvalidLocation { .. } => K::InvalidName,
+            OpenError::S3NotBuilt { .. } => K::Unsupported,
+            OpenError::S3Setup { .. } => K::Storage,
+            OpenError::Registry(e) => e.kind(),
+            OpenError::Key(_) => K::InvalidInput,
+        }
+    }
+
+    /// A stable, machine-readable name of the error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OpenError::InvalidLocation { .. } => "invalid_location",
+            OpenError::S3NotBuilt { .. } => "s3_not_built",
+            OpenError::S3Setup { .. } => "s3_setup",
+            OpenError::Registry(e) => e.code(),
+            OpenError::Key(_) => "invalid_key_file",
+        }
+    }
 }
 
 impl Location {
@@ -102,66 +127,19 @@ impl Location {
     }
 }
 
-/// The `--registry` and `--s3-endpoint` options every modelreg binary takes
-/// (`#[command(flatten)]` it into a clap parser).
-#[derive(Debug, Clone, clap::Args)]
-pub struct RegistryArgs {
-    /// Registry: a directory, or s3://bucket/prefix (in a build with the `s3` feature).
-    #[arg(
-        long,
-        global = true,
-        env = "MODELREG_DIR",
-        hide_env_values = true,
-        default_value = "registry"
-    )]
-    pub registry: String,
-    /// S3-compatible server for s3:// registries, e.g. http://127.0.0.1:9000 (default: AWS_ENDPOINT_URL, else AWS).
-    #[arg(long, global = true, env = "MODELREG_S3_ENDPOINT", hide_env_values = true)]
-    pub s3_endpoint: Option<String>,
-    /// Model within the registry, e.g. spam (default: the registry's default model; see `registry models`).
-    #[arg(long, global = true, env = "MODELREG_MODEL", hide_env_values = true)]
-    pub model: Option<String>,
-    /// Public key (PEM) whose signatures are trusted; repeatable (MODELREG_TRUSTED_KEYS: paths separated by ':'). With any, only versions signed by one of them are loaded, promoted or verified.
-    #[arg(
-        long = "trusted-key",
-        global = true,
-        env = "MODELREG_TRUSTED_KEYS",
-        hide_env_values = true,
-        value_delimiter = ':'
-    )]
-    pub trusted_keys: Vec<PathBuf>,
-}
+/// The environment variable naming the trusted public keys (paths
+/// separated by ':'), read the same way by every front end.
+pub const TRUSTED_KEYS_ENV: &str = "MODELREG_TRUSTED_KEYS";
 
-/// The options of the commands that save: sign the new version.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct SignArgs {
-    /// Private key (PEM, ECDSA P-256/P-384/P-521) to sign the new version with, in the OpenSSF model-signing format.
-    #[arg(long, env = "MODELREG_SIGN_KEY", hide_env_values = true)]
-    pub sign_key: Option<PathBuf>,
-    /// Name of the environment variable holding the password of an encrypted --sign-key.
-    #[arg(long, requires = "sign_key")]
-    pub key_password_env: Option<String>,
-}
-
-impl SignArgs {
-    /// The signer these options name, if any.
-    pub fn signer(&self) -> Result<Option<Arc<model_sign::KeySigner>>, OpenError> {
-        let Some(path) = &self.sign_key else {
-            return Ok(None);
-        };
-        let password = match &self.key_password_env {
-            Some(var) => Some(std::env::var(var).map_err(|_| {
-                model_sign::SignError::Key(format!(
-                    "--key-password-env {var}: the environment variable {var} is not set"
-                ))
-            })?),
-            None => None,
-        };
-        Ok(Some(Arc::new(model_sign::KeySigner::from_file(
-            path,
-            password.as_deref().map(str::as_bytes),
-        )?)))
-    }
+/// The trusted keys [`TRUSTED_KEYS_ENV`] names (none if it is unset).
+pub fn trusted_keys_from_env() -> Vec<PathBuf> {
+    std::env::var_os(TRUSTED_KEYS_ENV)
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `registry` checking signatures against the public keys in `paths`
@@ -172,51 +150,6 @@ pub fn with_trusted_keys(registry: AnyRegistry, paths: &[PathBuf]) -> Result<Any
     }
     let keys = model_sign::TrustedKeys::from_files(paths)?;
     Ok(registry.with_signature_check(Arc::new(keys)))
-}
-
-impl RegistryArgs {
-    pub fn options(&self) -> OpenOptions {
-        OpenOptions {
-            s3_endpoint: self.s3_endpoint.clone(),
-        }
-    }
-
-    /// Opens the registry these options name (created by its first save),
-    /// checking signatures if trusted keys are given.
-    pub fn open(&self) -> Result<AnyRegistry, OpenError> {
-        with_trusted_keys(open(&self.registry, &self.options())?, &self.trusted_keys)
-    }
-
-    /// Opens the registry these options name, which must exist: for
-    /// commands that only read (see [`open_existing`]).
-    pub fn open_existing(&self) -> Result<AnyRegistry, OpenError> {
-        with_trusted_keys(open_existing(&self.registry, &self.options())?, &self.trusted_keys)
-    }
-
-    /// The model to work on: `--model` / `MODELREG_MODEL`, or the model a
-    /// `models:/` URI among `targets` names (they must agree).
-    pub fn model<'a>(&self, targets: impl IntoIterator<Item = &'a str>) -> Result<Option<ModelName>, OpenError> {
-        Ok(choose_model(self.model.as_deref(), targets)?)
-    }
-
-    /// [`RegistryArgs::open`] for the model [`RegistryArgs::model`] picks
-    /// (created by its first save): for commands that write.
-    pub fn open_model<'a>(&self, targets: impl IntoIterator<Item = &'a str>) -> Result<AnyRegistry, OpenError> {
-        let model = self.model(targets)?;
-        Ok(self.open()?.for_model(model))
-    }
-
-    /// [`RegistryArgs::open_existing`] for the model [`RegistryArgs::model`]
-    /// picks, which must exist: for commands that read.
-    pub fn open_existing_model<'a>(
-        &self,
-        targets: impl IntoIterator<Item = &'a str>,
-    ) -> Result<AnyRegistry, OpenError> {
-        let model = self.model(targets)?;
-        let registry = self.open_existing()?.for_model(model);
-        registry.require_model()?;
-        Ok(registry)
-    }
 }
 
 /// Opens the registry at `location` (nothing is created until the first

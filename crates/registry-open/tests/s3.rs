@@ -18,25 +18,7 @@ use registry_core::{AliasName, Expect, ModelInfo, ModelVersion, Registry, Regist
 use registry_open::s3::{S3Config, S3Store};
 use registry_open::{OpenOptions, open};
 
-fn endpoint() -> String {
-    std::env::var("MODELREG_S3_TEST_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "the S3 tests need a local S3 server: run `eval \"$(.ci/s3-test-server)\"` first (it sets MODELREG_S3_TEST_ENDPOINT)"
-        )
-    })
-}
-
-fn bucket() -> String {
-    std::env::var("MODELREG_S3_TEST_BUCKET").unwrap_or_else(|_| "modelreg-test".to_string())
-}
-
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{name}-{}-{nanos:x}", std::process::id())
-}
+use test_support::{s3_bucket as bucket, s3_endpoint as endpoint, unique};
 
 fn config(prefix: &str, endpoint: &str, max_retries: usize) -> S3Config {
     S3Config {

@@ -2,14 +2,20 @@
 //! register it as a new version. `cargo run -p trainer` trains on the
 //! bundled Rotten Tomatoes snippets and saves into `./registry`.
 
+mod data;
+mod summary;
+
 use clap::Parser;
-use cli_errors::Failure;
+use cli_support::{BumpArg, Failure};
+use data::{DEFAULT_DATA, load_grid, resolve_data};
+use registry_core::{CodeInfo, VersionSlot};
 use std::fmt::Write;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use summary::{PROGRESS_EVERY, progress_line, progress_message, thousands};
 use textclf::{Progress, SearchConfig, Strategy};
-use trainer::{DEFAULT_DATA, TrainError, TrainOptions, load_grid, train_and_register};
+use textclf_registry::{TrainError, TrainOptions, train_and_register};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -21,15 +27,15 @@ struct Args {
     #[arg(long, default_value = DEFAULT_DATA)]
     data: PathBuf,
     #[command(flatten)]
-    registry: registry_open::RegistryArgs,
+    registry: cli_support::RegistryArgs,
     #[command(flatten)]
-    sign: registry_open::SignArgs,
+    sign: cli_support::SignArgs,
     /// Exact version to register (semver); default: bump the highest.
     #[arg(long, conflicts_with = "bump")]
     version: Option<String>,
     /// Which part of the highest existing version to increment.
-    #[arg(long, default_value = "patch", value_parser = ["major", "minor", "patch"])]
-    bump: String,
+    #[arg(long, value_enum, default_value_t = BumpArg::Patch)]
+    bump: BumpArg,
     /// Seed for the train/test split and the folds.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -46,16 +52,16 @@ struct Args {
     #[arg(long, default_value = "auto")]
     search: Strategy,
     /// Stop evaluating candidates when the search would take longer: 90, 90s, 15m, 1h (implies halving; the best candidates so far go on).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = cli_support::parse::duration)]
     time_budget: Option<std::time::Duration>,
     /// Run fewer folds at once rather than use more memory than this: 2G, 512M (default: the memory available at start).
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_parser = cli_support::parse::size)]
     max_memory: Option<u64>,
     /// Free-text description stored with the version.
     #[arg(long)]
     description: Option<String>,
     /// KEY=VALUE tag stored with the version (repeatable).
-    #[arg(long = "tag", value_parser = parse_tag)]
+    #[arg(long = "tag", value_parser = cli_support::parse::key_value)]
     tags: Vec<(String, String)>,
     /// Print one JSON object instead of the summary.
     #[arg(long)]
@@ -65,136 +71,50 @@ struct Args {
     quiet: bool,
 }
 
-/// `90`, `90s`, `15m`, `1h`: a positive duration.
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let (number, unit) = s.trim().split_at(
-        s.trim()
-            .find(|c: char| c.is_ascii_alphabetic())
-            .unwrap_or(s.trim().len()),
-    );
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (90, 90s, 15m, 1h)"))?;
-    let seconds = value
-        * match unit {
-            "" | "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            other => return Err(format!("unknown unit {other:?} in {s:?}: use s, m or h")),
-        };
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return Err(format!("{s:?}: the budget must be positive"));
-    }
-    Ok(std::time::Duration::from_secs_f64(seconds))
-}
-
-/// `2G`, `512M`, `100000K`, or bytes.
-fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (number, unit) = t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len()));
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size (2G, 512M, bytes)"))?;
-    let factor = match unit.to_ascii_uppercase().trim_end_matches('B').trim_end_matches('I') {
-        "" => 1.0,
-        "K" => 1024.0,
-        "M" => 1024.0 * 1024.0,
-        "G" => 1024.0 * 1024.0 * 1024.0,
-        other => return Err(format!("unknown unit {other:?} in {s:?}: use K, M or G")),
-    };
-    let bytes = value * factor;
-    if !(bytes.is_finite() && bytes >= 1.0) {
-        return Err(format!("{s:?}: the limit must be positive"));
-    }
-    Ok(bytes as u64)
-}
-
-fn parse_tag(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(format!("tag {s:?} is not KEY=VALUE")),
-    }
-}
-
-/// How often a plain progress line is printed when stderr is not a terminal.
-const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// `trainer: round 2/3, 6 candidates on 30,000 rows, 120/540 fits (22%), 14 s elapsed, ETA 49 s`.
-fn progress_line(p: Progress, elapsed: std::time::Duration) -> String {
-    format!("trainer: {}, {}", progress_message(p), timing(p, elapsed))
-}
-
-/// What the search is doing: the round, its candidates and rows.
-fn progress_message(p: Progress) -> String {
-    let round = if p.rounds > 1 {
-        format!("round {}/{}, ", p.round + 1, p.rounds)
-    } else {
-        String::new()
-    };
-    format!("{round}{} candidates on {} rows", p.candidates, thousands(p.rows))
-}
-
-fn timing(p: Progress, elapsed: std::time::Duration) -> String {
-    let secs = elapsed.as_secs_f64();
-    let eta = if p.done == 0 {
-        "unknown".to_string()
-    } else {
-        format!("{:.0} s", secs / p.done as f64 * p.total.saturating_sub(p.done) as f64)
-    };
-    format!(
-        "{}/{} fits ({:.0}%), {secs:.0} s elapsed, ETA {eta}",
-        p.done,
-        p.total,
-        100.0 * p.done as f64 / p.total.max(1) as f64
-    )
-}
-
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// Bad data or a bad grid is the user's input to fix (usage); registry
 /// failures keep their own kind.
 fn failure(e: TrainError) -> Failure {
     match e {
         TrainError::Registry(e) => e.into(),
-        TrainError::Open(e) => e.into(),
-        other => Failure::usage(other.to_string()),
+        TrainError::Data(e) => Failure::usage(e.to_string()),
     }
 }
 
 fn try_main(args: Args) -> Result<(), Failure> {
+    let mut registry = args.registry.open_model([])?;
+    if let Some(signer) = args.sign.signer()? {
+        registry = registry.with_signer(signer);
+    }
+    let slot = match &args.version {
+        Some(v) => VersionSlot::Exact(v.parse()?),
+        None => VersionSlot::Next(args.bump.into()),
+    };
     let options = TrainOptions {
-        data: args.data.clone(),
-        registry: args.registry.registry.clone(),
-        open_options: args.registry.options(),
-        version: args.version.as_deref().map(str::parse).transpose()?,
-        bump: args.bump.parse().map_err(Failure::usage)?,
+        data: resolve_data(&args.data),
+        data_as_given: Some(args.data.display().to_string()),
+        slot,
         search: SearchConfig {
             folds: args.folds,
             test_size: args.test_size,
             seed: args.seed,
-            grid: args.grid.as_deref().map(load_grid).transpose().map_err(failure)?,
+            grid: args
+                .grid
+                .as_deref()
+                .map(load_grid)
+                .transpose()
+                .map_err(Failure::usage)?,
             strategy: args.search,
             time_budget: args.time_budget,
             max_memory: args.max_memory,
         },
         description: args.description.clone(),
         tags: args.tags.iter().cloned().collect(),
-        model: args.registry.model(None)?,
         grid_file: args.grid.clone(),
-        signer: args
-            .sign
-            .signer()?
-            .map(|s| s as std::sync::Arc<dyn registry_core::VersionSigner>),
+        code: CodeInfo {
+            name: "trainer".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: data::git_commit(),
+        },
     };
     // A bar on a terminal; elsewhere (CI logs, `2> log`) a plain line
     // every few seconds, so a long search is visibly alive.
@@ -222,7 +142,7 @@ fn try_main(args: Args) -> Result<(), Failure> {
             eprintln!("{}", progress_line(p, started.elapsed()));
         }
     };
-    let outcome = train_and_register(&options, &progress).map_err(failure)?;
+    let outcome = train_and_register(&registry, &options, &progress).map_err(failure)?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -290,11 +210,11 @@ fn try_main(args: Args) -> Result<(), Failure> {
             let _ = writeln!(out, "  latest:          {latest}");
         }
     }
-    cli_errors::emit(&out)
+    cli_support::emit(&out)
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let json = args.json;
-    cli_errors::finish_as(try_main(args), json)
+    cli_support::finish_as(try_main(args), json)
 }

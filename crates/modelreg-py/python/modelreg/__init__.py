@@ -24,9 +24,11 @@ from .errors import (
     NotFound,
     OutputExists,
     PromotionRefused,
+    Refused,
     RegistryError,
     SignatureError,
     StoreError,
+    Unsupported,
     VersionExists,
 )
 from .follow import Follower, Served

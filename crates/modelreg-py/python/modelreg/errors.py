@@ -18,7 +18,14 @@ class RegistryError(Exception):
         self.code = code
 
 
-class VersionExists(RegistryError):
+class Refused(RegistryError):
+    """The registry's rules said no (the command-line tools exit 1): a
+    reserved alias, nothing to roll back, a version already signed, a
+    version of several files asked for as one model; the subclasses below
+    for the common cases."""
+
+
+class VersionExists(Refused):
     """The version is already saved: versions are immutable; pick another (or bump=)."""
 
 
@@ -26,11 +33,11 @@ class NotFound(RegistryError, LookupError):
     """No such version, alias, model, file or registry."""
 
 
-class AliasConflict(RegistryError):
+class AliasConflict(Refused):
     """A compare-and-swap lost: the alias (or latest) moved meanwhile."""
 
 
-class PromotionRefused(RegistryError):
+class PromotionRefused(Refused):
     """A promotion gate (if_better, a deprecated version) refused the move."""
 
 
@@ -56,8 +63,13 @@ class InvalidType(InvalidInput, TypeError):
     """An argument of the wrong type (a version that is not a string, ...)."""
 
 
-class OutputExists(RegistryError, FileExistsError):
+class OutputExists(Refused, FileExistsError):
     """get_file's destination exists (pass force=True to replace it)."""
+
+
+class Unsupported(RegistryError):
+    """This build cannot do it: a registry written in a newer format (upgrade
+    modelreg), or an s3:// registry with a package built without S3."""
 
 
 class StoreError(RegistryError, OSError):
@@ -70,6 +82,7 @@ class NotFitted(RegistryError, ValueError):
 
 __all__ = [
     "RegistryError",
+    "Refused",
     "VersionExists",
     "NotFound",
     "AliasConflict",
@@ -80,6 +93,7 @@ __all__ = [
     "InvalidInput",
     "InvalidType",
     "OutputExists",
+    "Unsupported",
     "StoreError",
     "NotFitted",
 ]

@@ -14,6 +14,7 @@ import logging
 import threading
 from typing import Any, Dict, NamedTuple, Optional, Protocol, Tuple
 
+from . import _native
 from .errors import RegistryError
 
 log = logging.getLogger("modelreg")
@@ -22,9 +23,9 @@ log = logging.getLogger("modelreg")
 class Source(Protocol):
     """What a follower needs of a registry (``modelreg.Registry`` is one)."""
 
-    _native: Any
-
     def load(self, target: str, *, serializer: Any = None) -> Tuple[Any, Dict[str, Any]]: ...
+
+    def follow_state(self, alias: str) -> "_native.FollowState": ...
 
 
 class Served(NamedTuple):
@@ -42,6 +43,12 @@ class Follower:
     model and metadata that belong together; ``model`` and ``metadata`` are
     shortcuts that each read it once. Use as a context manager, or call
     ``close()``, to stop the thread.
+
+    What to do at each poll is decided by the registry's own follower (the
+    state machine ``model-server`` runs): a target is identified by its
+    version and metadata digest; a version that fails to load is counted in
+    ``failures`` and logged once, and not retried until the alias moves
+    again; an alias that cannot be read is counted once per reason.
     """
 
     def __init__(self, registry: Source, alias: str, *, poll_seconds: float = 1.0, serializer: Any = None):
@@ -53,19 +60,16 @@ class Follower:
         self._serializer = serializer
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._tag: Any = None
-        self._failed_version: Optional[str] = None
         self.last_error: Optional[BaseException] = None
         self.failures = 0
         self.switches = 0
         # The first load happens here, so a follower that exists serves.
-        record_json = registry._native.resolve_if_changed(alias, None)
-        if record_json is None:  # pragma: no cover - a first read always changes
-            raise RegistryError(f"alias {alias} could not be read", "alias_not_found")
-        record, self._tag = record_json
-        version = _version_of(record)
+        self._state = registry.follow_state(alias)
+        version, digest = self._state.first()
         model, metadata = registry.load(version, serializer=serializer)
         self._current = Served(model, metadata, version)
+        self._previous: Optional[Served] = None
+        self._state.loaded(version, digest)
         self._thread = threading.Thread(target=self._run, name=f"modelreg-follow-{alias}", daemon=True)
         self._thread.start()
 
@@ -90,38 +94,45 @@ class Follower:
         ``poll_seconds``); True if it switched to another version."""
         with self._lock:
             try:
-                changed = self._registry._native.resolve_if_changed(self._alias, self._tag)
-            except RegistryError as e:
-                self._fail(e, None)
+                action = self._state.poll()
+            except RegistryError as e:  # pragma: no cover - poll reports read failures itself
+                self.last_error = e
                 return False
-            if changed is None:
+            if action is None:
                 return False
-            record, tag = changed
-            version = _version_of(record)
-            if version == self._current.version:
-                self._tag = tag
+            kind, what, detail = action
+            if kind == "unreadable":
+                self.last_error = RegistryError(what, "alias_unreadable")
+                if detail:
+                    self._report(what)
                 return False
-            try:
-                model, metadata = self._registry.load(version, serializer=self._serializer)
-            except Exception as e:  # a version that cannot be served is never switched to
-                self._fail(e, version)
-                return False
-            self._current = Served(model, metadata, version)
-            self._tag = tag
-            self._failed_version = None
+            version, digest = what, detail
+            kept = self._previous
+            if kind == "swap_back" and kept is not None and kept.metadata.get("metadata_sha256") == digest:
+                served = kept
+            else:
+                try:
+                    model, metadata = self._registry.load(version, serializer=self._serializer)
+                except Exception as e:  # a version that cannot be served is never switched to
+                    self.last_error = e
+                    if self._state.failed(version, digest, str(e)):
+                        self._report(e)
+                    return False
+                if metadata.get("metadata_sha256") != digest:
+                    # The alias moved while loading: read it again next poll.
+                    self._state.moved()
+                    return False
+                served = Served(model, metadata, version)
+            self._previous, self._current = self._current, served
+            self._state.loaded(version, digest)
+            self.last_error = None
             self.switches += 1
             log.info("modelreg: %s now serves version %s", self._alias, version)
             return True
 
-    def _fail(self, error: BaseException, version: Optional[str]) -> None:
-        self.last_error = error
-        # Counted and logged once per failing version, not once per poll.
-        if version is None or version != self._failed_version:
-            self.failures += 1
-            self._failed_version = version
-            log.warning(
-                "modelreg: %s stays on version %s: %s", self._alias, self._current.version, error
-            )
+    def _report(self, error: Any) -> None:
+        self.failures += 1
+        log.warning("modelreg: %s stays on version %s: %s", self._alias, self._current.version, error)
 
     def _run(self) -> None:
         while not self._stop.wait(self._poll):
@@ -141,10 +152,3 @@ class Follower:
 
     def __repr__(self) -> str:
         return f"Follower(alias={self._alias!r}, version={self.version!r})"
-
-
-def _version_of(record_json: str) -> str:
-    import json
-
-    version: str = json.loads(record_json)["version"]
-    return version

@@ -15,9 +15,6 @@ from .follow import Follower
 PathLike = Union[str, "os.PathLike[str]"]
 Metadata = Dict[str, Any]
 
-# Keys of a metadata dict the registry fills itself.
-_FILLED = ("timestamp", "metadata_sha256", "format_version", "lineage", "artifact", "files", "serializer")
-
 
 class _Missing:
     def __repr__(self) -> str:
@@ -70,9 +67,8 @@ def _metadata_json(metadata: Optional[Metadata], version: Optional[str]) -> Tupl
             "drop the key (the registry fills it in)",
             "invalid_metadata",
         )
-    for key in _FILLED:
-        if key in fields:
-            raise InvalidInput(f"metadata[{key!r}] is filled in by the registry: drop the key", "invalid_metadata")
+    # Keys the registry fills in are refused by the native side
+    # (registry-core's FILLED_METADATA_KEYS), as `registry add --metadata` does.
     data = fields.pop("data", None)
     if data is not None and not isinstance(data, (str, os.PathLike)):
         raise InvalidType(
@@ -101,23 +97,12 @@ def _model_type(model: Any) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
-def _uri_model(target: str) -> Optional[str]:
-    """The model a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI
-    names (``None`` for any other target)."""
-    if not target.startswith("models:/"):
-        return None
-    rest = target[len("models:/") :]
-    for sep in ("@", "/"):
-        if sep in rest:
-            return rest.split(sep, 1)[0]
-    return None
-
-
-def _trusted_key_paths(keys: Union[PathLike, List[PathLike], None]) -> List[str]:
-    """``trusted_keys=``: one path, a list, or (None) MODELREG_TRUSTED_KEYS
-    (paths separated by ':'), as the command-line tools read it."""
+def _trusted_key_paths(keys: Union[PathLike, List[PathLike], None]) -> Optional[List[str]]:
+    """``trusted_keys=``: one path, a list, or None: MODELREG_TRUSTED_KEYS
+    (paths separated by ':'), read by the native side as the command-line
+    tools read it."""
     if keys is None:
-        return [p for p in os.environ.get("MODELREG_TRUSTED_KEYS", "").split(":") if p]
+        return None
     if isinstance(keys, (str, os.PathLike)):
         return [os.fspath(keys)]
     return [os.fspath(k) for k in keys]
@@ -150,9 +135,7 @@ class Registry:
         if model is not None and not isinstance(model, str):
             raise InvalidType(f"model must be a name (a string), not a {type(model).__name__}")
         self._location = os.fspath(location)
-        self._s3_endpoint = s3_endpoint
-        self._trusted_keys = _trusted_key_paths(trusted_keys)
-        self._native = _native.NativeRegistry(self._location, model, s3_endpoint, self._trusted_keys)
+        self._native = _native.NativeRegistry(self._location, model, s3_endpoint, _trusted_key_paths(trusted_keys))
 
     @property
     def location(self) -> str:
@@ -310,12 +293,9 @@ class Registry:
         return pathlib.Path(path)
 
     def _native_for(self, target: str) -> "_native.NativeRegistry":
-        named = _uri_model(target)
-        if named is None or named == (self.model or "default"):
-            return self._native
-        return _native.NativeRegistry(
-            self._location, None if named == "default" else named, self._s3_endpoint, self._trusted_keys
-        )
+        # Another model of the same registry, sharing this one's store (and
+        # its S3 client); a URI that names no other model is this handle.
+        return self._native.for_target(target)
 
     # ---- listing --------------------------------------------------------
 
@@ -403,6 +383,12 @@ class Registry:
         alias's target: a report with ``ok``, ``problems`` and
         ``leftovers``, as ``registry verify --json``."""
         return _doc(self._native.verify())
+
+    def follow_state(self, alias: str) -> "_native.FollowState":
+        """The state machine a :class:`Follower` of ``alias`` runs (the
+        registry's own, as ``model-server``'s); most callers want
+        :meth:`follow`."""
+        return self._native.follow_state(alias)
 
     def follow(self, alias: str = "production", poll_seconds: float = 1.0, *, serializer: Any = None) -> Follower:
         """An object whose ``.model`` / ``.metadata`` switch, in the

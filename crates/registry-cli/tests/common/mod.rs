@@ -38,26 +38,41 @@ pub fn bin(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// Runs a binary on `registry` from the workspace root, as user `tester`.
-pub fn run(name: &str, registry: &Path, args: &[&str]) -> Output {
-    Command::new(bin(name))
-        .args(args)
-        .env("MODELREG_DIR", registry)
+/// A binary on `registry` (a directory or an s3:// URL) from the workspace
+/// root, as user `tester`, with no standard input.
+pub fn command(name: &str, registry: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(bin(name));
+    cmd.env("MODELREG_DIR", registry)
         .env("MODELREG_USER", "tester")
         .current_dir(workspace())
-        .output()
-        .expect("run binary")
+        .stdin(std::process::Stdio::null());
+    cmd
 }
 
-/// Runs a command that must succeed; its standard output.
-pub fn ok(name: &str, registry: &Path, args: &[&str]) -> String {
-    let out = run(name, registry, args);
+/// Runs a binary on `registry` (see [`command`]).
+pub fn run(name: &str, registry: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Output {
+    command(name, registry).args(args).output().expect("run binary")
+}
+
+/// The standard output of a command that must have succeeded.
+pub fn succeeded(what: &str, out: Output) -> String {
     assert!(
         out.status.success(),
-        "{name} {args:?} failed:\n{}",
+        "{what} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Runs a command that must succeed; its standard output.
+pub fn ok(name: &str, registry: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> String {
+    succeeded(&format!("{name} {args:?}"), run(name, registry, args))
+}
+
+/// A version from a literal the test knows is valid.
+pub fn v(s: &str) -> registry_core::ModelVersion {
+    s.parse().unwrap()
 }
 
 /// Runs a command that must fail with exit `code` (1 refused, 2 bad input,

@@ -64,6 +64,24 @@ pub enum Expect {
     Version(ModelVersion),
 }
 
+impl std::str::FromStr for Expect {
+    type Err = RegistryError;
+    /// `--expect` / `expect=`: a version, or `none` (the alias must not exist).
+    fn from_str(s: &str) -> Result<Expect> {
+        match s {
+            "none" => Ok(Expect::Nothing),
+            v => Ok(Expect::Version(v.parse()?)),
+        }
+    }
+}
+
+impl Expect {
+    /// An optional `--expect`: none given moves the alias whatever it names.
+    pub fn from_option(expect: Option<&str>) -> Result<Expect> {
+        expect.map_or(Ok(Expect::Anything), str::parse)
+    }
+}
+
 /// What moving an alias did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AliasMove {
@@ -83,7 +101,9 @@ pub struct Artifact {
 }
 
 /// A file to register as it is: its path inside the version directory
-/// (`/`-separated; see [`crate::local_files::collect`]) and its bytes.
+/// (`/`-separated, as `local_files::collect` makes them from a directory) and
+/// its bytes. (The registry knows nothing of local disks: `local_files`
+/// builds on it, never the other way round.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewFile {
     pub path: String,
@@ -319,6 +339,12 @@ impl<S: Store> Registry<S> {
     /// messages; whether or not it exists.
     pub fn version_location(&self, version: &ModelVersion) -> String {
         self.store.location(&self.keys.version_dir(version))
+    }
+
+    /// Where the signature of `version` lives (`versions/<v>/model.sig`).
+    pub fn signature_location(&self, version: &ModelVersion) -> String {
+        self.store
+            .location(&self.keys.version_file(version, crate::metadata::SIGNATURE_FILE))
     }
 
     /// Where the metadata of `version` lives, for messages.

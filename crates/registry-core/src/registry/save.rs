@@ -9,7 +9,7 @@ use crate::metadata::{
     AliasAction, ArtifactInfo, BASE_FORMAT_VERSION, Encoding, FORMAT_VERSION, FileInfo, MAX_FILES, ModelInfo,
     ModelMetadata, blake3_hex, check_file_path, sha256_hex,
 };
-use crate::names::{AliasName, Bump, ModelVersion};
+use crate::names::{AliasName, Bump, ModelVersion, VersionSlot};
 use crate::store::{Store, StoreError};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -63,12 +63,26 @@ impl<S: Store> Registry<S> {
     /// Saves `info` under the next free version after the highest existing
     /// one, retrying with a higher version when a concurrent writer takes it.
     pub fn save_next<M: Serialize>(&self, bump: Bump, model: &M, info: ModelInfo) -> Result<ModelMetadata> {
-        loop {
-            let version = self.next_version(bump)?;
-            match self.save_model(&version, model, info.clone()) {
-                Err(RegistryError::VersionExists { .. }) => continue,
-                other => return other,
-            }
+        self.save_in_slot(&VersionSlot::Next(bump), |v| self.save_model(v, model, info.clone()))
+    }
+
+    /// Runs `save` for the version `slot` names: exactly that one, or the
+    /// next free one after the highest, retrying with a higher version when
+    /// a concurrent writer takes it (every bumped save goes through here).
+    pub fn save_in_slot(
+        &self,
+        slot: &VersionSlot,
+        mut save: impl FnMut(&ModelVersion) -> Result<ModelMetadata>,
+    ) -> Result<ModelMetadata> {
+        match slot {
+            VersionSlot::Exact(v) => save(v),
+            VersionSlot::Next(bump) => loop {
+                let version = self.next_version(*bump)?;
+                match save(&version) {
+                    Err(RegistryError::VersionExists { .. }) => continue,
+                    other => return other,
+                }
+            },
         }
     }
 
@@ -119,7 +133,7 @@ impl<S: Store> Registry<S> {
     }
 
     /// Registers files as they are (a single file, or a directory's files
-    /// with their relative paths: see [`crate::local_files::collect`]) as
+    /// with their relative paths, as `local_files::collect` reads them) as
     /// `version`: each is digested and listed in the metadata (format 2),
     /// with the same atomicity and immutability as any save.
     pub fn save_files(&self, version: &ModelVersion, files: &[NewFile], mut info: ModelInfo) -> Result<ModelMetadata> {
@@ -178,13 +192,7 @@ impl<S: Store> Registry<S> {
     /// highest existing one, retrying with a higher version when a
     /// concurrent writer takes it.
     pub fn save_files_next(&self, bump: Bump, files: &[NewFile], info: ModelInfo) -> Result<ModelMetadata> {
-        loop {
-            let version = self.next_version(bump)?;
-            match self.save_files(&version, files, info.clone()) {
-                Err(RegistryError::VersionExists { .. }) => continue,
-                other => return other,
-            }
-        }
+        self.save_in_slot(&VersionSlot::Next(bump), |v| self.save_files(v, files, info.clone()))
     }
 
     /// Copies a version from another registry byte for byte: `stored` is

@@ -89,9 +89,26 @@ fn io_hint(err: &std::io::Error) -> &'static str {
     }
 }
 
-impl StoreError {
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, StoreError::NotFound { .. })
+/// What a file that is not a regular file is, for messages that refuse it:
+/// "a FIFO", "a symbolic link", "a character device", ...
+pub(crate) fn describe_file_type(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_file() {
+        "a regular file"
+    } else {
+        "a special file"
     }
 }
 

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use registry_core::ModelVersion;
 use serde::{Deserialize, Serialize};
 use std::process::{Child, Command, Stdio};
 
@@ -63,4 +64,9 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+}
+
+/// A version from a literal the test knows is valid.
+pub fn v(s: &str) -> ModelVersion {
+    s.parse().unwrap()
 }

@@ -20,25 +20,19 @@
 //! * Temporary names carry host and pid, so leftovers of a killed writer can
 //!   be told apart from a live writer's work and removed safely.
 
-use super::{Pointer, PointerTag, Store, StoreError, key_path, validate_key};
-use sha2::{Digest, Sha256};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, ErrorKind, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+mod mmap;
+mod safety;
+mod sharing;
+mod temp;
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-const TEMP_PREFIX: &str = ".tmp-";
-/// Leftovers of writers on other hosts (a shared network filesystem) are
-/// only removed once they are this old, since their pid cannot be checked.
-const FOREIGN_LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-/// Files of a group-shared registry: read and write for the owner and the
-/// group, read for others (the root's own mode decides what others see).
-const SHARED_FILE_MODE: u32 = 0o664;
-/// Directories of a group-shared registry; setgid, so that what anyone
-/// creates inside belongs to the registry's group, not the creator's.
-const SHARED_DIR_MODE: u32 = 0o2775;
+use super::{Pointer, PointerTag, Store, StoreError, key_path, validate_key};
+use mmap::MappedFile;
+use sha2::{Digest, Sha256};
+use std::fs::{self, OpenOptions};
+use std::io::{self, ErrorKind};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use temp::sync_dir;
 
 /// A [`Store`] on a local directory. Creating one touches nothing on disk;
 /// the root directory is made by the first write.
@@ -72,68 +66,6 @@ impl FsStore {
         Ok(path)
     }
 
-    /// The content of an object opened by [`FsStore::open_for_reading`]:
-    /// `len` bytes (its size when opened; objects never change), at most.
-    fn read_open(&self, path: &Path, file: File, len: usize) -> Result<Vec<u8>, StoreError> {
-        let mut buf = Vec::with_capacity(len);
-        io::Read::read_to_end(&mut io::Read::take(file, len as u64), &mut buf).map_err(self.io(path))?;
-        Ok(buf)
-    }
-
-    /// Opens an object for reading, refusing symlinks anywhere below the root.
-    fn open_for_reading(&self, key: &str) -> Result<(PathBuf, File), StoreError> {
-        let path = self.path(key)?;
-        // Non-blocking, so that opening a FIFO planted where an object should
-        // be returns at once instead of waiting for a writer; the type is
-        // checked right after, before a byte is read.
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&path)
-            .map_err(|e| {
-                if e.raw_os_error() == Some(libc::ELOOP) {
-                    StoreError::Unsafe {
-                        location: path.display().to_string(),
-                        reason: "it is a symbolic link; the registry never follows links below its root (remove it)"
-                            .into(),
-                    }
-                } else {
-                    self.io(&path)(e)
-                }
-            })?;
-        let kind = file.metadata().map_err(self.io(&path))?.file_type();
-        if !kind.is_file() {
-            return Err(StoreError::Unsafe {
-                location: path.display().to_string(),
-                reason: format!(
-                    "it is not a regular file but {}; the registry reads only regular files (move it away)",
-                    describe_kind(kind)
-                ),
-            });
-        }
-        Ok((path, file))
-    }
-
-    /// Fails if any existing component of `key` below the root is a symlink.
-    fn refuse_symlinks(&self, key: &str) -> Result<(), StoreError> {
-        let mut p = self.root.clone();
-        for part in key.split('/') {
-            p.push(part);
-            match fs::symlink_metadata(&p) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(StoreError::Unsafe {
-                        location: p.display().to_string(),
-                        reason: "it is a symbolic link; the registry never follows links below its root (remove it)"
-                            .into(),
-                    });
-                }
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-        Ok(())
-    }
-
     fn io(&self, path: &Path) -> impl Fn(io::Error) -> StoreError + '_ {
         let location = path.display().to_string();
         move |source| {
@@ -150,126 +82,8 @@ impl FsStore {
         }
     }
 
-    /// `mkdir -p`, fsyncing the parent of every directory it creates.
-    /// Returns the directories it created, outermost first.
-    fn ensure_dir(&self, dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
-        let mut created = Vec::new();
-        self.ensure_dir_into(dir, &mut created)?;
-        Ok(created)
-    }
-
-    fn ensure_dir_into(&self, dir: &Path, created: &mut Vec<PathBuf>) -> Result<(), StoreError> {
-        // "" is the parent of a relative root such as `registry`: the
-        // current directory, which exists.
-        if dir.as_os_str().is_empty() || dir.is_dir() {
-            return Ok(());
-        }
-        if let Some(parent) = dir.parent() {
-            self.ensure_dir_into(parent, created)?;
-        }
-        match fs::create_dir(dir) {
-            Ok(()) => {
-                created.push(dir.to_path_buf());
-                if dir != self.root {
-                    self.share(dir, SHARED_DIR_MODE).map_err(self.io(dir))?;
-                }
-                if let Some(parent) = dir.parent() {
-                    let parent = if parent.as_os_str().is_empty() {
-                        Path::new(".")
-                    } else {
-                        parent
-                    };
-                    sync_dir(parent).map_err(self.io(parent))?;
-                }
-                Ok(())
-            }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
-            Err(e) => Err(self.io(dir)(e)),
-        }
-    }
-
-    /// Removes the directories a failed write created, if still empty, so
-    /// that a failure leaves the tree as it found it.
-    fn undo_dirs(created: &[PathBuf]) {
-        for dir in created.iter().rev() {
-            if fs::remove_dir(dir).is_err() {
-                break;
-            }
-        }
-    }
-
-    fn temp_path(&self, dir: &Path) -> PathBuf {
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        dir.join(format!("{TEMP_PREFIX}{}-{}-{n}x{nanos}", self.host, std::process::id()))
-    }
-
-    /// Writes `bytes` to a new temporary file in `dir` and fsyncs it.
-    fn write_temp(&self, dir: &Path, bytes: &[u8]) -> Result<PathBuf, StoreError> {
-        let tmp = self.temp_path(dir);
-        let result = (|| {
-            let mut f = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp)?;
-            self.share_file(&f)?;
-            f.write_all(bytes)?;
-            f.sync_all()
-        })();
-        match result {
-            Ok(()) => Ok(tmp),
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                Err(self.io(&tmp)(e))
-            }
-        }
-    }
-
-    /// Whether the registry is shared by a group: its root is
-    /// group-writable (`chmod g+w`, best with setgid: `chmod 2775`). Then
-    /// what the store creates is group-writable too, whatever the creator's
-    /// umask, as git does with `core.sharedRepository=group`. Asked at each
-    /// write (one `stat`), so a registry made shared later is honoured.
-    fn shared(&self) -> bool {
-        fs::metadata(&self.root).is_ok_and(|m| m.permissions().mode() & 0o020 != 0)
-    }
-
-    /// Gives a directory the store created the shared mode, if shared.
-    fn share(&self, dir: &Path, mode: u32) -> io::Result<()> {
-        if self.shared() {
-            fs::set_permissions(dir, fs::Permissions::from_mode(mode))?;
-        }
-        Ok(())
-    }
-
-    /// Gives a file the store created the shared mode, if shared (`fchmod`
-    /// ignores the umask, which `open`'s mode does not).
-    fn share_file(&self, file: &File) -> io::Result<()> {
-        if self.shared() {
-            file.set_permissions(fs::Permissions::from_mode(SHARED_FILE_MODE))?;
-        }
-        Ok(())
-    }
-
     fn parent_of<'a>(&self, path: &'a Path) -> &'a Path {
         path.parent().unwrap_or(Path::new("."))
-    }
-
-    /// Is this temporary file a leftover of a writer that is gone?
-    fn is_dead_leftover(&self, name: &str, path: &Path) -> bool {
-        let Some(rest) = name.strip_prefix(TEMP_PREFIX) else {
-            return false;
-        };
-        let mut parts = rest.rsplitn(3, '-');
-        let (_, pid, host) = (parts.next(), parts.next(), parts.next());
-        match (host, pid.and_then(|p| p.parse::<i32>().ok())) {
-            (Some(host), Some(pid)) if host == self.host => !process_alive(pid),
-            _ => fs::symlink_metadata(path)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > FOREIGN_LEFTOVER_AGE),
-        }
     }
 
     fn walk(&self, dir: &Path, key_prefix: &str, out: &mut Vec<String>) -> Result<(), StoreError> {
@@ -296,54 +110,6 @@ impl FsStore {
         }
         Ok(())
     }
-
-    fn sweep_dir(&self, dir: &Path, removed: &mut Vec<String>) -> Result<(), StoreError> {
-        let entries = match fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(self.io(dir)(e)),
-        };
-        let mut changed = false;
-        for entry in entries {
-            let entry = entry.map_err(self.io(dir))?;
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let file_type = entry.file_type().map_err(self.io(dir))?;
-            if file_type.is_dir() && !name.starts_with('.') {
-                self.sweep_dir(&path, removed)?;
-            } else if self.is_dead_leftover(&name, &path) {
-                match fs::remove_file(&path) {
-                    Ok(()) => {
-                        removed.push(path.display().to_string());
-                        changed = true;
-                    }
-                    Err(e) if e.kind() == ErrorKind::NotFound => {}
-                    Err(e) => return Err(self.io(&path)(e)),
-                }
-            }
-        }
-        if changed {
-            sync_dir(dir).map_err(self.io(dir))?;
-        }
-        Ok(())
-    }
-}
-
-fn describe_kind(kind: fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if kind.is_dir() {
-        "a directory"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_socket() {
-        "a socket"
-    } else {
-        "something else"
-    }
 }
 
 fn current_uid() -> u32 {
@@ -351,66 +117,9 @@ fn current_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-fn process_alive(pid: i32) -> bool {
-    // SAFETY: kill with signal 0 only checks for existence and permission.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 fn tag_of(bytes: &[u8]) -> PointerTag {
     let digest = Sha256::digest(bytes);
     PointerTag(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
-}
-
-/// A whole file mapped read-only, with every page mapped up front
-/// (`MAP_POPULATE`: one system call instead of a fault per 4 KB page).
-///
-/// Sound because the registry never changes a created file: objects are
-/// written to a temporary file and linked into place, never truncated or
-/// rewritten. Someone else truncating a model file *while* it is mapped
-/// would end the process with SIGBUS; the window is the few milliseconds a
-/// model takes to decode, and the size checked afterwards catches a file
-/// truncated before.
-struct MappedFile {
-    ptr: *mut libc::c_void,
-    len: usize,
-}
-
-impl MappedFile {
-    fn map(file: &File, len: usize) -> Option<MappedFile> {
-        use std::os::fd::AsRawFd;
-        // SAFETY: a fresh private read-only mapping of an open file; the
-        // result is checked before use and unmapped exactly once in Drop.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE | libc::MAP_POPULATE,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        (ptr != libc::MAP_FAILED).then_some(MappedFile { ptr, len })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` maps `len` readable bytes for as long as `self` lives.
-        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
-    }
-}
-
-impl Drop for MappedFile {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping made in `map`.
-        unsafe {
-            libc::munmap(self.ptr, self.len);
-        }
-    }
 }
 
 impl Store for FsStore {

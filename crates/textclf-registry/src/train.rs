@@ -1,19 +1,16 @@
-//! The trainer's work, as a library: load a dataset, run the grid search,
-//! and register the winner with everything needed to answer "which model
-//! is this?" later (scores, hyperparameters, data fingerprint, code, seed,
-//! who, how long). `main.rs` only parses arguments and prints.
+//! Training and registering: run the search, record everything needed to
+//! answer "which model is this?" later (scores, hyperparameters, data
+//! fingerprint, code, seed, who, how long), and save the winner.
 
 use registry_core::metrics::{ClassificationMetrics, Confusion};
+use registry_core::store::Store;
 use registry_core::{
-    AliasName, Bump, CodeInfo, DataFingerprint, ModelInfo, ModelMetadata, ModelName, ModelVersion, RegistryError,
+    AliasName, CodeInfo, DataFingerprint, ModelInfo, ModelMetadata, ModelVersion, Registry, RegistryError, VersionSlot,
 };
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
-use textclf::{Dataset, Grid, Progress, SearchConfig, SearchReport, TextClfError};
-
-/// The bundled training data, relative to the workspace root.
-pub const DEFAULT_DATA: &str = "fixtures/rotten_tomatoes_snippets.tsv";
+use textclf::{Dataset, Progress, SearchConfig, SearchReport, TextClfError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -21,31 +18,24 @@ pub enum TrainError {
     Data(#[from] TextClfError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    #[error(transparent)]
-    Open(#[from] registry_open::OpenError),
-    #[error("{0}")]
-    Grid(String),
 }
 
-/// What to train and where to register it.
+/// What to train, and what to record about it.
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
+    /// The labelled data to read.
     pub data: PathBuf,
-    /// Where the registry is: a directory or an s3:// URL.
-    pub registry: String,
-    pub open_options: registry_open::OpenOptions,
-    /// Exact version; `None`: `bump` the highest existing one.
-    pub version: Option<ModelVersion>,
-    pub bump: Bump,
+    /// The data's path as the user gave it, for the lineage (default: `data`).
+    pub data_as_given: Option<String>,
+    /// The version to save as: exact, or the next one after a bump.
+    pub slot: VersionSlot,
     pub search: SearchConfig,
     pub description: Option<String>,
     pub tags: BTreeMap<String, String>,
-    /// The registry's model to save into (`None`: its default model).
-    pub model: Option<ModelName>,
     /// The grid file given (`--grid`), recorded with its digest.
     pub grid_file: Option<PathBuf>,
-    /// Signs the new version as it is saved (`--sign-key`).
-    pub signer: Option<std::sync::Arc<dyn registry_core::VersionSigner>>,
+    /// The program that trained (recorded in the lineage).
+    pub code: CodeInfo,
 }
 
 /// What happened.
@@ -60,50 +50,6 @@ pub struct TrainOutcome {
     pub location: String,
     pub seconds: f64,
     pub latest: Option<ModelVersion>,
-}
-
-/// The bundled data, found from the current directory or from the source
-/// tree this binary was built from (so `cargo run -p trainer` works from
-/// any directory of the checkout).
-pub fn resolve_data(path: &Path) -> PathBuf {
-    if path.exists() || path != Path::new(DEFAULT_DATA) {
-        return path.to_path_buf();
-    }
-    let from_source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(DEFAULT_DATA);
-    if from_source.exists() {
-        from_source
-    } else {
-        path.to_path_buf()
-    }
-}
-
-/// Reads a grid: JSON (`.json`), or TOML with a `grid` array of sub-grids.
-pub fn load_grid(path: &Path) -> Result<Grid, TrainError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| TrainError::Grid(format!("cannot read grid {}: {e}", path.display())))?;
-    if path.extension().is_some_and(|e| e == "json") {
-        return Grid::from_json(&text).map_err(|e| TrainError::Grid(format!("{}: {e}", path.display())));
-    }
-    #[derive(serde::Deserialize)]
-    struct TomlGrid {
-        grid: Grid,
-    }
-    toml::from_str::<TomlGrid>(&text)
-        .map(|g| g.grid)
-        .map_err(|e| TrainError::Grid(format!("{}: invalid grid: {e}", path.display())))
-}
-
-fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
 }
 
 /// What a grid search found, as the registry records it: the model type,
@@ -169,20 +115,18 @@ pub fn search_info(model: &textclf::TextClassifier, report: &SearchReport, searc
     info
 }
 
-/// Trains, selects, and registers a new version. Nothing is written to the
-/// registry unless training succeeds, and an explicit version that already
-/// exists is refused before any training starts.
-pub fn train_and_register(
+/// Trains, selects, and registers a new version in `registry` (which signs
+/// it if it has a signer). Nothing is written unless training succeeds, and
+/// an explicit version that already exists is refused before any training
+/// starts.
+pub fn train_and_register<S: Store>(
+    registry: &Registry<S>,
     options: &TrainOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<TrainOutcome, TrainError> {
     let started = Instant::now();
-    let data = Dataset::load(&resolve_data(&options.data))?;
-    let mut registry = registry_open::open(&options.registry, &options.open_options)?.for_model(options.model.clone());
-    if let Some(signer) = &options.signer {
-        registry = registry.with_signer(signer.clone());
-    }
-    if let Some(v) = &options.version
+    let data = Dataset::load(&options.data)?;
+    if let VersionSlot::Exact(v) = &options.slot
         && registry.list_versions()?.contains(v)
     {
         return Err(RegistryError::VersionExists {
@@ -202,24 +146,25 @@ pub fn train_and_register(
         name: data.name.clone(),
         sha256: data.sha256.clone(),
         rows: data.len() as u64,
-        path: Some(options.data.display().to_string()),
-        size: std::fs::metadata(resolve_data(&options.data)).ok().map(|m| m.len()),
+        path: Some(
+            options
+                .data_as_given
+                .clone()
+                .unwrap_or_else(|| options.data.display().to_string()),
+        ),
+        size: std::fs::metadata(&options.data).ok().map(|m| m.len()),
     });
     if let Some(grid) = &options.grid_file {
         info.lineage.grid_path = Some(grid.display().to_string());
         info.lineage.grid_sha256 = std::fs::read(grid).ok().map(|b| registry_core::sha256_hex(&b));
     }
-    info.lineage.code = Some(CodeInfo {
-        name: "trainer".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: git_commit(),
-    });
+    info.lineage.code = Some(options.code.clone());
     info.lineage.parent_version = registry.resolve(&AliasName::latest()).ok().map(|r| r.version);
     info.lineage.duration_seconds = Some(started.elapsed().as_secs_f64());
 
-    let metadata = match &options.version {
-        Some(v) => registry.save_model(v, &model, info)?,
-        None => registry.save_next(options.bump, &model, info)?,
+    let metadata = match &options.slot {
+        VersionSlot::Exact(v) => registry.save_model(v, &model, info)?,
+        VersionSlot::Next(bump) => registry.save_next(*bump, &model, info)?,
     };
     Ok(TrainOutcome {
         location: registry.version_location(&metadata.version),

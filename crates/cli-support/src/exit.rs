@@ -1,27 +1,7 @@
-//! How every modelreg binary (`trainer`, `predictor`, `registry`) ends.
-//!
-//! A command fails with a [`Failure`]: a message for a person and an
-//! [`Exit`] code for a script. The codes mean the same in every binary
-//! (and are listed in the README), so a CI job can tell "the gate said no"
-//! from "the registry is damaged":
-//!
-//! | code | [`Exit`] | meaning |
-//! |---:|---|---|
-//! | 0 | | success |
-//! | 1 | `Refused` | the registry's rules said no: the version exists, the alias was moved by someone else, the promotion gate refused, nothing to roll back |
-//! | 2 | `Usage` | bad arguments or input: an invalid version, alias or location, unreadable or malformed data (clap's own usage errors are 2 too) |
-//! | 3 | `NotFound` | no such version or alias, or no versions yet |
-//! | 4 | `Integrity` | damage: a digest mismatch, invalid metadata, a model that does not decode, `verify` found problems |
-//! | 5 | `Io` | storage could not be read or written: permissions, a full disk, the network |
-//!
-//! ```
-//! use cli_errors::{Exit, Failure};
-//! let f = Failure::new(Exit::NotFound, "version 9.9.9 not found");
-//! assert_eq!(f.exit as u8, 3);
-//! ```
+//! How a command ends: a [`Failure`] is a message for a person and an
+//! [`Exit`] code for a script; see the crate docs for the table.
 
-use registry_core::RegistryError;
-use registry_core::store::StoreError;
+use registry_core::{ErrorKind, RegistryError};
 use registry_open::OpenError;
 use std::process::ExitCode;
 
@@ -82,50 +62,22 @@ impl Failure {
     }
 }
 
-/// The kind of failure a registry error is.
+/// The exit code of a registry error: its kind's (registry-core's one
+/// table, [`registry_core::ErrorKind::exit_code`]).
 pub fn exit_for(error: &RegistryError) -> Exit {
-    use RegistryError as E;
-    match error {
-        E::InvalidVersion { .. }
-        | E::InvalidAlias { .. }
-        | E::InvalidTarget { .. }
-        | E::InvalidMetric { .. }
-        | E::InvalidModelName { .. }
-        | E::InvalidUri { .. }
-        | E::InvalidFiles { .. }
-        | E::Encode { .. } => Exit::Usage,
-        E::ReservedAlias { .. }
-        | E::VersionExists { .. }
-        | E::AliasConflict { .. }
-        | E::NothingToRollBack { .. }
-        | E::NotAnEarlierTarget { .. }
-        | E::PromotionRefused { .. }
-        | E::OutputExists { .. }
-        | E::AlreadySigned { .. }
-        | E::NoArtifact { .. } => Exit::Refused,
-        E::VersionNotFound { .. }
-        | E::AliasNotFound { .. }
-        | E::Empty { .. }
-        | E::OnlyPreReleases { .. }
-        | E::NoRegistry { .. }
-        | E::ModelNotFound { .. }
-        | E::AliasDeleted { .. }
-        | E::FileNotFound { .. } => Exit::NotFound,
-        E::IntegrityMismatch { .. }
-        | E::InvalidMetadata { .. }
-        | E::InvalidModel { .. }
-        | E::Decode { .. }
-        | E::SignatureRefused { .. }
-        | E::CommitLost { .. } => Exit::Integrity,
-        E::UnsupportedFormat { .. } | E::SignatureRequired { .. } => Exit::Usage,
-        E::LatestNotMoved { source, .. } => exit_for(source),
-        E::Store(store) => match store {
-            StoreError::NotFound { .. } => Exit::NotFound,
-            StoreError::AlreadyExists { .. } | StoreError::Conflict { .. } => Exit::Refused,
-            StoreError::InvalidKey { .. } => Exit::Usage,
-            StoreError::Unsafe { .. } | StoreError::TooLarge { .. } => Exit::Integrity,
-            StoreError::Remote { .. } | StoreError::Io { .. } => Exit::Io,
-        },
+    Exit::of(error.kind())
+}
+
+impl Exit {
+    /// The code of `kind`.
+    pub fn of(kind: ErrorKind) -> Exit {
+        match kind.exit_code() {
+            1 => Exit::Refused,
+            2 => Exit::Usage,
+            3 => Exit::NotFound,
+            4 => Exit::Integrity,
+            _ => Exit::Io,
+        }
     }
 }
 
@@ -139,8 +91,7 @@ impl From<OpenError> for Failure {
     fn from(e: OpenError) -> Self {
         match e {
             OpenError::Registry(e) => e.into(),
-            OpenError::S3Setup { .. } => Failure::new(Exit::Io, e.to_string()),
-            other => Failure::usage(other.to_string()),
+            other => Failure::new(Exit::of(other.kind()), other.to_string()),
         }
     }
 }
@@ -210,6 +161,7 @@ pub fn finish_as(outcome: Result<(), Failure>, json: bool) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use registry_core::store::StoreError;
 
     #[test]
     fn control_and_bidi_characters_are_escaped() {

@@ -1,0 +1,282 @@
+//! Following an alias: the decisions every follower makes, whatever it
+//! serves and however it waits (model-server on a tokio interval, the
+//! Python package in a thread). As tantivy keeps its `ReloadPolicy` in the
+//! library, the rules live here once:
+//!
+//! * a poll reads the alias pointer conditionally (on S3 a GET that
+//!   transfers nothing while it is unchanged) and compares its target,
+//!   version *and* metadata digest, with what is served;
+//! * a new target is loaded by the caller and swapped in only once it
+//!   loaded ([`AliasFollower::loaded`]); the previous target is kept, so an
+//!   alias flipping back swaps without loading ([`Poll::SwapBack`]);
+//! * a target that fails to load is not retried until the alias moves
+//!   again, and each failure (of a target, or of reading the alias for one
+//!   reason) is reported once, not once per poll ([`AliasFollower::failed`]);
+//! * a load that finds the alias moved meanwhile settles nothing, so the
+//!   next poll reads the pointer again ([`AliasFollower::moved`]).
+//!
+//! ```
+//! use registry_core::follow::{AliasFollower, Poll};
+//! use registry_core::store::MemoryStore;
+//! use registry_core::{Expect, ModelInfo, Registry};
+//!
+//! let registry = Registry::open_store(MemoryStore::new())?;
+//! let (v1, v2) = ("1.0.0".parse()?, "1.0.1".parse()?);
+//! registry.save_model(&v1, &"one", ModelInfo::default())?;
+//! registry.save_model(&v2, &"two", ModelInfo::default())?;
+//! let production = "production".parse()?;
+//! registry.set_alias(&production, &v1, Expect::Nothing)?;
+//!
+//! let (mut follower, first) = AliasFollower::start(&registry, production.clone())?;
+//! assert_eq!(first.version, v1);              // load it, then:
+//! follower.loaded(first);
+//! assert_eq!(follower.poll(&registry), Poll::Unchanged);
+//!
+//! registry.set_alias(&production, &v2, Expect::Anything)?;
+//! let Poll::Load(next) = follower.poll(&registry) else { panic!() };
+//! assert_eq!(next.version, v2);               // load it; it failed:
+//! assert!(follower.failed(&next, "disk error"));         // reported once,
+//! assert_eq!(follower.poll(&registry), Poll::Unchanged); // not retried
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use crate::error::Result;
+use crate::names::{AliasName, ModelVersion};
+use crate::registry::Registry;
+use crate::store::{PointerTag, Store};
+
+/// A version as an alias named it: the version and the digest of its
+/// metadata, which together identify the bytes served.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FollowTarget {
+    pub version: ModelVersion,
+    pub metadata_sha256: String,
+}
+
+/// What a poll asks the caller to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Poll {
+    /// Nothing: the alias is as it was, names what is served, or names a
+    /// target that already failed.
+    Unchanged,
+    /// Load this target, then call [`AliasFollower::loaded`],
+    /// [`AliasFollower::failed`] or [`AliasFollower::moved`].
+    Load(FollowTarget),
+    /// The alias names the target served before the current one: swap the
+    /// kept model back in (no load), then call [`AliasFollower::loaded`].
+    SwapBack(FollowTarget),
+    /// The alias could not be read; `first` is true the first time this
+    /// reason is seen (log and count it then).
+    Unreadable { reason: String, first: bool },
+}
+
+/// The state of one follower: what is served, what was served before, what
+/// failed, and the pointer's tag as last settled.
+#[derive(Debug, Clone)]
+pub struct AliasFollower {
+    alias: AliasName,
+    current: Option<FollowTarget>,
+    previous: Option<FollowTarget>,
+    /// The target (or `Err(reason)`: the alias read) that last failed.
+    failed: Option<std::result::Result<FollowTarget, String>>,
+    /// The tag sent with each poll: the pointer as last settled.
+    known: Option<PointerTag>,
+    /// The tag of the pointer the pending [`Poll`] came from.
+    pending: Option<PointerTag>,
+}
+
+impl AliasFollower {
+    /// A follower of `alias` and the target to load first; the caller loads
+    /// it and calls [`AliasFollower::loaded`] (a failure here is the
+    /// caller's to report: nothing is served yet).
+    pub fn start<S: Store>(registry: &Registry<S>, alias: AliasName) -> Result<(AliasFollower, FollowTarget)> {
+        let record = registry.resolve(&alias)?;
+        let follower = AliasFollower {
+            alias,
+            current: None,
+            previous: None,
+            failed: None,
+            known: None,
+            pending: None,
+        };
+        let target = FollowTarget {
+            version: record.version,
+            metadata_sha256: record.metadata_sha256,
+        };
+        Ok((follower, target))
+    }
+
+    /// The alias followed.
+    pub fn alias(&self) -> &AliasName {
+        &self.alias
+    }
+
+    /// The target served now, once one has loaded.
+    pub fn current(&self) -> Option<&FollowTarget> {
+        self.current.as_ref()
+    }
+
+    /// One poll of the alias: what the caller should do now.
+    pub fn poll<S: Store>(&mut self, registry: &Registry<S>) -> Poll {
+        let (record, tag) = match registry.resolve_if_changed(&self.alias, self.known.as_ref()) {
+            Ok(None) => return Poll::Unchanged,
+            Ok(Some(found)) => found,
+            Err(e) => {
+                let reason = e.to_string();
+                let first = self.failed.as_ref() != Some(&Err(reason.clone()));
+                self.failed = Some(Err(reason.clone()));
+                return Poll::Unreadable { reason, first };
+            }
+        };
+        let target = FollowTarget {
+            version: record.version,
+            metadata_sha256: record.metadata_sha256,
+        };
+        if self.current.as_ref() == Some(&target) {
+            // Back on what is served: a target that failed before is worth
+            // another try when the alias moves to it again.
+            self.known = Some(tag);
+            self.failed = None;
+            return Poll::Unchanged;
+        }
+        if self.failed.as_ref() == Some(&Ok(target.clone())) {
+            self.known = Some(tag);
+            return Poll::Unchanged;
+        }
+        self.pending = Some(tag);
+        if self.previous.as_ref() == Some(&target) {
+            return Poll::SwapBack(target);
+        }
+        Poll::Load(target)
+    }
+
+    /// `target` loaded and is served now; what was served becomes the
+    /// previous target.
+    pub fn loaded(&mut self, target: FollowTarget) {
+        if let Some(tag) = self.pending.take() {
+            self.known = Some(tag);
+        }
+        self.previous = self.current.replace(target);
+        self.failed = None;
+    }
+
+    /// `target` could not be loaded: it is not retried until the alias
+    /// moves again. True if this failure is new (log and count it).
+    pub fn failed(&mut self, target: &FollowTarget, _reason: &str) -> bool {
+        if let Some(tag) = self.pending.take() {
+            self.known = Some(tag);
+        }
+        let first = self.failed.as_ref() != Some(&Ok(target.clone()));
+        self.failed = Some(Ok(target.clone()));
+        first
+    }
+
+    /// The load found the alias moved meanwhile (the version's metadata no
+    /// longer matches the digest the alias named): nothing is settled, so
+    /// the next poll reads the pointer again.
+    pub fn moved(&mut self) {
+        self.pending = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Expect;
+    use crate::store::MemoryStore;
+    use crate::{ModelInfo, RegistryError};
+
+    fn registry() -> (Registry<MemoryStore>, AliasName) {
+        let registry = Registry::open_store(MemoryStore::new()).unwrap();
+        for v in ["1.0.0", "1.0.1", "1.0.2"] {
+            registry
+                .save_model(&v.parse().unwrap(), &v, ModelInfo::default())
+                .unwrap();
+        }
+        let alias: AliasName = "production".parse().unwrap();
+        registry
+            .set_alias(&alias, &"1.0.0".parse().unwrap(), Expect::Nothing)
+            .unwrap();
+        (registry, alias)
+    }
+
+    fn point(registry: &Registry<MemoryStore>, alias: &AliasName, v: &str) {
+        registry
+            .set_alias(alias, &v.parse().unwrap(), Expect::Anything)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_move_is_loaded_once_and_a_flip_back_swaps_without_loading() {
+        let (registry, alias) = registry();
+        let (mut f, first) = AliasFollower::start(&registry, alias.clone()).unwrap();
+        f.loaded(first);
+        assert_eq!(f.poll(&registry), Poll::Unchanged);
+        assert_eq!(f.poll(&registry), Poll::Unchanged);
+        point(&registry, &alias, "1.0.1");
+        let Poll::Load(t) = f.poll(&registry) else { panic!() };
+        assert_eq!(t.version.to_string(), "1.0.1");
+        f.loaded(t);
+        assert_eq!(f.poll(&registry), Poll::Unchanged);
+        point(&registry, &alias, "1.0.0");
+        let Poll::SwapBack(t) = f.poll(&registry) else { panic!() };
+        assert_eq!(t.version.to_string(), "1.0.0");
+        f.loaded(t);
+        assert_eq!(f.current().map(|t| t.version.to_string()).as_deref(), Some("1.0.0"));
+    }
+
+    #[test]
+    fn a_failed_target_is_reported_once_and_retried_when_the_alias_returns_to_it() {
+        let (registry, alias) = registry();
+        let (mut f, first) = AliasFollower::start(&registry, alias.clone()).unwrap();
+        f.loaded(first);
+        point(&registry, &alias, "1.0.1");
+        let Poll::Load(bad) = f.poll(&registry) else { panic!() };
+        assert!(f.failed(&bad, "broken"));
+        for _ in 0..3 {
+            assert_eq!(f.poll(&registry), Poll::Unchanged);
+        }
+        // Away and back: worth another try.
+        point(&registry, &alias, "1.0.0");
+        assert_eq!(f.poll(&registry), Poll::Unchanged);
+        point(&registry, &alias, "1.0.1");
+        assert_eq!(f.poll(&registry), Poll::Load(bad.clone()));
+        assert!(f.failed(&bad, "broken"), "a new failure after the alias moved");
+    }
+
+    #[test]
+    fn an_unreadable_alias_is_reported_once_per_reason() {
+        let (registry, alias) = registry();
+        let (mut f, first) = AliasFollower::start(&registry, alias.clone()).unwrap();
+        f.loaded(first);
+        registry.delete_alias(&alias, Expect::Anything).unwrap();
+        let firsts: Vec<bool> = (0..3)
+            .map(|_| match f.poll(&registry) {
+                Poll::Unreadable { first, .. } => first,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(firsts, [true, false, false]);
+        point(&registry, &alias, "1.0.2");
+        assert!(matches!(f.poll(&registry), Poll::Load(t) if t.version.to_string() == "1.0.2"));
+    }
+
+    #[test]
+    fn a_load_caught_mid_move_reads_the_pointer_again() {
+        let (registry, alias) = registry();
+        let (mut f, first) = AliasFollower::start(&registry, alias.clone()).unwrap();
+        f.loaded(first);
+        point(&registry, &alias, "1.0.1");
+        let Poll::Load(t) = f.poll(&registry) else { panic!() };
+        f.moved();
+        // Unsettled: the same pointer is read again and asked for again.
+        assert_eq!(f.poll(&registry), Poll::Load(t));
+    }
+
+    #[test]
+    fn starting_on_a_missing_alias_is_the_registry_error() {
+        let (registry, _) = registry();
+        let err = AliasFollower::start(&registry, "staging".parse().unwrap()).unwrap_err();
+        assert!(matches!(err, RegistryError::AliasNotFound { .. }), "{err}");
+    }
+}

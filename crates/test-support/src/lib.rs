@@ -1,0 +1,44 @@
+//! Helpers the workspace's tests share, so each is written once: the local
+//! S3 test server (`eval "$(.ci/s3-test-server)"` sets its variables) and
+//! prefixes no other test run uses. A dev-dependency only; it depends on no
+//! crate of the workspace, so any crate's tests can use it.
+//!
+//! ```
+//! let a = test_support::unique("story");
+//! let b = test_support::unique("story");
+//! assert!(a.starts_with("story-") && a != b);
+//! ```
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A name no other test (in this process or another) uses: `name`, the
+/// process id, the time, and a counter.
+pub fn unique(name: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{name}-{}-{nanos:x}-{n}", std::process::id())
+}
+
+/// The local S3 server's address; a test that needs it fails with how to
+/// start one.
+pub fn s3_endpoint() -> String {
+    std::env::var("MODELREG_S3_TEST_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "the S3 tests need a local S3 server: run `eval \"$(.ci/s3-test-server)\"` first (it sets MODELREG_S3_TEST_ENDPOINT)"
+        )
+    })
+}
+
+/// The test bucket (`MODELREG_S3_TEST_BUCKET`, default `modelreg-test`).
+pub fn s3_bucket() -> String {
+    std::env::var("MODELREG_S3_TEST_BUCKET").unwrap_or_else(|_| "modelreg-test".to_string())
+}
+
+/// A fresh registry location in the test bucket: `s3://BUCKET/NAME-...`.
+pub fn s3_registry(name: &str) -> String {
+    format!("s3://{}/{}", s3_bucket(), unique(name))
+}
