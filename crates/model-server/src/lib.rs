@@ -10,6 +10,34 @@
 //! * [`metrics`] keeps what `/metrics` shows.
 //!
 //! `main.rs` parses arguments and calls [`run`].
+//!
+//! ```
+//! use registry_core::{Expect, ModelInfo, Registry};
+//! use std::sync::Arc;
+//! use textclf::{ClassifierConfig, TextClassifier, VectorizerConfig};
+//!
+//! // A registry whose production alias names a text classifier.
+//! let dir = tempfile::tempdir()?;
+//! let root = dir.path().join("registry");
+//! let texts = ["a great film", "great fun", "a dull film", "dull and slow"];
+//! let labels: Vec<String> = ["pos", "pos", "neg", "neg"].iter().map(|s| s.to_string()).collect();
+//! let model = TextClassifier::fit(&texts, &labels, VectorizerConfig::default(),
+//!     ClassifierConfig::MultinomialNb { alpha: 1.0 })?;
+//! let info = ModelInfo { model_type: Some(textclf::model_type()), ..ModelInfo::default() };
+//! let writer = Registry::open(&root)?;
+//! writer.save_model(&"1.0.0".parse()?, &model, info)?;
+//! writer.set_alias(&"production".parse()?, &"1.0.0".parse()?, Expect::Nothing)?;
+//!
+//! // Serve it on a free port until the shutdown future resolves (here: at once).
+//! let registry = Arc::new(registry_open::open(root.to_str().unwrap(), &Default::default())?);
+//! let runtime = tokio::runtime::Runtime::new()?;
+//! runtime.block_on(async {
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//!     model_server::run(registry.clone(), model_server::Options::default(), listener, async {}).await
+//! })?;
+//! drop(runtime);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod api;
 pub mod follow;

@@ -435,6 +435,46 @@ fn sigterm_drains_and_exits_zero_with_one_log_line_per_event() {
     assert_eq!(events, ["start", "reload", "shutdown"], "{log}");
 }
 
+/// What every tool says of a version it cannot serve, the server says at
+/// start-up with the same exit code (the error kind's): an undecodable
+/// model is damage (4, it exited 2 before), another model type is bad input
+/// (2, named by type).
+#[test]
+fn a_version_it_cannot_serve_is_refused_at_start_with_the_tools_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = two_versions(dir.path());
+    let registry = Registry::open(&root).unwrap();
+    let broken = ModelInfo {
+        model_type: Some(textclf::model_type()),
+        ..ModelInfo::default()
+    };
+    registry.save_model(&v("1.0.2"), &vec![7u8; 100], broken).unwrap();
+    let sklearn = ModelInfo {
+        model_type: Some("sklearn".into()),
+        ..ModelInfo::default()
+    };
+    let file = NewFile {
+        path: "model.joblib".into(),
+        bytes: b"joblib".to_vec(),
+    };
+    registry.save_files(&v("1.0.3"), &[file], sklearn).unwrap();
+    for (version, code, says) in [
+        ("1.0.2", 4, "not a textclf model this build can read"),
+        ("1.0.3", 2, "holds a sklearn model"),
+        ("9.9.9", 3, "not found"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_model-server"))
+            .args(["--registry", root.to_str().unwrap(), "--version", version])
+            .args(["--listen", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{version}: {err}");
+        assert!(err.contains(says) && err.contains(version), "{version}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
 unsafe extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;

@@ -17,6 +17,29 @@
 //! [`KeySigner`] and [`TrustedKeys`] plug into `registry_core::Registry`
 //! (`with_signer`, `with_signature_check`); the cryptography is RustCrypto's
 //! (`p256`, `p384`, `p521`, `ecdsa`, `sha2`), nothing here is hand-written.
+//!
+//! ```
+//! use model_sign::{KeySigner, TrustedKeys};
+//! use registry_core::store::MemoryStore;
+//! use registry_core::{ModelInfo, Registry, RegistryError};
+//! use std::{path::Path, sync::Arc};
+//!
+//! // The test suite's throwaway keys (`openssl ecparam -name prime256v1 -genkey`).
+//! let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/keys");
+//! let signer = Arc::new(KeySigner::from_file(&keys.join("p256.pem"), None)?);
+//! let writer = Registry::open_store(MemoryStore::new())?.with_signer(signer);
+//! writer.save_model(&"1.0.0".parse()?, &"weights", ModelInfo::default())?;
+//!
+//! // A reader with the signer's public key accepts it; with another key, not.
+//! let trusted = TrustedKeys::from_files(&[keys.join("p256.pub.pem")])?;
+//! let reader = writer.with_model(None).with_signature_check(Arc::new(trusted));
+//! assert!(reader.metadata(&"1.0.0".parse()?).is_ok());
+//! let others = TrustedKeys::from_files(&[keys.join("other.pub.pem")])?;
+//! let stranger = writer.with_model(None).with_signature_check(Arc::new(others));
+//! let refused = stranger.metadata(&"1.0.0".parse()?).unwrap_err();
+//! assert!(matches!(refused, RegistryError::SignatureRefused { .. }), "{refused}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod bundle;
 mod keys;

@@ -8,6 +8,17 @@
 //! turning objects into bytes (pickle, joblib, a custom serializer),
 //! following an alias in a background thread, the exceptions' classes, the
 //! documented API. See docs/PYTHON.md.
+//!
+//! What it gives Python (a PyO3 extension, so this example is Python's;
+//! `.ci/python` runs the package's own tests and examples):
+//!
+//! ```python
+//! import modelreg
+//!
+//! registry = modelreg.Registry("registry")
+//! registry.save_model("1.0.0", {"weights": [1, 2]}, {"test_score": 0.91})
+//! model, metadata = registry.get_latest_model()   # digests checked before unpickling
+//! ```
 
 use pyo3::prelude::*;
 

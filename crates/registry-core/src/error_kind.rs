@@ -26,11 +26,12 @@ pub enum ErrorKind {
     /// The promotion gate (`--if-better`, a deprecated version) refused the move.
     PromotionRefused,
     /// The registry's rules said no otherwise: a reserved alias,
-    /// nothing to roll back, already signed, no single model file.
+    /// nothing to roll back, already signed.
     Refused,
     /// The destination of a `get` exists.
     OutputExists,
-    /// No such registry, model, version, alias or file.
+    /// No such registry, model, version, alias or file (or no single model
+    /// file in a version of several files).
     NotFound,
     /// Stored bytes do not match their digests, or are not a valid document
     /// or model.
@@ -142,10 +143,11 @@ impl RegistryError {
             E::ReservedAlias { .. }
             | E::NothingToRollBack { .. }
             | E::NotAnEarlierTarget { .. }
-            | E::AlreadySigned { .. }
-            | E::NoArtifact { .. } => K::Refused,
+            | E::AlreadySigned { .. } => K::Refused,
             E::OutputExists { .. } => K::OutputExists,
-            E::ModelNotFound { .. }
+            // No single model file to decode: what was asked for is not there.
+            E::NoArtifact { .. }
+            | E::ModelNotFound { .. }
             | E::VersionNotFound { .. }
             | E::AliasNotFound { .. }
             | E::AliasDeleted { .. }

@@ -10,6 +10,23 @@
 //! triples the build time of the workspace, and most users keep the registry
 //! on a local disk. A default build refuses an `s3://` location with a message
 //! that says how to get a build that accepts it.
+//!
+//! ```
+//! use registry_open::{OpenOptions, open, open_existing};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let location = dir.path().join("registry");
+//! let location = location.to_str().unwrap();
+//! // A directory: nothing is created until the first save.
+//! let registry = open(location, &OpenOptions::default())?;
+//! assert!(registry.list_versions()?.is_empty());
+//! // Commands that read refuse a location with no registry.
+//! assert!(open_existing(location, &OpenOptions::default()).is_err());
+//! // A location that is neither a path nor s3://bucket/prefix is refused by name.
+//! let err = open("gs://bucket/models", &OpenOptions::default()).unwrap_err();
+//! assert!(err.to_string().contains("unsupported scheme"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #[cfg(feature = "s3")]
 pub mod s3;

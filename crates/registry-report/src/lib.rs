@@ -19,6 +19,23 @@
 //! Why server-side SVG rather than a charting library: one point per version
 //! is a few hundred bytes each, the browser draws 2,000 SVG circles in
 //! milliseconds, and no 100 KB library needs to be inlined.
+//!
+//! ```
+//! use registry_core::store::MemoryStore;
+//! use registry_core::{ModelInfo, Registry};
+//! use registry_report::{ReportData, render_html};
+//!
+//! let registry = Registry::open_store(MemoryStore::new())?;
+//! let info = ModelInfo { test_score: Some(0.91), ..ModelInfo::default() };
+//! registry.save_model(&"1.0.0".parse()?, &"weights", info)?;
+//!
+//! let data = ReportData::collect(&registry)?;
+//! let page = render_html(&data);
+//! assert!(page.starts_with("<!doctype html>") && page.contains("1.0.0"));
+//! let card = data.card(&data.versions[0]).to_markdown();
+//! assert!(card.starts_with("# Model card: version 1.0.0"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod card;
 mod html;
