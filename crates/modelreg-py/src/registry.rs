@@ -175,7 +175,10 @@ impl NativeRegistry {
         let reg = registry_open::open(location, &OpenOptions { s3_endpoint })
             .and_then(|reg| registry_open::with_trusted_keys(reg, &trusted_keys))
             .map_err(errors::open)?
-            .for_model(model);
+            .for_model(model)
+            // The same validator as the CLI's: promotions and verify refuse
+            // undecodable classifiers, and files cannot pose as one.
+            .with_validator(textclf_registry::validator());
         Ok(NativeRegistry { reg })
     }
 

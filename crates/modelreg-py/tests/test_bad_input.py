@@ -132,3 +132,26 @@ def test_every_error_kind_has_its_class():
         assert name in errors.__all__, name
     assert issubclass(modelreg.VersionExists, errors.Refused)
     assert issubclass(modelreg.AliasConflict, errors.Refused)
+
+
+def test_bytes_a_serializer_cannot_decode_are_an_integrity_error(reg):
+    # Consistent digests, but not a pickle: the serializer's own exception
+    # (pickle.UnpicklingError, ...) never leaks; it is the __cause__.
+    reg.save_model("1.0.0", b"definitely not a pickle", serializer="bytes")
+    with pytest.raises(modelreg.IntegrityError, match="version 1.0.0: the pickle serializer cannot decode") as err:
+        reg.get_model("1.0.0", serializer="pickle")
+    assert err.value.code == "decode"
+    assert err.value.__cause__ is not None
+
+    class Broken:
+        name = "broken"
+
+        def dumps(self, obj):
+            return b"x"
+
+        def loads(self, data):
+            raise ValueError("no")
+
+    reg.save_model("1.0.1", "anything", serializer=Broken())
+    with pytest.raises(modelreg.IntegrityError, match="custom:broken serializer cannot decode.*ValueError: no"):
+        reg.get_model("1.0.1", serializer=Broken())

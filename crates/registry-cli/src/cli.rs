@@ -24,11 +24,12 @@ pub enum Command {
     Get {
         /// A version, an alias, or models:/NAME@ALIAS / models:/NAME/VERSION.
         target: String,
-        /// Where to write: a file (single-file version; into it if it is a
-        /// directory), a new directory (several files), or - for stdout.
+        /// Where to write: a file (single-file version), a new directory
+        /// (several files), or - for stdout.
         #[arg(long)]
         out: PathBuf,
-        /// Replace what is at --out.
+        /// Replace what is at --out: a regular file, or a directory a
+        /// previous `registry get` wrote (anything else is refused).
         #[arg(long)]
         force: bool,
     },

@@ -33,7 +33,10 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
     }
     if let Command::Add(args) = &cli.command {
         // The only command that may create the registry and the model.
-        let mut registry = cli.registry.open_model(None)?;
+        let mut registry = cli
+            .registry
+            .open_model(None)?
+            .with_validator(textclf_registry::validator());
         if let Some(signer) = args.sign.signer()? {
             registry = registry.with_signer(signer);
         }

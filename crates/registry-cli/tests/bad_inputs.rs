@@ -413,6 +413,13 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
         ),
         case("add a FIFO", "registry", &["add", &fifo], 2, "FIFO"),
         case(
+            "add files labelled as the trainer's model type",
+            "registry",
+            &["add", &a_file, "--type", &textclf::model_type()],
+            2,
+            "registered files cannot carry it",
+        ),
+        case(
             "add with a metadata typo",
             "registry",
             &["add", &model_file, "--metadata", &typo],

@@ -301,3 +301,115 @@ fn text_from_the_registry_reaches_the_terminal_escaped() {
         assert!(text.contains("\\u{1b}"), "{args:?}: {text}");
     }
 }
+
+/// Rewrites version `v`'s metadata to declare a `size`-byte model (sealed
+/// again, so its own digest is consistent) and, with `sparse`, makes its
+/// model file a sparse file of that size (a few KB on disk).
+fn declare_size(reg: &Path, v: &str, size: u64, sparse: bool) {
+    let dir = reg.join("versions").join(v);
+    let md_path = dir.join("metadata.json");
+    let bytes = std::fs::read(&md_path).unwrap();
+    let mut md = registry_core::ModelMetadata::from_json(&bytes, "test").unwrap();
+    md.artifact.as_mut().unwrap().size = size;
+    let sealed = md.seal().unwrap();
+    std::fs::remove_file(&md_path).unwrap();
+    std::fs::write(&md_path, sealed).unwrap();
+    if sparse {
+        let model = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join("model.bin"))
+            .unwrap();
+        model.set_len(size).unwrap();
+    }
+}
+
+/// A version whose metadata declares 3 GiB: every reader checks the size
+/// against the stored file before it reserves or maps anything, and a
+/// classifier over textclf's cap is refused before a byte is read. Under a
+/// 512 MB address-space limit nothing aborts ("memory allocation of
+/// 3221225472 bytes failed", exit 134, before the fix).
+#[test]
+fn a_declared_size_is_checked_before_anything_is_reserved() {
+    const HUGE: u64 = 3 << 30;
+    let (dir, reg, good) = registry_with_a_model();
+    seal(&reg, &"2.0.0".parse().unwrap(), good.clone());
+    seal(&reg, &"2.0.1".parse().unwrap(), good);
+    declare_size(&reg, "2.0.0", HUGE, false); // the file is the real, small model
+    declare_size(&reg, "2.0.1", HUGE, true); // the file is 3 GiB of holes
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let cases: &[(&str, Vec<String>, &[i32], &str)] = &[
+        (
+            "predictor",
+            vec!["--version".into(), "2.0.0".into(), "x".into()],
+            &[4],
+            "declares 3221225472",
+        ),
+        (
+            "predictor",
+            vec!["--version".into(), "2.0.1".into(), "x".into()],
+            &[4],
+            "more than the 1073741824 bytes one may have",
+        ),
+        ("registry", vec!["verify".into()], &[4], "declares 3221225472"),
+        (
+            "registry",
+            vec!["promote".into(), "2.0.0".into(), "--to".into(), "staging".into()],
+            &[4],
+            "declares 3221225472",
+        ),
+        (
+            "registry",
+            vec!["promote".into(), "2.0.1".into(), "--to".into(), "staging".into()],
+            &[4],
+            "2.0.1",
+        ),
+        (
+            "registry",
+            vec![
+                "get".into(),
+                "2.0.0".into(),
+                "--out".into(),
+                out_dir.join("a").display().to_string(),
+            ],
+            &[4],
+            "declares 3221225472",
+        ),
+        // The sizes agree, so the bytes must be read to be checked: in
+        // bounded memory that is a clear refusal (5) until `get` streams.
+        (
+            "registry",
+            vec![
+                "get".into(),
+                "2.0.1".into(),
+                "--out".into(),
+                out_dir.join("b").display().to_string(),
+            ],
+            &[4, 5],
+            "2.0.1",
+        ),
+    ];
+    for (tool, args, codes, says) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (out, took) = run_bounded(tool, &reg, &args, MEMORY);
+        let err = stderr(&out);
+        assert!(
+            out.status.code().is_some_and(|c| codes.contains(&c)),
+            "{tool} {args:?}: {:?}\n{err}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let text = format!("{err}{}", String::from_utf8_lossy(&out.stdout));
+        assert!(text.contains(says), "{tool} {args:?}: {text}");
+        // The abort's own words: "memory allocation of N bytes failed".
+        assert!(
+            !text.contains("memory allocation of") && !text.contains("panicked"),
+            "{text}"
+        );
+        assert!(took < Duration::from_secs(60), "{tool} {args:?} took {took:?}");
+    }
+    // Nothing was written where the refused `get`s pointed, and no alias moved.
+    assert!(!out_dir.join("a").exists() && !out_dir.join("b").exists());
+    let staging = Registry::open(&reg).unwrap().resolve(&"staging".parse().unwrap());
+    assert!(staging.is_err(), "{staging:?}");
+}

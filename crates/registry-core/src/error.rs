@@ -72,6 +72,9 @@ pub enum RegistryError {
         expected: String,
     },
 
+    #[error("not writing {path}: {reason}")]
+    OutputRefused { path: String, reason: String },
+
     #[error("cannot register {location}: {reason}")]
     InvalidFiles { location: String, reason: String },
 

@@ -28,7 +28,8 @@ pub enum ErrorKind {
     /// The registry's rules said no otherwise: a reserved alias,
     /// nothing to roll back, already signed.
     Refused,
-    /// The destination of a `get` exists.
+    /// The destination of a `get` exists, or is something `--force` may not
+    /// replace.
     OutputExists,
     /// No such registry, model, version, alias or file (or no single model
     /// file in a version of several files).
@@ -144,7 +145,7 @@ impl RegistryError {
             | E::NothingToRollBack { .. }
             | E::NotAnEarlierTarget { .. }
             | E::AlreadySigned { .. } => K::Refused,
-            E::OutputExists { .. } => K::OutputExists,
+            E::OutputExists { .. } | E::OutputRefused { .. } => K::OutputExists,
             // No single model file to decode: what was asked for is not there.
             E::NoArtifact { .. }
             | E::ModelNotFound { .. }
@@ -195,6 +196,7 @@ impl RegistryError {
             E::AlreadySigned { .. } => "already_signed",
             E::NoArtifact { .. } => "no_single_model_file",
             E::OutputExists { .. } => "output_exists",
+            E::OutputRefused { .. } => "output_refused",
             E::ModelNotFound { .. } => "model_not_found",
             E::VersionNotFound { .. } => "version_not_found",
             E::AliasNotFound { .. } => "alias_not_found",
@@ -223,7 +225,11 @@ impl StoreError {
             StoreError::NotFound { .. } => ErrorKind::NotFound,
             StoreError::AlreadyExists { .. } | StoreError::Conflict { .. } => ErrorKind::Refused,
             StoreError::InvalidKey { .. } => ErrorKind::InvalidName,
-            StoreError::Unsafe { .. } | StoreError::TooLarge { .. } => ErrorKind::Integrity,
+            StoreError::Unsafe { .. } | StoreError::TooLarge { .. } | StoreError::SizeMismatch { .. } => {
+                ErrorKind::Integrity
+            }
+            // Nothing is wrong with the registry: this process is too small.
+            StoreError::OutOfMemory { .. } => ErrorKind::Storage,
             StoreError::Remote { .. } | StoreError::Io { .. } => ErrorKind::Storage,
         }
     }
@@ -237,6 +243,8 @@ impl StoreError {
             StoreError::InvalidKey { .. } => "invalid_key",
             StoreError::Unsafe { .. } => "unsafe_file",
             StoreError::TooLarge { .. } => "too_large",
+            StoreError::SizeMismatch { .. } => "size_mismatch",
+            StoreError::OutOfMemory { .. } => "out_of_memory",
             StoreError::Remote { .. } => "remote",
             StoreError::Io { .. } => "io",
         }

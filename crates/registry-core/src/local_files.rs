@@ -30,6 +30,13 @@ fn invalid(location: &Path, reason: impl Into<String>) -> RegistryError {
     }
 }
 
+fn refused(path: &Path, reason: impl Into<String>) -> RegistryError {
+    RegistryError::OutputRefused {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
+}
+
 fn io_error(location: &Path, e: std::io::Error) -> RegistryError {
     crate::store::StoreError::Io {
         location: location.display().to_string(),
@@ -142,7 +149,22 @@ fn read_regular(path: &Path, no_follow: bool) -> Result<Vec<u8>> {
             format!("it is {}, not a regular file", describe_file_type(&meta.file_type())),
         ));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // Reserved fallibly: a file larger than this process may hold is a
+    // clear error naming it, never an abort (streaming it is the fix for
+    // files of any size).
+    let mut bytes = Vec::new();
+    let size = usize::try_from(meta.len()).map_err(|e| e.to_string());
+    if let Err(reason) = size.and_then(|n| {
+        bytes
+            .try_reserve_exact(n)
+            .map_err(|_| "reserving that much memory failed".to_string())
+    }) {
+        return Err(RegistryError::Store(crate::store::StoreError::OutOfMemory {
+            location: path.display().to_string(),
+            size: meta.len(),
+            reason,
+        }));
+    }
     file.read_to_end(&mut bytes).map_err(|e| io_error(path, e))?;
     Ok(bytes)
 }
@@ -201,21 +223,34 @@ pub struct Exported {
     pub bytes: u64,
 }
 
+/// The file a directory written by [`export`] holds, so that `--force`
+/// replaces only a directory a previous `get` wrote (a registry key never
+/// starts with `.`, so it cannot collide with a version's files).
+pub const EXPORT_MARKER: &str = ".modelreg-get.json";
+
 /// Writes the files of the version `metadata` describes to `out`: a
-/// single-file version as the file `out` (or into `out` if that is an
-/// existing directory, as `cp` does), a version of several files as the
-/// directory `out`, keeping their relative paths. Every file is checked
-/// against its digest before it is written; everything is written under a
-/// temporary name beside `out` and appears in one rename. An existing `out`
-/// is [`RegistryError::OutputExists`] unless `force`, which replaces it in
-/// one step (`RENAME_EXCHANGE` for a directory).
+/// single-file version as the file `out`, a version of several files as the
+/// directory `out` (with an [`EXPORT_MARKER`]), keeping their relative
+/// paths. Every file is checked against its digest before it is written;
+/// everything is written under a temporary name beside `out` and appears
+/// in one rename. An existing `out` is [`RegistryError::OutputExists`]
+/// unless `force`, which replaces a regular file, or a directory a previous
+/// `get` wrote, in one step; anything else (a device, a FIFO, a link, a
+/// directory of other files) is refused by name and left as it was.
 pub fn export<S: Store>(registry: &Registry<S>, metadata: &ModelMetadata, out: &Path, force: bool) -> Result<Exported> {
     let files = metadata.stored_files();
     let single = files.len() == 1;
-    let out = match (single, fs::metadata(out)) {
-        (true, Ok(m)) if m.is_dir() => out.join(files[0].path),
-        _ => out.to_path_buf(),
-    };
+    let out = out.to_path_buf();
+    if single && fs::symlink_metadata(&out).is_ok_and(|m| m.is_dir()) {
+        return Err(refused(
+            &out,
+            format!(
+                "it is a directory, and version {} is one file; nothing was written (give the file's path, e.g. {})",
+                metadata.version,
+                out.join(files[0].path).display()
+            ),
+        ));
+    }
     if !force && fs::symlink_metadata(&out).is_ok() {
         return Err(RegistryError::OutputExists {
             path: out.display().to_string(),
@@ -236,7 +271,16 @@ pub fn export<S: Store>(registry: &Registry<S>, metadata: &ModelMetadata, out: &
     let written = if single {
         write_file(registry, metadata, files[0].path, &tmp)
     } else {
-        write_tree(registry, metadata, &tmp)
+        write_tree(registry, metadata, &tmp).and_then(|bytes| {
+            let marker = serde_json::json!({
+                "version": metadata.version.to_string(),
+                "model": registry.model_name().map(|m| m.to_string()),
+                "metadata_sha256": metadata.metadata_sha256,
+            });
+            fs::write(tmp.join(EXPORT_MARKER), format!("{marker}\n"))
+                .map(|()| bytes)
+                .map_err(|e| io_error(&tmp.join(EXPORT_MARKER), e))
+        })
     };
     let bytes = match written {
         Ok(bytes) => bytes,
@@ -293,7 +337,11 @@ fn write_tree<S: Store>(registry: &Registry<S>, metadata: &ModelMetadata, root: 
 
 /// Moves the finished `tmp` to `out`: without `force` only if nothing is
 /// there (checked by the kernel in the rename itself, so a file created
-/// meanwhile is not replaced); with `force` replacing what is there.
+/// meanwhile is not replaced); with `force` by exchanging the two in one
+/// step and then looking at what came back under the temporary name: a
+/// regular file, or a directory holding [`EXPORT_MARKER`], is removed;
+/// anything else is exchanged back and refused. No check comes before the
+/// act, so nothing swapped in at `out` meanwhile can be destroyed.
 fn publish(tmp: &Path, out: &Path, force: bool) -> Result<()> {
     let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|_| invalid(p, "the path contains a NUL byte"));
     let (from, to) = (c(tmp)?, c(out)?);
@@ -306,22 +354,43 @@ fn publish(tmp: &Path, out: &Path, force: bool) -> Result<()> {
             Err(std::io::Error::last_os_error())
         }
     };
+    let create = || match rename(libc::RENAME_NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(RegistryError::OutputExists {
+            path: out.display().to_string(),
+        }),
+        Err(e) => Err(io_error(out, e)),
+    };
     if !force {
-        return match rename(libc::RENAME_NOREPLACE) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(RegistryError::OutputExists {
-                path: out.display().to_string(),
-            }),
-            Err(e) => Err(io_error(out, e)),
-        };
+        return create();
     }
-    match fs::symlink_metadata(out) {
-        // A directory cannot be renamed over: swap the two in one step,
-        // then remove the old one (now at the temporary name).
-        Ok(m) if m.is_dir() => {
-            rename(libc::RENAME_EXCHANGE).map_err(|e| io_error(out, e))?;
-            fs::remove_dir_all(tmp).map_err(|e| io_error(tmp, e))
-        }
-        _ => fs::rename(tmp, out).map_err(|e| io_error(out, e)),
+    match rename(libc::RENAME_EXCHANGE) {
+        Ok(()) => {}
+        // Nothing there (any more): a plain create.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return create(),
+        Err(e) => return Err(io_error(out, e)),
+    }
+    // What was at `out` is now at `tmp`: ours to inspect, and to remove only
+    // if it is what --force may replace.
+    let old = fs::symlink_metadata(tmp).map_err(|e| io_error(tmp, e))?;
+    let ours = old.is_dir() && fs::symlink_metadata(tmp.join(EXPORT_MARKER)).is_ok_and(|m| m.is_file());
+    if old.is_file() {
+        fs::remove_file(tmp).map_err(|e| io_error(tmp, e))
+    } else if ours {
+        fs::remove_dir_all(tmp).map_err(|e| io_error(tmp, e))
+    } else {
+        // Put it back where it was, untouched, and say what it is.
+        rename(libc::RENAME_EXCHANGE).map_err(|e| io_error(out, e))?;
+        let what = if old.is_dir() {
+            "a directory that no `registry get` wrote (it has no .modelreg-get.json)".to_string()
+        } else {
+            crate::store::describe_file_type(&old.file_type()).to_string()
+        };
+        Err(refused(
+            out,
+            format!(
+                "it is {what}; --force replaces only a regular file or a directory a previous `registry get` wrote (nothing was changed: remove it yourself, or choose another --out)"
+            ),
+        ))
     }
 }

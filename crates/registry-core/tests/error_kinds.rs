@@ -51,6 +51,7 @@ fn every_variant() -> Vec<RegistryError> {
             available: vec![],
         },
         E::OutputExists { path: s() },
+        E::OutputRefused { path: s(), reason: s() },
         E::InvalidOption {
             option: s(),
             reason: s(),
@@ -177,6 +178,16 @@ fn every_variant() -> Vec<RegistryError> {
             size: 2,
             limit: 1,
         }),
+        E::Store(StoreError::SizeMismatch {
+            location: s(),
+            expected: 3,
+            actual: 1,
+        }),
+        E::Store(StoreError::OutOfMemory {
+            location: s(),
+            size: 9,
+            reason: s(),
+        }),
         E::Store(StoreError::InvalidKey { key: s(), reason: s() }),
         E::Store(StoreError::Unsafe {
             location: s(),
@@ -199,6 +210,7 @@ fn every_variant() -> Vec<RegistryError> {
             | E::NoArtifact { .. }
             | E::FileNotFound { .. }
             | E::OutputExists { .. }
+            | E::OutputRefused { .. }
             | E::InvalidOption { .. }
             | E::WrongModelType { .. }
             | E::InvalidFiles { .. }
@@ -289,4 +301,19 @@ fn no_client_error_is_a_5xx() {
     ] {
         assert!((400..500).contains(&kind.http_status()), "{kind:?}");
     }
+}
+
+#[test]
+fn a_full_disk_after_the_commit_says_only_what_is_true() {
+    let e = RegistryError::LatestNotMoved {
+        version: "1.0.0".into(),
+        source: Box::new(RegistryError::Store(StoreError::Io {
+            location: "registry/aliases/latest.json".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+        })),
+    };
+    let text = e.to_string();
+    assert!(text.contains("was saved and is complete"), "{text}");
+    assert!(text.contains("this file was not written"), "{text}");
+    assert!(!text.contains("nothing was changed"), "{text}");
 }

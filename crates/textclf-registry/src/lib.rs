@@ -39,5 +39,5 @@
 mod load;
 mod train;
 
-pub use load::{decode, is_classifier, load_classifier, require_classifier, validator};
+pub use load::{MAX_CLASSIFIER_BYTES, decode, is_classifier, load_classifier, require_classifier, validator};
 pub use train::{TrainError, TrainOptions, TrainOutcome, search_info, train_and_register};

@@ -5,6 +5,12 @@ use registry_core::{Encoding, ModelMetadata, ModelName, ModelValidator, Registry
 use std::sync::Arc;
 use textclf::TextClassifier;
 
+/// The largest classifier this build loads. The default model is ~2 MB and
+/// a words-and-characters model of a million-row corpus ~100 MB; a version
+/// declaring more is refused before a byte of it is read, so a metadata
+/// document claiming gigabytes cannot make a reader reserve them.
+pub const MAX_CLASSIFIER_BYTES: u64 = 1 << 30;
+
 /// Whether `metadata` describes a classifier this build can decode: the
 /// textclf model type of this build's format, stored as the registry's
 /// artifact in the trainer's (postcard) encoding.
@@ -56,6 +62,17 @@ pub fn load_classifier<S: Store>(
 ) -> Result<(TextClassifier, ModelMetadata), RegistryError> {
     require_classifier(registry.model_name(), &metadata)?;
     let version = metadata.version.to_string();
+    if let Some(artifact) = &metadata.artifact
+        && artifact.size > MAX_CLASSIFIER_BYTES
+    {
+        return Err(RegistryError::InvalidMetadata {
+            location: registry.metadata_location(&metadata.version),
+            reason: format!(
+                "version {version} declares {} bytes for a textclf model, more than the {MAX_CLASSIFIER_BYTES} bytes one may have; nothing was read (do not promote or serve it; save a new version)",
+                artifact.size
+            ),
+        });
+    }
     let (decoded, metadata) = registry.decode_verified(metadata, decode)?;
     let model = decoded.map_err(|reason| RegistryError::InvalidModel {
         version,

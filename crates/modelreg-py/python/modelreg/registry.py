@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union, cast
 
 from . import _native
 from . import serializers
-from .errors import InvalidInput, InvalidType
+from .errors import IntegrityError, InvalidInput, InvalidType
 from .follow import Follower
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -279,7 +279,20 @@ class Registry:
             payload = payload.to_bytes()
         if impl is None:
             return payload, metadata
-        return impl.loads(payload), metadata
+        try:
+            return impl.loads(payload), metadata
+        except Exception as e:  # every serializer's failure is a RegistryError
+            name = serializers.for_saving(serializer)[0] if serializer is not None else metadata.get("serializer")
+            hint = (
+                " (a library the model needs is missing or of another version in this environment)"
+                if isinstance(e, ImportError)
+                else " (its digests match, so the bytes are as saved: they were not written by this serializer)"
+            )
+            raise IntegrityError(
+                f"version {metadata['version']}: the {name} serializer cannot decode the model: "
+                f"{type(e).__name__}: {e}{hint}",
+                "decode",
+            ) from e
 
     def metadata(self, target: str = "latest") -> Metadata:
         """The metadata of a version, an alias's version, or a URI's."""

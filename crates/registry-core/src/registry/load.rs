@@ -129,7 +129,10 @@ impl<S: Store> Registry<S> {
         let location = self.store.location(&key);
         let mut f = Some(f);
         let mut outcome = None;
-        self.store.read_into(&key, &mut |bytes| {
+        // The declared size is checked against the stored object before any
+        // memory is reserved or mapped for it (a lie costs one fstat or the
+        // response headers), then every byte against the digests.
+        self.store.read_sized_into(&key, file.size, &mut |bytes| {
             let Some(f) = f.take() else { return };
             // Checked first: nothing is decoded before the bytes are known good.
             outcome = Some(check_digest(file, bytes, &location, all).map(|()| f(bytes)));
@@ -166,14 +169,53 @@ impl<S: Store> Registry<S> {
     /// `verify` checks, and what must hold before an alias points at it.
     pub(super) fn check_content(&self, metadata: &ModelMetadata, all: bool) -> Result<()> {
         for file in metadata.stored_files() {
+            // Digested in blocks first, so a file of any size (or a lie about
+            // one) is checked in bounded memory; only bytes known good are
+            // then held whole, for a validator to decode.
+            self.check_streamed(&metadata.version, &file, all)?;
             let artifact = metadata.artifact.as_ref().is_some_and(|a| a.file == file.path);
-            if artifact {
-                self.read_checked(&metadata.version, &file, all, |bytes| {
+            if artifact && self.has_validators() && metadata.info.model_type.is_some() {
+                self.read_checked(&metadata.version, &file, false, |bytes| {
                     self.validate_model(metadata, bytes)
                 })??;
-            } else {
-                self.read_checked(&metadata.version, &file, all, |_| ())?;
             }
+        }
+        Ok(())
+    }
+
+    /// Checks a stored file against its size and digests (with `all`, every
+    /// recorded one) reading it block by block: memory stays at one block
+    /// whatever the file's size. BLAKE3 (on every core) is checked first and
+    /// sha256 only for bytes that passed it, so damaged or hostile bytes
+    /// cost one fast pass.
+    fn check_streamed(&self, version: &ModelVersion, file: &StoredFile<'_>, all: bool) -> Result<()> {
+        use sha2::Digest;
+        let key = self.keys.version_file(version, file.path);
+        let location = self.store.location(&key);
+        let mismatch = |what: &'static str, expected: &str, actual: String| RegistryError::IntegrityMismatch {
+            location: location.clone(),
+            what,
+            expected: expected.to_string(),
+            actual,
+        };
+        if let Some(expected) = file.blake3 {
+            let mut h = blake3::Hasher::new();
+            self.store.read_blocks(&key, file.size, &mut |block| {
+                h.update_rayon(block);
+            })?;
+            let actual = h.finalize().to_hex().to_string();
+            if actual != expected {
+                return Err(mismatch("blake3", expected, actual));
+            }
+            if !all {
+                return Ok(());
+            }
+        }
+        let mut h = sha2::Sha256::new();
+        self.store.read_blocks(&key, file.size, &mut |block| h.update(block))?;
+        let actual: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        if actual != file.sha256 {
+            return Err(mismatch("sha256", file.sha256, actual));
         }
         Ok(())
     }

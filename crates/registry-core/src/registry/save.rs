@@ -144,6 +144,19 @@ impl<S: Store> Registry<S> {
                 reason: "no files to register (an empty directory?)".into(),
             });
         }
+        if let Some(model_type) = info.model_type.as_deref()
+            && self.knows_model_type(model_type)
+        {
+            // A type a validator knows is a model this registry encodes and
+            // checks itself (textclf's, saved by its trainer): files merely
+            // labelled with it would pass as one until a reader decoded them.
+            return Err(RegistryError::InvalidFiles {
+                location: location(),
+                reason: format!(
+                    "{model_type} is the type of models saved as this registry's own artifacts (by `trainer`, or a TextClassifier's save_model), which are validated as such; registered files cannot carry it: give another --type"
+                ),
+            });
+        }
         if files.len() > MAX_FILES {
             return Err(RegistryError::InvalidFiles {
                 location: location(),

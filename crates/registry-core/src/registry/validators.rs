@@ -15,8 +15,8 @@ use crate::store::Store;
 use std::sync::Arc;
 
 /// Checks a model's bytes for its `model_type`: `None` if it does not know
-/// that type, else whether the bytes decode into a valid model (with the
-/// reason if not).
+/// that type (decided from the type alone, whatever the bytes), else whether
+/// the bytes decode into a valid model (with the reason if not).
 pub type ModelValidator = Arc<dyn Fn(&str, &[u8]) -> Option<std::result::Result<(), String>> + Send + Sync>;
 
 /// The validators a registry runs.
@@ -35,6 +35,17 @@ impl<S: Store> Registry<S> {
     pub fn with_validator(mut self, validator: ModelValidator) -> Self {
         self.validators.0.push(validator);
         self
+    }
+
+    /// Whether a validator knows `model_type` (asked with no bytes: a
+    /// validator answers `None` for types it does not know without looking).
+    pub(super) fn knows_model_type(&self, model_type: &str) -> bool {
+        self.validators.0.iter().any(|v| v(model_type, &[]).is_some())
+    }
+
+    /// Whether any validator is registered (else there is nothing to decode).
+    pub(super) fn has_validators(&self) -> bool {
+        !self.validators.0.is_empty()
     }
 
     /// Runs the validators that know `metadata`'s model type on its bytes

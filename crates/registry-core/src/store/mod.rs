@@ -63,6 +63,22 @@ pub enum StoreError {
         "{location} is {size} bytes, more than the {limit} such a file can validly hold; refusing to read it (it was written by something other than modelreg: move it away)"
     )]
     TooLarge { location: String, size: u64, limit: u64 },
+    #[error(
+        "{location} is {actual} bytes, but its version's metadata declares {expected}; refusing to read it (the file was changed or replaced after it was saved: restore it from a backup, or save a new version)"
+    )]
+    SizeMismatch {
+        location: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error(
+        "{location} is {size} bytes, more than this process can hold in memory ({reason}); nothing was changed (raise the memory limit of this process, e.g. `ulimit -v`)"
+    )]
+    OutOfMemory {
+        location: String,
+        size: u64,
+        reason: String,
+    },
     #[error("invalid key {key:?}: {reason}")]
     InvalidKey { key: String, reason: String },
     #[error("refusing to use {location}: {reason}")]
@@ -80,7 +96,9 @@ pub enum StoreError {
 
 fn io_hint(err: &std::io::Error) -> &'static str {
     match err.raw_os_error() {
-        Some(libc::ENOSPC) => " (no space left on the device: free some space and retry; nothing was changed)",
+        // What this one write did, not what the command did: a save whose
+        // version committed but whose `latest` could not move says so itself.
+        Some(libc::ENOSPC) => " (no space left on the device: free some space and retry; this file was not written)",
         Some(libc::EROFS) => " (the file system is read-only: reads work, writes need a writable registry)",
         Some(libc::EACCES) | Some(libc::EPERM) => {
             " (permission denied: check the owner and mode of the registry directory)"
@@ -111,6 +129,9 @@ pub(crate) fn describe_file_type(t: &std::fs::FileType) -> &'static str {
         "a special file"
     }
 }
+
+/// The block size of [`Store::read_blocks`].
+pub const READ_BLOCK: usize = 4 << 20;
 
 /// The largest pointer object (an alias) any store reads: an alias record
 /// is a few hundred bytes.
@@ -175,6 +196,42 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn read_into(&self, key: &str, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
         f(&self.read(key)?);
         Ok(())
+    }
+
+    /// [`Store::read_into`] for an object whose size someone vouches for
+    /// (a version's metadata declares each file's size): an object of
+    /// another size is [`StoreError::SizeMismatch`], refused before any
+    /// memory is reserved for it, so a metadata document that declares
+    /// 64 GiB costs nothing. The default reads at most `expected + 1`
+    /// bytes ([`Store::read_limited`]), then checks.
+    fn read_sized_into(&self, key: &str, expected: u64, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
+        let bytes = match self.read_limited(key, expected) {
+            Err(StoreError::TooLarge { location, size, .. }) => {
+                return Err(StoreError::SizeMismatch {
+                    location,
+                    expected,
+                    actual: size,
+                });
+            }
+            other => other?,
+        };
+        if bytes.len() as u64 != expected {
+            return Err(StoreError::SizeMismatch {
+                location: self.location(key),
+                expected,
+                actual: bytes.len() as u64,
+            });
+        }
+        f(&bytes);
+        Ok(())
+    }
+
+    /// An object of `expected` bytes (as [`Store::read_sized_into`]) passed
+    /// to `f` in consecutive blocks of at most [`READ_BLOCK`] bytes, so a
+    /// reader that only digests it (`verify`) holds a block, not the file.
+    /// The default reads the sized object and splits it.
+    fn read_blocks(&self, key: &str, expected: u64, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
+        self.read_sized_into(key, expected, &mut |bytes| bytes.chunks(READ_BLOCK).for_each(&mut *f))
     }
 
     /// Every key that starts with `prefix`, sorted bytewise. `prefix` is a
@@ -295,6 +352,12 @@ impl<T: Store + ?Sized> Store for Box<T> {
     }
     fn read_limited(&self, key: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
         (**self).read_limited(key, limit)
+    }
+    fn read_sized_into(&self, key: &str, expected: u64, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
+        (**self).read_sized_into(key, expected, f)
+    }
+    fn read_blocks(&self, key: &str, expected: u64, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
+        (**self).read_blocks(key, expected, f)
     }
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         (**self).list(prefix)

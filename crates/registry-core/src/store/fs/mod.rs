@@ -86,6 +86,49 @@ impl FsStore {
         path.parent().unwrap_or(Path::new("."))
     }
 
+    /// Opens an object that must be `expected` bytes. Checked on the open
+    /// file, before a page is mapped or a byte is reserved: a metadata
+    /// document declaring 64 GiB, or a sparse file of that size, costs one
+    /// fstat.
+    fn open_sized(&self, key: &str, expected: u64) -> Result<(PathBuf, std::fs::File), StoreError> {
+        let (path, file) = self.open_for_reading(key)?;
+        let len = file.metadata().map_err(self.io(&path))?.len();
+        if len != expected {
+            return Err(StoreError::SizeMismatch {
+                location: path.display().to_string(),
+                expected,
+                actual: len,
+            });
+        }
+        Ok((path, file))
+    }
+
+    /// Calls `f` with the `len` bytes of an open object: mapped when large
+    /// (no copy; pages are faulted in up front only up to a bound, so a
+    /// multi-GB file is not forced into memory at once), else read into a
+    /// buffer reserved fallibly, so a size the process cannot hold is an
+    /// error, never an abort.
+    fn pass_bytes(
+        &self,
+        path: &Path,
+        file: std::fs::File,
+        len: u64,
+        f: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), StoreError> {
+        /// Smaller files are read: mapping costs more than it saves.
+        const MAP_FROM: u64 = 256 * 1024;
+        let mapped = if len >= MAP_FROM && len <= usize::MAX as u64 {
+            MappedFile::map(&file, len as usize)
+        } else {
+            None
+        };
+        match mapped {
+            Some(mapped) => f(mapped.bytes()),
+            None => f(&self.read_open(path, file, len)?),
+        }
+        Ok(())
+    }
+
     fn walk(&self, dir: &Path, key_prefix: &str, out: &mut Vec<String>) -> Result<(), StoreError> {
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
@@ -159,25 +202,42 @@ impl Store for FsStore {
 
     fn read(&self, key: &str) -> Result<Vec<u8>, StoreError> {
         let (path, file) = self.open_for_reading(key)?;
-        let len = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
+        let len = file.metadata().map_err(self.io(&path))?.len();
         self.read_open(&path, file, len)
     }
 
     fn read_into(&self, key: &str, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
-        /// Smaller files are read: mapping costs more than it saves.
-        const MAP_FROM: u64 = 256 * 1024;
         let (path, file) = self.open_for_reading(key)?;
         let len = file.metadata().map_err(self.io(&path))?.len();
-        let mapped = if len >= MAP_FROM && len <= usize::MAX as u64 {
-            MappedFile::map(&file, len as usize)
-        } else {
-            None
-        };
-        match mapped {
-            Some(mapped) => f(mapped.bytes()),
-            None => f(&self.read_open(&path, file, len as usize)?),
+        self.pass_bytes(&path, file, len, f)
+    }
+
+    fn read_blocks(&self, key: &str, expected: u64, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
+        let (path, mut file) = self.open_sized(key, expected)?;
+        let mut block = vec![0u8; super::READ_BLOCK];
+        let mut seen = 0u64;
+        loop {
+            let n = io::Read::read(&mut file, &mut block).map_err(self.io(&path))?;
+            if n == 0 {
+                break;
+            }
+            seen += n as u64;
+            f(&block[..n]);
+        }
+        // Objects never change; one that did while being read is damage.
+        if seen != expected {
+            return Err(StoreError::SizeMismatch {
+                location: path.display().to_string(),
+                expected,
+                actual: seen,
+            });
         }
         Ok(())
+    }
+
+    fn read_sized_into(&self, key: &str, expected: u64, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
+        let (path, file) = self.open_sized(key, expected)?;
+        self.pass_bytes(&path, file, expected, f)
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
@@ -253,7 +313,7 @@ impl Store for FsStore {
                 limit,
             });
         }
-        self.read_open(&path, file, len as usize)
+        self.read_open(&path, file, len)
     }
 
     fn read_pointer_limited(&self, key: &str, limit: u64) -> Result<Option<Pointer>, StoreError> {

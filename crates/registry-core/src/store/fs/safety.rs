@@ -19,9 +19,20 @@ pub(super) fn symlink_refused(path: &Path) -> StoreError {
 impl FsStore {
     /// The content of an object opened by [`FsStore::open_for_reading`]:
     /// `len` bytes (its size when opened; objects never change), at most.
-    pub(super) fn read_open(&self, path: &Path, file: File, len: usize) -> Result<Vec<u8>, StoreError> {
-        let mut buf = Vec::with_capacity(len);
-        io::Read::read_to_end(&mut io::Read::take(file, len as u64), &mut buf).map_err(self.io(path))?;
+    pub(super) fn read_open(&self, path: &Path, file: File, len: u64) -> Result<Vec<u8>, StoreError> {
+        let mut buf = Vec::new();
+        let fits = usize::try_from(len).map_err(|e| e.to_string());
+        if let Err(reason) = fits.and_then(|n| {
+            buf.try_reserve_exact(n)
+                .map_err(|_| "reserving that much memory failed".to_string())
+        }) {
+            return Err(StoreError::OutOfMemory {
+                location: path.display().to_string(),
+                size: len,
+                reason,
+            });
+        }
+        io::Read::read_to_end(&mut io::Read::take(file, len), &mut buf).map_err(self.io(path))?;
         Ok(buf)
     }
 
