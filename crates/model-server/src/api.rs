@@ -52,6 +52,9 @@ pub struct AppState {
     /// False once shutdown began: `/readyz` says so, so a load balancer
     /// stops sending new requests while in-flight ones drain.
     pub accepting: Arc<AtomicBool>,
+    /// Why the served version is not the one the followed alias names (it
+    /// failed to load and is being retried); `/readyz` says "degraded".
+    pub degraded: Arc<ArcSwap<Option<String>>>,
 }
 
 /// The router with every route, the JSON fallbacks and the metrics layer.
@@ -254,7 +257,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
         );
     }
     let served = state.current.load();
-    Json(json!({"status": "ready", "model": model_id(&served)})).into_response()
+    // Still a 200: the old version serves; an orchestrator reads the body.
+    match state.degraded.load().as_ref() {
+        Some(reason) => Json(json!({"status": "degraded", "model": model_id(&served), "reason": reason})),
+        None => Json(json!({"status": "ready", "model": model_id(&served)})),
+    }
+    .into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

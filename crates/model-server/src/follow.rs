@@ -25,6 +25,9 @@ pub struct Follower {
     pub poll: Duration,
     previous: Mutex<Option<Arc<Served>>>,
     state: Mutex<AliasFollower>,
+    /// What `/readyz` says while the alias names a version that is not
+    /// served (it failed to load and is being retried).
+    pub degraded: Arc<ArcSwap<Option<String>>>,
 }
 
 fn target_of(served: &Served) -> FollowTarget {
@@ -43,6 +46,7 @@ impl Follower {
         current: Arc<ArcSwap<Served>>,
         metrics: Arc<Metrics>,
         poll: Duration,
+        degraded: Arc<ArcSwap<Option<String>>>,
     ) -> Follower {
         state.loaded(target_of(&current.load()));
         Follower {
@@ -53,6 +57,7 @@ impl Follower {
             poll,
             previous: Mutex::new(None),
             state: Mutex::new(state),
+            degraded,
         }
     }
 
@@ -75,6 +80,21 @@ impl Follower {
     /// swap it in.
     pub fn check(&self) {
         let Ok(mut state) = self.state.lock() else { return };
+        self.step(&mut state);
+        let degraded = state.degraded().map(|t| {
+            format!(
+                "alias {} names version {}, which failed to load (retrying); serving {}",
+                self.alias,
+                t.version,
+                self.current.load().metadata.version
+            )
+        });
+        if self.degraded.load().as_ref() != &degraded {
+            self.degraded.store(Arc::new(degraded));
+        }
+    }
+
+    fn step(&self, state: &mut AliasFollower) {
         let (target, kept) = match state.poll(&self.registry) {
             Poll::Unchanged => return,
             Poll::Unreadable { reason, first } => {
@@ -88,6 +108,10 @@ impl Follower {
                 (target, kept)
             }
             Poll::Load(target) => (target, None),
+            Poll::Retry { target, .. } => {
+                self.metrics.reload_retries.inc();
+                (target, None)
+            }
         };
         let next = match kept {
             Some(kept) if target_of(&kept) == target => Ok(kept),

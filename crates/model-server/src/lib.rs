@@ -66,6 +66,9 @@ pub struct Options {
     /// How long in-flight requests may take to finish after a shutdown
     /// signal before the server exits anyway.
     pub drain_timeout: Duration,
+    /// How long after a failed load of the alias's target it is tried
+    /// again (doubling with each attempt, up to a minute).
+    pub retry_after: Duration,
 }
 
 impl Default for Options {
@@ -76,6 +79,7 @@ impl Default for Options {
             poll: Duration::from_secs(1),
             limits: api::Limits::default(),
             drain_timeout: Duration::from_secs(10),
+            retry_after: Duration::from_secs(1),
         }
     }
 }
@@ -122,7 +126,9 @@ pub async fn run(
     });
     let current = Arc::new(ArcSwap::from_pointee(first));
     let accepting = Arc::new(AtomicBool::new(true));
+    let degraded = Arc::new(ArcSwap::from_pointee(None));
     let state = api::AppState {
+        degraded: degraded.clone(),
         current: current.clone(),
         metrics: metrics.clone(),
         limits: options.limits.clone(),
@@ -136,6 +142,7 @@ pub async fn run(
             current.clone(),
             metrics.clone(),
             options.poll,
+            degraded,
         ));
         tokio::spawn(follower.run(stop_rx.clone()));
     }
@@ -199,6 +206,7 @@ fn initial(
             };
             let (state, target) = registry_core::follow::AliasFollower::start(registry, options.alias.clone())
                 .map_err(|e| failed(e.into()))?;
+            let state = state.with_retry(options.retry_after, Duration::from_secs(60));
             let served = served::load(
                 registry,
                 &target.version,

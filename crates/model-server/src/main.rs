@@ -38,6 +38,9 @@ struct Args {
     /// How long in-flight requests get to finish after SIGTERM/SIGINT: 10, 10s, 1m.
     #[arg(long, default_value = "10", value_parser = cli_support::parse::duration)]
     drain_timeout: Duration,
+    /// How long after a failed load of the alias's version it is tried again: 1, 500ms (doubling to 60 s while it fails; /readyz says "degraded" meanwhile).
+    #[arg(long, default_value = "1", value_parser = cli_support::parse::duration)]
+    retry_after: Duration,
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -90,6 +93,7 @@ fn try_main(args: Args) -> Result<(), Failure> {
             body_timeout: args.request_timeout,
         },
         drain_timeout: args.drain_timeout,
+        retry_after: args.retry_after,
     };
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {

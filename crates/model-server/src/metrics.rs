@@ -36,6 +36,7 @@ pub struct Metrics {
     pub served: Family<ServedLabels, Gauge>,
     pub reloads: Counter,
     pub failed_reloads: Counter,
+    pub reload_retries: Counter,
 }
 
 /// 50 µs to ~1.6 s, doubling: a prediction takes microseconds, a slow
@@ -53,6 +54,7 @@ impl Default for Metrics {
         let served = Family::<ServedLabels, Gauge>::default();
         let reloads = Counter::default();
         let failed_reloads = Counter::default();
+        let reload_retries = Counter::default();
         registry.register("requests", "HTTP requests by route and status", requests.clone());
         registry.register(
             "request_duration_seconds",
@@ -67,6 +69,11 @@ impl Default for Metrics {
             "Versions the alias named that failed to load or validate (the previous one kept serving)",
             failed_reloads.clone(),
         );
+        registry.register(
+            "reload_retries",
+            "Attempts to load again a version that failed while the alias still names it (backoff from --retry-after, doubling to 60 s)",
+            reload_retries.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -75,6 +82,7 @@ impl Default for Metrics {
             served,
             reloads,
             failed_reloads,
+            reload_retries,
         }
     }
 }

@@ -169,6 +169,61 @@ fn a_broken_or_foreign_version_is_never_swapped_in() {
     server.stop().unwrap();
 }
 
+/// A version that fails to load for a moment (its file briefly gone) is
+/// retried with backoff while the alias names it, each attempt counted, and
+/// `/readyz` says "degraded" (still a 200: the old version serves) until it
+/// loads. Before, it was never retried and `/readyz` said "ready".
+#[test]
+fn a_transient_load_failure_is_retried_and_readyz_says_degraded_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = two_versions(dir.path());
+    let server = Server::start(
+        &root,
+        Options {
+            poll: Duration::from_millis(200),
+            retry_after: Duration::from_millis(100),
+            ..Options::default()
+        },
+    );
+    let agent = ureq::agent();
+    let registry = Registry::open(&root).unwrap();
+    let production: AliasName = "production".parse().unwrap();
+    // The first poll runs at start; the move comes between two polls, and
+    // the file goes right after it (the move itself checks the file).
+    std::thread::sleep(Duration::from_millis(100));
+    registry.set_alias(&production, &v("1.0.1"), Expect::Anything).unwrap();
+    let model = root.join("versions/1.0.1/model.bin");
+    let aside = dir.path().join("aside.bin");
+    std::fs::rename(&model, &aside).unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let (status, body) = get(&agent, &server.url("/readyz"));
+        assert_eq!(status, 200);
+        if body["status"] == "degraded" {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "never degraded: {body}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(body["model"]["version"], "1.0.0", "{body}");
+    assert!(body["reason"].as_str().unwrap().contains("1.0.1"), "{body}");
+    // Retried (100 ms, 200 ms, 400 ms, ...), each attempt counted, the
+    // failure itself counted once.
+    std::thread::sleep(Duration::from_millis(700));
+    let (_, metrics) = get(&agent, &server.url("/metrics"));
+    let metrics = metrics.as_str().unwrap().to_string();
+    assert!(metric(&metrics, "modelserver_reload_retries_total") >= 1.0, "{metrics}");
+    assert_eq!(metric(&metrics, "modelserver_failed_reloads_total"), 1.0);
+
+    // The file is back: the next retry serves it, and /readyz is ready again.
+    std::fs::rename(&aside, &model).unwrap();
+    wait_for_version(&agent, &server, "1.0.1");
+    let (status, body) = get(&agent, &server.url("/readyz"));
+    assert_eq!((status, body["status"].as_str()), (200, Some("ready")), "{body}");
+    server.stop().unwrap();
+}
+
 #[test]
 fn bad_input_is_a_4xx_json_error_and_never_a_5xx() {
     let dir = tempfile::tempdir().unwrap();

@@ -67,7 +67,8 @@ impl FollowState {
         let polled = py.detach(|| self.with(|state| state.poll(&self.reg)))?;
         Ok(match polled {
             Poll::Unchanged => None,
-            Poll::Load(t) => Some((
+            // A retry (after the backoff) is a load like any other.
+            Poll::Load(t) | Poll::Retry { target: t, .. } => Some((
                 "load".into(),
                 t.version.to_string(),
                 t.metadata_sha256.into_pyobject(py)?.into_any().unbind(),

@@ -343,7 +343,7 @@ fn a_declared_size_is_checked_before_anything_is_reserved() {
             "predictor",
             vec!["--version".into(), "2.0.0".into(), "x".into()],
             &[4],
-            "declares 3221225472",
+            "3221225472 bytes",
         ),
         (
             "predictor",
@@ -351,12 +351,12 @@ fn a_declared_size_is_checked_before_anything_is_reserved() {
             &[4],
             "more than the 1073741824 bytes one may have",
         ),
-        ("registry", vec!["verify".into()], &[4], "declares 3221225472"),
+        ("registry", vec!["verify".into()], &[4], "3221225472 bytes"),
         (
             "registry",
             vec!["promote".into(), "2.0.0".into(), "--to".into(), "staging".into()],
             &[4],
-            "declares 3221225472",
+            "3221225472 bytes",
         ),
         (
             "registry",
@@ -373,7 +373,7 @@ fn a_declared_size_is_checked_before_anything_is_reserved() {
                 out_dir.join("a").display().to_string(),
             ],
             &[4],
-            "declares 3221225472",
+            "3221225472 bytes",
         ),
         // The sizes agree, so the bytes must be read to be checked: in
         // bounded memory that is a clear refusal (5) until `get` streams.

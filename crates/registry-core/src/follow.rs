@@ -9,9 +9,13 @@
 //! * a new target is loaded by the caller and swapped in only once it
 //!   loaded ([`AliasFollower::loaded`]); the previous target is kept, so an
 //!   alias flipping back swaps without loading ([`Poll::SwapBack`]);
-//! * a target that fails to load is not retried until the alias moves
-//!   again, and each failure (of a target, or of reading the alias for one
-//!   reason) is reported once, not once per poll ([`AliasFollower::failed`]);
+//! * a target that fails to load is retried with exponential backoff (from
+//!   1 s, doubling to 60 s: [`AliasFollower::with_retry`]) while the alias
+//!   still names it ([`Poll::Retry`]: a transient failure, a file briefly
+//!   unreadable or a network cut, heals by itself), and each failure (of a
+//!   target, or of reading the alias for one reason) is reported once, not
+//!   once per attempt ([`AliasFollower::failed`]); while it lasts the
+//!   follower is [`AliasFollower::degraded`];
 //! * a load that finds the alias moved meanwhile settles nothing, so the
 //!   next poll reads the pointer again ([`AliasFollower::moved`]).
 //!
@@ -36,7 +40,8 @@
 //! let Poll::Load(next) = follower.poll(&registry) else { panic!() };
 //! assert_eq!(next.version, v2);               // load it; it failed:
 //! assert!(follower.failed(&next, "disk error"));         // reported once,
-//! assert_eq!(follower.poll(&registry), Poll::Unchanged); // not retried
+//! assert_eq!(follower.poll(&registry), Poll::Unchanged); // retried only after a backoff
+//! assert_eq!(follower.degraded(), Some(&next));          // meanwhile: degraded
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -44,6 +49,7 @@ use crate::error::Result;
 use crate::names::{AliasName, ModelVersion};
 use crate::registry::Registry;
 use crate::store::{PointerTag, Store};
+use std::time::{Duration, Instant};
 
 /// A version as an alias named it: the version and the digest of its
 /// metadata, which together identify the bytes served.
@@ -65,9 +71,26 @@ pub enum Poll {
     /// The alias names the target served before the current one: swap the
     /// kept model back in (no load), then call [`AliasFollower::loaded`].
     SwapBack(FollowTarget),
+    /// The alias still names a target that failed to load, and its backoff
+    /// is over: load it again (`attempt` counts from 2), then report as
+    /// for [`Poll::Load`].
+    Retry { target: FollowTarget, attempt: u32 },
     /// The alias could not be read; `first` is true the first time this
     /// reason is seen (log and count it then).
     Unreadable { reason: String, first: bool },
+}
+
+/// What last failed.
+#[derive(Debug, Clone, PartialEq)]
+enum Failed {
+    /// Reading the alias, for this reason.
+    Unreadable(String),
+    /// Loading this target: so many attempts, the next one not before `retry_at`.
+    Target {
+        target: FollowTarget,
+        attempts: u32,
+        retry_at: Instant,
+    },
 }
 
 /// The state of one follower: what is served, what was served before, what
@@ -77,8 +100,9 @@ pub struct AliasFollower {
     alias: AliasName,
     current: Option<FollowTarget>,
     previous: Option<FollowTarget>,
-    /// The target (or `Err(reason)`: the alias read) that last failed.
-    failed: Option<std::result::Result<FollowTarget, String>>,
+    failed: Option<Failed>,
+    /// The first retry's delay, and the longest (doubling in between).
+    retry: (Duration, Duration),
     /// The tag sent with each poll: the pointer as last settled.
     known: Option<PointerTag>,
     /// The tag of the pointer the pending [`Poll`] came from.
@@ -96,6 +120,7 @@ impl AliasFollower {
             current: None,
             previous: None,
             failed: None,
+            retry: (Duration::from_secs(1), Duration::from_secs(60)),
             known: None,
             pending: None,
         };
@@ -104,6 +129,36 @@ impl AliasFollower {
             metadata_sha256: record.metadata_sha256,
         };
         Ok((follower, target))
+    }
+
+    /// Retries a failed target after `first`, doubling up to `longest`.
+    pub fn with_retry(mut self, first: Duration, longest: Duration) -> AliasFollower {
+        self.retry = (first, longest.max(first));
+        self
+    }
+
+    /// The target the alias names but that is not served, because it failed
+    /// to load (and is being retried): a server says "degraded".
+    pub fn degraded(&self) -> Option<&FollowTarget> {
+        match &self.failed {
+            Some(Failed::Target { target, .. }) => Some(target),
+            _ => None,
+        }
+    }
+
+    /// A due retry of the failed target, if any.
+    fn due_retry(&self) -> Option<Poll> {
+        match &self.failed {
+            Some(Failed::Target {
+                target,
+                attempts,
+                retry_at,
+            }) if Instant::now() >= *retry_at => Some(Poll::Retry {
+                target: target.clone(),
+                attempt: attempts + 1,
+            }),
+            _ => None,
+        }
     }
 
     /// The alias followed.
@@ -119,12 +174,12 @@ impl AliasFollower {
     /// One poll of the alias: what the caller should do now.
     pub fn poll<S: Store>(&mut self, registry: &Registry<S>) -> Poll {
         let (record, tag) = match registry.resolve_if_changed(&self.alias, self.known.as_ref()) {
-            Ok(None) => return Poll::Unchanged,
+            Ok(None) => return self.due_retry().unwrap_or(Poll::Unchanged),
             Ok(Some(found)) => found,
             Err(e) => {
                 let reason = e.to_string();
-                let first = self.failed.as_ref() != Some(&Err(reason.clone()));
-                self.failed = Some(Err(reason.clone()));
+                let first = self.failed.as_ref() != Some(&Failed::Unreadable(reason.clone()));
+                self.failed = Some(Failed::Unreadable(reason.clone()));
                 return Poll::Unreadable { reason, first };
             }
         };
@@ -139,9 +194,9 @@ impl AliasFollower {
             self.failed = None;
             return Poll::Unchanged;
         }
-        if self.failed.as_ref() == Some(&Ok(target.clone())) {
+        if matches!(&self.failed, Some(Failed::Target { target: t, .. }) if *t == target) {
             self.known = Some(tag);
-            return Poll::Unchanged;
+            return self.due_retry().unwrap_or(Poll::Unchanged);
         }
         self.pending = Some(tag);
         if self.previous.as_ref() == Some(&target) {
@@ -160,15 +215,29 @@ impl AliasFollower {
         self.failed = None;
     }
 
-    /// `target` could not be loaded: it is not retried until the alias
-    /// moves again. True if this failure is new (log and count it).
+    /// `target` could not be loaded: it is retried after a backoff that
+    /// doubles with each attempt, while the alias names it. True if this
+    /// failure is new (log and count it), false for a failed retry.
     pub fn failed(&mut self, target: &FollowTarget, _reason: &str) -> bool {
         if let Some(tag) = self.pending.take() {
             self.known = Some(tag);
         }
-        let first = self.failed.as_ref() != Some(&Ok(target.clone()));
-        self.failed = Some(Ok(target.clone()));
-        first
+        let attempts = match &self.failed {
+            Some(Failed::Target {
+                target: t, attempts, ..
+            }) if t == target => attempts + 1,
+            _ => 1,
+        };
+        let (first, longest) = self.retry;
+        let delay = first
+            .checked_mul(1u32 << (attempts - 1).min(20))
+            .map_or(longest, |d| d.min(longest));
+        self.failed = Some(Failed::Target {
+            target: target.clone(),
+            attempts,
+            retry_at: Instant::now() + delay,
+        });
+        attempts == 1
     }
 
     /// The load found the alias moved meanwhile (the version's metadata no
@@ -242,6 +311,38 @@ mod tests {
         point(&registry, &alias, "1.0.1");
         assert_eq!(f.poll(&registry), Poll::Load(bad.clone()));
         assert!(f.failed(&bad, "broken"), "a new failure after the alias moved");
+    }
+
+    #[test]
+    fn a_failed_target_is_retried_with_backoff_while_the_alias_names_it() {
+        let (registry, alias) = registry();
+        let (f, first) = AliasFollower::start(&registry, alias.clone()).unwrap();
+        let mut f = f.with_retry(Duration::from_millis(30), Duration::from_millis(100));
+        f.loaded(first);
+        point(&registry, &alias, "1.0.1");
+        let Poll::Load(t) = f.poll(&registry) else { panic!() };
+        assert!(f.failed(&t, "briefly unreadable"));
+        assert_eq!(f.degraded(), Some(&t));
+        assert_eq!(f.poll(&registry), Poll::Unchanged, "not before the backoff");
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(
+            f.poll(&registry),
+            Poll::Retry {
+                target: t.clone(),
+                attempt: 2
+            }
+        );
+        assert!(!f.failed(&t, "still"), "a failed retry is not a new failure");
+        // The second backoff is twice the first.
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(f.poll(&registry), Poll::Unchanged);
+        std::thread::sleep(Duration::from_millis(30));
+        let Poll::Retry { attempt: 3, .. } = f.poll(&registry) else {
+            panic!()
+        };
+        f.loaded(t);
+        assert_eq!(f.degraded(), None);
+        assert_eq!(f.poll(&registry), Poll::Unchanged);
     }
 
     #[test]

@@ -78,7 +78,7 @@ fn a_directory_is_registered_file_by_file_and_comes_back_identical() {
 }
 
 #[test]
-fn a_single_file_goes_to_the_path_or_into_an_existing_directory() {
+fn a_single_file_goes_to_the_path_and_never_into_an_existing_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let reg = open(tmp.path());
     let onnx = tmp.path().join("model.onnx");
@@ -90,10 +90,14 @@ fn a_single_file_goes_to_the_path_or_into_an_existing_directory() {
     let dest = tmp.path().join("fetched.onnx");
     export(&reg, &md, &dest, false).unwrap();
     assert_eq!(fs::read(&dest).unwrap(), b"onnx-bytes");
+    // An existing directory is refused, with the path to give instead, and
+    // nothing is placed inside it.
     let into = tmp.path().join("models");
     fs::create_dir(&into).unwrap();
-    let exported = export(&reg, &md, &into, false).unwrap();
-    assert_eq!(exported.path, into.join("model.onnx"));
+    let err = export(&reg, &md, &into, false).unwrap_err();
+    assert!(matches!(err, RegistryError::OutputRefused { .. }), "{err}");
+    assert!(err.to_string().contains("models/model.onnx"), "{err}");
+    assert_eq!(fs::read_dir(&into).unwrap().count(), 0);
 }
 
 #[test]

@@ -286,7 +286,7 @@ class Registry:
             hint = (
                 " (a library the model needs is missing or of another version in this environment)"
                 if isinstance(e, ImportError)
-                else " (its digests match, so the bytes are as saved: they were not written by this serializer)"
+                else " (its digests match: the bytes are as saved, but this serializer cannot make a model of them here)"
             )
             raise IntegrityError(
                 f"version {metadata['version']}: the {name} serializer cannot decode the model: "

@@ -41,6 +41,24 @@ pub(super) fn check_digest(file: &StoredFile<'_>, bytes: &[u8], location: &str, 
     Ok(())
 }
 
+/// A stored file of another size than its metadata declares is the same
+/// integrity failure as a wrong digest, wherever it was noticed.
+fn size_mismatch(e: StoreError) -> RegistryError {
+    match e {
+        StoreError::SizeMismatch {
+            location,
+            expected,
+            actual,
+        } => RegistryError::IntegrityMismatch {
+            location,
+            what: "size",
+            expected: format!("{expected} bytes"),
+            actual: format!("{actual} bytes"),
+        },
+        other => other.into(),
+    }
+}
+
 impl<S: Store> Registry<S> {
     /// Reads and checks `versions/<version>/metadata.json`.
     pub fn metadata(&self, version: &ModelVersion) -> Result<ModelMetadata> {
@@ -132,11 +150,13 @@ impl<S: Store> Registry<S> {
         // The declared size is checked against the stored object before any
         // memory is reserved or mapped for it (a lie costs one fstat or the
         // response headers), then every byte against the digests.
-        self.store.read_sized_into(&key, file.size, &mut |bytes| {
-            let Some(f) = f.take() else { return };
-            // Checked first: nothing is decoded before the bytes are known good.
-            outcome = Some(check_digest(file, bytes, &location, all).map(|()| f(bytes)));
-        })?;
+        self.store
+            .read_sized_into(&key, file.size, &mut |bytes| {
+                let Some(f) = f.take() else { return };
+                // Checked first: nothing is decoded before the bytes are known good.
+                outcome = Some(check_digest(file, bytes, &location, all).map(|()| f(bytes)));
+            })
+            .map_err(size_mismatch)?;
         outcome.unwrap_or_else(|| {
             Err(RegistryError::IntegrityMismatch {
                 location,
@@ -200,9 +220,17 @@ impl<S: Store> Registry<S> {
         };
         if let Some(expected) = file.blake3 {
             let mut h = blake3::Hasher::new();
-            self.store.read_blocks(&key, file.size, &mut |block| {
-                h.update_rayon(block);
-            })?;
+            self.store
+                .read_blocks(&key, file.size, &mut |block| {
+                    // On every core for big blocks; rayon costs more than it
+                    // saves on small files.
+                    if block.len() >= 1 << 20 {
+                        h.update_rayon(block);
+                    } else {
+                        h.update(block);
+                    }
+                })
+                .map_err(size_mismatch)?;
             let actual = h.finalize().to_hex().to_string();
             if actual != expected {
                 return Err(mismatch("blake3", expected, actual));
@@ -212,7 +240,11 @@ impl<S: Store> Registry<S> {
             }
         }
         let mut h = sha2::Sha256::new();
-        self.store.read_blocks(&key, file.size, &mut |block| h.update(block))?;
+        self.store
+            .read_blocks(&key, file.size, &mut |block| {
+                h.update(block);
+            })
+            .map_err(size_mismatch)?;
         let actual: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
         if actual != file.sha256 {
             return Err(mismatch("sha256", file.sha256, actual));

@@ -214,7 +214,8 @@ impl Store for FsStore {
 
     fn read_blocks(&self, key: &str, expected: u64, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
         let (path, mut file) = self.open_sized(key, expected)?;
-        let mut block = vec![0u8; super::READ_BLOCK];
+        // No bigger than the file: a small file costs a small buffer.
+        let mut block = vec![0u8; super::READ_BLOCK.min(expected.max(1) as usize)];
         let mut seen = 0u64;
         loop {
             let n = io::Read::read(&mut file, &mut block).map_err(self.io(&path))?;
@@ -222,6 +223,9 @@ impl Store for FsStore {
                 break;
             }
             seen += n as u64;
+            if seen > expected {
+                break;
+            }
             f(&block[..n]);
         }
         // Objects never change; one that did while being read is damage.
