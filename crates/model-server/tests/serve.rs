@@ -530,6 +530,27 @@ fn a_version_it_cannot_serve_is_refused_at_start_with_the_tools_exit_code() {
     }
 }
 
+/// A protected alias (`registry alias require-signature`) is not served
+/// without trusted keys: the policy is checked where the alias is read.
+/// Before, the server served it and then followed it to unsigned versions.
+#[test]
+fn a_protected_alias_is_not_served_without_trusted_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = two_versions(dir.path());
+    let registry = Registry::open(&root).unwrap();
+    registry
+        .set_signature_required(&"production".parse().unwrap(), true)
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_model-server"))
+        .args(["--registry", root.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env_remove("MODELREG_TRUSTED_KEYS")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("may only name signed versions"), "{err}");
+}
+
 unsafe extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;

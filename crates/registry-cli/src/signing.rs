@@ -42,6 +42,13 @@ pub fn sign(
 /// version is checked first.
 pub fn require_signature(registry: &AnyRegistry, alias: &str, off: bool, json: bool) -> Result<(), Failure> {
     let alias: AliasName = alias.parse()?;
+    if off && !registry.checks_signatures() {
+        // Lifting a protection is deliberate: done by someone who holds the
+        // public keys of the release signers, not by a tool run without them.
+        return Err(Failure::usage(format!(
+            "lifting the signature requirement on {alias} needs --trusted-key PUB.pem (the keys whose signatures it requires)"
+        )));
+    }
     if !off {
         if !registry.checks_signatures() {
             return Err(Failure::usage(format!(

@@ -413,6 +413,13 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
         ),
         case("add a FIFO", "registry", &["add", &fifo], 2, "FIFO"),
         case(
+            "add with a --data file that does not exist",
+            "registry",
+            &["add", &a_file, "--data", "no-such-data.csv"],
+            2,
+            "the training data file does not exist",
+        ),
+        case(
             "add files labelled as the trainer's model type",
             "registry",
             &["add", &a_file, "--type", &textclf::model_type()],

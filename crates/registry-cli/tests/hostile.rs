@@ -220,6 +220,12 @@ fn special_files_are_refused_at_once() {
     let (out, took) = run_bounded("registry", &reg, &["list"], MEMORY);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(took < Duration::from_secs(5));
+    // verify calls it damage (it said "latest never set", exit 0, before).
+    let (out, took) = run_bounded("registry", &reg, &["verify"], MEMORY);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("FIFO") && report.contains("latest.json"), "{report}");
+    assert!(took < Duration::from_secs(5));
     // A character device (like /dev/zero, endless) as metadata: needs root.
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
@@ -323,7 +329,9 @@ fn declare_size(reg: &Path, v: &str, size: u64, sparse: bool) {
     }
 }
 
-/// A version whose metadata declares 3 GiB: every reader checks the size
+/// A version whose metadata declares 3 GiB (the real file is small), and one
+/// whose file is a sparse 1.25 GiB of holes with digests of nothing: every
+/// reader checks the size
 /// against the stored file before it reserves or maps anything, and a
 /// classifier over textclf's cap is refused before a byte is read. Under a
 /// 512 MB address-space limit nothing aborts ("memory allocation of
@@ -331,11 +339,14 @@ fn declare_size(reg: &Path, v: &str, size: u64, sparse: bool) {
 #[test]
 fn a_declared_size_is_checked_before_anything_is_reserved() {
     const HUGE: u64 = 3 << 30;
+    // Past the 512 MB address-space limit and textclf's 1 GiB cap, and small
+    // enough for verify to hash on a busy 2-core machine.
+    const SPARSE: u64 = 5 << 28;
     let (dir, reg, good) = registry_with_a_model();
     seal(&reg, &"2.0.0".parse().unwrap(), good.clone());
     seal(&reg, &"2.0.1".parse().unwrap(), good);
     declare_size(&reg, "2.0.0", HUGE, false); // the file is the real, small model
-    declare_size(&reg, "2.0.1", HUGE, true); // the file is 3 GiB of holes
+    declare_size(&reg, "2.0.1", SPARSE, true); // the file is 1.25 GiB of holes
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let cases: &[(&str, Vec<String>, &[i32], &str)] = &[

@@ -176,7 +176,29 @@ fn read_regular(path: &Path, no_follow: bool) -> Result<Vec<u8>> {
 /// (0 for any other format: not counted).
 pub fn fingerprint(path: &Path) -> Result<DataFingerprint> {
     use sha2::Digest;
-    let mut file = File::open(path).map_err(|e| io_error(path, e))?;
+    // A data file that is not there (or not a file) is bad input, not a
+    // storage failure: the caller named it.
+    // Non-blocking, so a FIFO given as --data is refused below instead of
+    // waiting for a writer.
+    let opened = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path);
+    let mut file = opened.map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => invalid(
+            path,
+            "the training data file does not exist (check the path given as --data, or metadata['data'] in Python)",
+        ),
+        _ => io_error(path, e),
+    })?;
+    if let Ok(meta) = file.metadata()
+        && !meta.is_file()
+    {
+        return Err(invalid(
+            path,
+            format!(
+                "the training data is {}, not a regular file",
+                describe_file_type(&meta.file_type())
+            ),
+        ));
+    }
     let mut hasher = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let (mut size, mut lines, mut last) = (0u64, 0u64, b'\n');

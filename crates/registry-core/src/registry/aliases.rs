@@ -31,6 +31,9 @@ impl<S: Store> Registry<S> {
         match self.store.read_pointer_if_changed(&self.keys.alias(alias), known)? {
             PointerRead::Unchanged => Ok(None),
             PointerRead::Changed(Some(pointer)) => {
+                // Checked when the pointer changed (an unchanged poll costs
+                // nothing more); a follower's first read is a change.
+                self.check_alias_policy(alias)?;
                 let (record, pointer) = self.parse_alias_pointer(alias, pointer)?;
                 if record.action == AliasAction::Delete {
                     // The deletion's error; set again meanwhile: the next poll sees it.
@@ -57,6 +60,16 @@ impl<S: Store> Registry<S> {
 
     /// What `alias` points to now: one read, whatever the number of versions.
     pub fn resolve(&self, alias: &AliasName) -> Result<AliasRecord> {
+        // The signature policy is part of reading an alias, so no reader
+        // (CLI, server, Python) can follow a protected alias without keys.
+        self.check_alias_policy(alias)?;
+        self.resolve_unchecked(alias)
+    }
+
+    /// [`Registry::resolve`] without the signature policy: for the
+    /// registry's own bookkeeping (moving `latest`, recording a parent
+    /// version), which serves nothing.
+    pub(crate) fn resolve_unchecked(&self, alias: &AliasName) -> Result<AliasRecord> {
         match self.read_alias_pointer(alias)? {
             Some((record, _)) if record.action == AliasAction::Delete => Err(RegistryError::AliasDeleted {
                 alias: alias.to_string(),

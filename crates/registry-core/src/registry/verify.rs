@@ -169,6 +169,16 @@ impl<S: Store> Registry<S> {
                 Err(e) => report.problem(location, e.to_string()),
             }
         }
+        if !latest_seen {
+            // Not listed is not absent: the store lists regular files only,
+            // so something else where the pointer belongs (a FIFO, a device)
+            // is read by name, refused, and reported as damage.
+            let latest = AliasName::latest();
+            if let Err(e) = self.read_alias_pointer(&latest) {
+                report.problem(self.store.location(&self.keys.alias(&latest)), e.to_string());
+                latest_seen = true;
+            }
+        }
         if !latest_seen && self.newest_live_release(&scan.complete)?.is_some() {
             report.leftover(
                 self.store.location(&self.keys.alias(&AliasName::latest())),
