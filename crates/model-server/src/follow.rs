@@ -151,7 +151,7 @@ impl Follower {
             Err(LoadError::Moved { .. }) => state.moved(),
             Err(e) => {
                 let reason = e.to_string();
-                if state.failed(&target, &reason) {
+                if state.failed(&target) {
                     self.report_failure(&target.version.to_string(), &reason);
                 }
             }

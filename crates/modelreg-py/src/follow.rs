@@ -93,9 +93,9 @@ impl FollowState {
     }
 
     /// The target failed to load: True if this failure is new (report it).
-    fn failed(&self, version: &str, metadata_sha256: &str, reason: &str) -> PyResult<bool> {
+    fn failed(&self, version: &str, metadata_sha256: &str) -> PyResult<bool> {
         let t = target(version, metadata_sha256)?;
-        self.with(|state| state.failed(&t, reason))
+        self.with(|state| state.failed(&t))
     }
 
     /// The load found the alias moved meanwhile: read it again next poll.

@@ -39,7 +39,7 @@
 //! registry.set_alias(&production, &v2, Expect::Anything)?;
 //! let Poll::Load(next) = follower.poll(&registry) else { panic!() };
 //! assert_eq!(next.version, v2);               // load it; it failed:
-//! assert!(follower.failed(&next, "disk error"));         // reported once,
+//! assert!(follower.failed(&next));         // reported once,
 //! assert_eq!(follower.poll(&registry), Poll::Unchanged); // retried only after a backoff
 //! assert_eq!(follower.degraded(), Some(&next));          // meanwhile: degraded
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -218,7 +218,7 @@ impl AliasFollower {
     /// `target` could not be loaded: it is retried after a backoff that
     /// doubles with each attempt, while the alias names it. True if this
     /// failure is new (log and count it), false for a failed retry.
-    pub fn failed(&mut self, target: &FollowTarget, _reason: &str) -> bool {
+    pub fn failed(&mut self, target: &FollowTarget) -> bool {
         if let Some(tag) = self.pending.take() {
             self.known = Some(tag);
         }
@@ -301,7 +301,7 @@ mod tests {
         f.loaded(first);
         point(&registry, &alias, "1.0.1");
         let Poll::Load(bad) = f.poll(&registry) else { panic!() };
-        assert!(f.failed(&bad, "broken"));
+        assert!(f.failed(&bad));
         for _ in 0..3 {
             assert_eq!(f.poll(&registry), Poll::Unchanged);
         }
@@ -310,7 +310,7 @@ mod tests {
         assert_eq!(f.poll(&registry), Poll::Unchanged);
         point(&registry, &alias, "1.0.1");
         assert_eq!(f.poll(&registry), Poll::Load(bad.clone()));
-        assert!(f.failed(&bad, "broken"), "a new failure after the alias moved");
+        assert!(f.failed(&bad), "a new failure after the alias moved");
     }
 
     #[test]
@@ -321,7 +321,7 @@ mod tests {
         f.loaded(first);
         point(&registry, &alias, "1.0.1");
         let Poll::Load(t) = f.poll(&registry) else { panic!() };
-        assert!(f.failed(&t, "briefly unreadable"));
+        assert!(f.failed(&t));
         assert_eq!(f.degraded(), Some(&t));
         assert_eq!(f.poll(&registry), Poll::Unchanged, "not before the backoff");
         std::thread::sleep(Duration::from_millis(40));
@@ -332,7 +332,7 @@ mod tests {
                 attempt: 2
             }
         );
-        assert!(!f.failed(&t, "still"), "a failed retry is not a new failure");
+        assert!(!f.failed(&t), "a failed retry is not a new failure");
         // The second backoff is twice the first.
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(f.poll(&registry), Poll::Unchanged);

@@ -176,10 +176,9 @@ fn read_regular(path: &Path, no_follow: bool) -> Result<Vec<u8>> {
 /// (0 for any other format: not counted).
 pub fn fingerprint(path: &Path) -> Result<DataFingerprint> {
     use sha2::Digest;
-    // A data file that is not there (or not a file) is bad input, not a
-    // storage failure: the caller named it.
-    // Non-blocking, so a FIFO given as --data is refused below instead of
-    // waiting for a writer.
+    // A data file that is not there, or not a regular file, is bad input
+    // (the caller named it), not a storage failure. Opened non-blocking, so
+    // a FIFO is refused below instead of waiting for a writer.
     let opened = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path);
     let mut file = opened.map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => invalid(

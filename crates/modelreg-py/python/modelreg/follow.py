@@ -115,7 +115,7 @@ class Follower:
                     model, metadata = self._registry.load(version, serializer=self._serializer)
                 except Exception as e:  # a version that cannot be served is never switched to
                     self.last_error = e
-                    if self._state.failed(version, digest, str(e)):
+                    if self._state.failed(version, digest):
                         self._report(e)
                     return False
                 if metadata.get("metadata_sha256") != digest:

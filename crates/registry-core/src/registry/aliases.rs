@@ -63,13 +63,6 @@ impl<S: Store> Registry<S> {
         // The signature policy is part of reading an alias, so no reader
         // (CLI, server, Python) can follow a protected alias without keys.
         self.check_alias_policy(alias)?;
-        self.resolve_unchecked(alias)
-    }
-
-    /// [`Registry::resolve`] without the signature policy: for the
-    /// registry's own bookkeeping (moving `latest`, recording a parent
-    /// version), which serves nothing.
-    pub(crate) fn resolve_unchecked(&self, alias: &AliasName) -> Result<AliasRecord> {
         match self.read_alias_pointer(alias)? {
             Some((record, _)) if record.action == AliasAction::Delete => Err(RegistryError::AliasDeleted {
                 alias: alias.to_string(),
