@@ -31,6 +31,10 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// How long a client may take to send its body (408 beyond).
     pub body_timeout: Duration,
+    /// Predictions run at once, each on a thread of tokio's blocking pool,
+    /// so the threads answering `/healthz` and reading requests never wait
+    /// behind one.
+    pub prediction_threads: usize,
 }
 
 impl Default for Limits {
@@ -39,6 +43,7 @@ impl Default for Limits {
             max_texts: 1000,
             max_body_bytes: 1 << 20,
             body_timeout: Duration::from_secs(10),
+            prediction_threads: std::thread::available_parallelism().map_or(2, usize::from),
         }
     }
 }
@@ -55,6 +60,8 @@ pub struct AppState {
     /// Why the served version is not the one the followed alias names (it
     /// failed to load and is being retried); `/readyz` says "degraded".
     pub degraded: Arc<ArcSwap<Option<String>>>,
+    /// One permit a running prediction (`Limits::prediction_threads`).
+    pub predictions: Arc<tokio::sync::Semaphore>,
 }
 
 /// The router with every route, the JSON fallbacks and the metrics layer.
@@ -125,6 +132,15 @@ async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) 
         );
     }
     let limits = &state.limits;
+    // A declared length past the limit is refused before any of the body
+    // is read (a chunked body is cut off at the limit as it arrives).
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
+        return too_large(limits.max_body_bytes);
+    }
     let bytes = match tokio::time::timeout(limits.body_timeout, axum::body::to_bytes(body, limits.max_body_bytes)).await
     {
         Err(_) => {
@@ -134,13 +150,7 @@ async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) 
                 format!("the request body took longer than {:?} to arrive", limits.body_timeout),
             );
         }
-        Ok(Err(e)) if is_length_limit(&e) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("the request body is larger than {} bytes", limits.max_body_bytes),
-            );
-        }
+        Ok(Err(e)) if is_length_limit(&e) => return too_large(limits.max_body_bytes),
         Ok(Err(e)) => {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -150,43 +160,94 @@ async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) 
         }
         Ok(Ok(bytes)) => bytes,
     };
-    let request: PredictRequest = match serde_json::from_slice(&bytes) {
+    // The permit closes when the semaphore does, which it never does.
+    let Ok(permit) = state.predictions.clone().acquire_owned().await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is stopping",
+        );
+    };
+    // The version this request uses, start to end, whatever swaps meanwhile.
+    let served = state.current.load_full();
+    let max_texts = limits.max_texts;
+    let answered = tokio::task::spawn_blocking(move || {
+        let answer = answer(&served, &bytes, max_texts);
+        drop(permit);
+        answer
+    })
+    .await;
+    match answered {
+        Ok((count, response)) => {
+            state.metrics.texts.inc_by(count);
+            response
+        }
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "prediction_failed",
+            format!("the prediction stopped: {e}"),
+        ),
+    }
+}
+
+fn too_large(max: usize) -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("the request body is larger than {max} bytes: split the batch"),
+    )
+}
+
+/// Parses, checks and answers one request body (CPU-bound: on the blocking
+/// pool). The number of texts labelled (0 on an error) and the response.
+fn answer(served: &Served, bytes: &[u8], max_texts: usize) -> (u64, Response) {
+    let request: PredictRequest = match serde_json::from_slice(bytes) {
         Ok(r) => r,
         Err(e) if e.is_syntax() || e.is_eof() => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                format!("the body is not valid JSON: {e}"),
+            return (
+                0,
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    format!("the body is not valid JSON: {e}"),
+                ),
             );
         }
         Err(e) => {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_request",
-                format!("{e} (expected {{\"texts\": [\"...\"], \"probabilities\": false}})"),
+            return (
+                0,
+                error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_request",
+                    format!("{e} (expected {{\"texts\": [\"...\"], \"probabilities\": false}})"),
+                ),
             );
         }
     };
     if request.texts.is_empty() {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "empty_texts",
-            "\"texts\" is empty: send at least one text",
-        );
-    }
-    if request.texts.len() > limits.max_texts {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_texts",
-            format!(
-                "{} texts, more than the {} one request may hold: split the batch",
-                request.texts.len(),
-                limits.max_texts
+        return (
+            0,
+            error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "empty_texts",
+                "\"texts\" is empty: send at least one text",
             ),
         );
     }
-    // The version this request uses, start to end, whatever swaps meanwhile.
-    let served = state.current.load_full();
+    if request.texts.len() > max_texts {
+        return (
+            0,
+            error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_many_texts",
+                format!(
+                    "{} texts, more than the {} one request may hold: split the batch",
+                    request.texts.len(),
+                    max_texts
+                ),
+            ),
+        );
+    }
     let labels = served.model.labels();
     let predictions: Vec<Value> = served
         .model
@@ -201,8 +262,11 @@ async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) 
             None => json!({"label": labels.get(p.label).map_or("", String::as_str), "probability": p.probability}),
         })
         .collect();
-    state.metrics.texts.inc_by(predictions.len() as u64);
-    Json(json!({"model": model_id(&served), "predictions": predictions})).into_response()
+    let count = predictions.len() as u64;
+    (
+        count,
+        Json(json!({"model": model_id(served), "predictions": predictions})).into_response(),
+    )
 }
 
 /// Whether reading the body stopped at the size limit (axum wraps the

@@ -42,6 +42,7 @@
 pub mod api;
 pub mod follow;
 pub mod kinds;
+pub mod listen;
 mod log;
 pub mod metrics;
 pub mod served;
@@ -63,6 +64,8 @@ pub struct Options {
     /// How often the alias pointer is read.
     pub poll: Duration,
     pub limits: api::Limits,
+    /// Open connections, header-read and idle timeouts.
+    pub connections: listen::ConnectionLimits,
     /// How long in-flight requests may take to finish after a shutdown
     /// signal before the server exits anyway.
     pub drain_timeout: Duration,
@@ -78,6 +81,7 @@ impl Default for Options {
             version: None,
             poll: Duration::from_secs(1),
             limits: api::Limits::default(),
+            connections: listen::ConnectionLimits::default(),
             drain_timeout: Duration::from_secs(10),
             retry_after: Duration::from_secs(1),
         }
@@ -128,6 +132,7 @@ pub async fn run(
     let accepting = Arc::new(AtomicBool::new(true));
     let degraded = Arc::new(ArcSwap::from_pointee(None));
     let state = api::AppState {
+        predictions: Arc::new(tokio::sync::Semaphore::new(options.limits.prediction_threads.max(1))),
         degraded: degraded.clone(),
         current: current.clone(),
         metrics: metrics.clone(),
@@ -164,21 +169,37 @@ pub async fn run(
         ],
     );
     drop(served);
-    let signalled = Arc::new(tokio::sync::Notify::new());
-    let on_signal = {
-        let signalled = signalled.clone();
-        async move {
-            shutdown.await;
-            accepting.store(false, Ordering::Relaxed);
-            let _ = stop_tx.send(true);
-            signalled.notify_one();
-        }
+    let (connections, lowered) = listen::fit_to_fd_limit(options.connections.max_connections);
+    if lowered {
+        log::event(
+            "max_connections_lowered",
+            &[
+                ("wanted", options.connections.max_connections.to_string()),
+                ("max_connections", connections.to_string()),
+                ("why", "the open-file limit (ulimit -n) leaves room for no more".into()),
+            ],
+        );
+    }
+    let limits = listen::ConnectionLimits {
+        max_connections: connections,
+        ..options.connections.clone()
     };
-    let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(on_signal);
-    let drained = tokio::select! {
-        r = server => { r?; true }
-        _ = async { signalled.notified().await; tokio::time::sleep(options.drain_timeout).await } => false,
-    };
+    // The shutdown signal stops the follower, turns /readyz to 503 and
+    // starts the drain.
+    tokio::spawn(async move {
+        shutdown.await;
+        accepting.store(false, Ordering::Relaxed);
+        let _ = stop_tx.send(true);
+    });
+    let drained = listen::serve(
+        listener,
+        api::router(state),
+        limits,
+        stop_rx,
+        options.drain_timeout,
+        metrics,
+    )
+    .await;
     log::event(
         "shutdown",
         &[("drained", if drained { "all" } else { "timed out" }.to_string())],

@@ -41,6 +41,18 @@ struct Args {
     /// How long after a failed load of the alias's version it is tried again: 1, 500ms (doubling to 60 s while it fails; /readyz says "degraded" meanwhile).
     #[arg(long, default_value = "1", value_parser = cli_support::parse::duration)]
     retry_after: Duration,
+    /// Most connections open at once; one more gets a 503 and is closed (lowered to fit `ulimit -n`).
+    #[arg(long, default_value_t = 1000)]
+    max_connections: usize,
+    /// How long a client may take to send a request's headers, from when it connects: 10, 10s, 500ms.
+    #[arg(long, default_value = "10", value_parser = cli_support::parse::duration)]
+    header_read_timeout: Duration,
+    /// How long a connection may sit with nothing sent either way before it is closed: 60, 60s, 1m.
+    #[arg(long, default_value = "60", value_parser = cli_support::parse::duration)]
+    idle_timeout: Duration,
+    /// Predictions run at once, off the threads that read requests and answer /healthz (default: one per core).
+    #[arg(long)]
+    prediction_threads: Option<usize>,
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -91,6 +103,15 @@ fn try_main(args: Args) -> Result<(), Failure> {
             max_texts: args.max_texts.max(1),
             max_body_bytes: args.max_body_bytes.max(1),
             body_timeout: args.request_timeout,
+            prediction_threads: args
+                .prediction_threads
+                .unwrap_or(Limits::default().prediction_threads)
+                .max(1),
+        },
+        connections: model_server::listen::ConnectionLimits {
+            max_connections: args.max_connections.max(1),
+            header_read_timeout: args.header_read_timeout,
+            idle_timeout: args.idle_timeout,
         },
         drain_timeout: args.drain_timeout,
         retry_after: args.retry_after,

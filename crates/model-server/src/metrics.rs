@@ -37,6 +37,8 @@ pub struct Metrics {
     pub reloads: Counter,
     pub failed_reloads: Counter,
     pub reload_retries: Counter,
+    pub connections_refused: Counter,
+    pub connections_open: Gauge,
 }
 
 /// 50 µs to ~1.6 s, doubling: a prediction takes microseconds, a slow
@@ -55,6 +57,8 @@ impl Default for Metrics {
         let reloads = Counter::default();
         let failed_reloads = Counter::default();
         let reload_retries = Counter::default();
+        let connections_refused = Counter::default();
+        let connections_open = Gauge::default();
         registry.register("requests", "HTTP requests by route and status", requests.clone());
         registry.register(
             "request_duration_seconds",
@@ -74,6 +78,16 @@ impl Default for Metrics {
             "Attempts to load again a version that failed while the alias still names it (backoff from --retry-after, doubling to 60 s)",
             reload_retries.clone(),
         );
+        registry.register(
+            "connections_refused",
+            "Connections answered 503 and closed because --max-connections were open",
+            connections_refused.clone(),
+        );
+        registry.register(
+            "connections_open",
+            "Client connections open now",
+            connections_open.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -83,6 +97,8 @@ impl Default for Metrics {
             reloads,
             failed_reloads,
             reload_retries,
+            connections_refused,
+            connections_open,
         }
     }
 }
