@@ -139,6 +139,10 @@ async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
+        // The answer goes out now; the body is read and dropped meanwhile
+        // (within the body timeout and a cap), so a client still sending it
+        // reads the 413 instead of a reset connection.
+        tokio::spawn(discard(body, limits.body_timeout));
         return too_large(limits.max_body_bytes);
     }
     let bytes = match tokio::time::timeout(limits.body_timeout, axum::body::to_bytes(body, limits.max_body_bytes)).await
@@ -188,6 +192,25 @@ async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) 
             format!("the prediction stopped: {e}"),
         ),
     }
+}
+
+/// The most of a refused body read and dropped before the connection is
+/// closed on the client.
+const MAX_DISCARDED_BYTES: usize = 64 << 20;
+
+async fn discard(body: Body, within: Duration) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut seen = 0usize;
+    let _ = tokio::time::timeout(within, async {
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > MAX_DISCARDED_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 fn too_large(max: usize) -> Response {

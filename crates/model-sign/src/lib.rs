@@ -174,6 +174,7 @@ impl TrustedKeys {
             .signature
             .ok_or_else(|| format!("it is not signed (no {SIGNATURE_FILE}); sign it with `registry sign`"))?;
         let manifest = verify(signature, &self.keys).map_err(|e| e.to_string())?;
+        check_subject(&manifest.name, version.model, &version.version.to_string())?;
         let mut expected: BTreeMap<&str, String> = version
             .metadata
             .stored_files()
@@ -220,6 +221,19 @@ impl TrustedKeys {
         }
         Ok(manifest.key)
     }
+}
+
+/// The statement's subject names the version it is read as: `MODEL@VERSION`
+/// as signed here, or the bare version as signed before the model was
+/// named (and as `model_signing sign` names a version's directory).
+fn check_subject(name: &str, model: &str, version: &str) -> Result<(), String> {
+    let bound = format!("{model}@{version}");
+    if name == bound || name == version {
+        return Ok(());
+    }
+    Err(format!(
+        "its signature was made for {name:?}, not for {bound:?} (a signature copied from another model or version?)"
+    ))
 }
 
 impl SignatureCheck for TrustedKeys {

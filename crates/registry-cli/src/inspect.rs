@@ -439,9 +439,19 @@ pub fn diff(registry: &AnyRegistry, a: &str, b: &str, all: bool, json: bool) -> 
 
 /// The `signature:` line of `show`: signed or not, and checked or not.
 pub fn signature_line(registry: &AnyRegistry, metadata: &ModelMetadata) -> String {
+    // A version saved before metadata named its model: its signature holds
+    // for a copy of it in another model too.
+    let binding = match &metadata.model {
+        Some(model) => format!("bound to {model}@{}", metadata.version),
+        None => {
+            "not bound to a model: saved before metadata.json named it, so a copy in another model verifies too".into()
+        }
+    };
     match registry.signature(&metadata.version) {
-        Ok(Some(_)) if registry.checks_signatures() => "signed, verified with a trusted key (model.sig)".into(),
-        Ok(Some(_)) => "signed (model.sig; not checked: give --trusted-key PUB.pem to verify it)".into(),
+        Ok(Some(_)) if registry.checks_signatures() => {
+            format!("signed, verified with a trusted key (model.sig; {binding})")
+        }
+        Ok(Some(_)) => format!("signed (model.sig; {binding}; not checked: give --trusted-key PUB.pem to verify it)"),
         Ok(None) => "unsigned (`registry sign` signs it)".into(),
         Err(e) => format!("unreadable: {e}"),
     }

@@ -129,7 +129,8 @@ fn list_shows_the_good_versions_and_marks_a_damaged_one() {
     // list reads every version's metadata and marks the damaged one.
     let out = run("registry", &reg, &["list"]);
     assert!(out.status.success() && text(&out).0.contains("1.0.0"));
-    std::fs::remove_file(reg.join("catalog.json")).unwrap();
+    let _ = std::fs::remove_file(reg.join("catalog.json"));
+    std::fs::remove_dir_all(reg.join("catalog.d")).unwrap();
     let out = run("registry", &reg, &["list"]);
     let (stdout, err) = text(&out);
     assert!(out.status.success(), "{err}");

@@ -6,7 +6,6 @@ mod common;
 
 use common::{bin, workspace};
 use registry_core::{Artifact, Encoding, ModelInfo, ModelVersion, Registry};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -20,17 +19,7 @@ fn run_bounded(tool: &str, registry: &Path, args: &[&str], memory: u64) -> (Outp
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: setrlimit is async-signal-safe and touches only the child.
-    unsafe {
-        cmd.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: memory,
-                rlim_max: memory,
-            };
-            libc::setrlimit(libc::RLIMIT_AS, &limit);
-            Ok(())
-        });
-    }
+    common::limit_address_space(&mut cmd, memory);
     let started = Instant::now();
     let mut child = cmd.spawn().unwrap();
     let deadline = started + Duration::from_secs(20);
@@ -257,7 +246,8 @@ fn an_oversized_metadata_file_costs_no_memory() {
     // refused before it is read, within 64 MB of address space... plus
     // the binary itself. (Without the catalog, which would spare list from
     // reading any metadata at all.)
-    std::fs::remove_file(reg.join("catalog.json")).unwrap();
+    let _ = std::fs::remove_file(reg.join("catalog.json"));
+    std::fs::remove_dir_all(reg.join("catalog.d")).unwrap();
     let (out, took) = run_bounded("registry", &reg, &["list"], 128 << 20);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", stderr(&out));

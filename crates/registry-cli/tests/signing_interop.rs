@@ -102,22 +102,6 @@ fn model_dir(parent: &Path) -> PathBuf {
     dir
 }
 
-/// `cp -r`: each tampering case works on its own copy.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if entry.file_type().unwrap().is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn modelreg_and_the_reference_tool_accept_each_others_signatures_and_refuse_the_same_tampering() {
     let Some(tool) = reference_tool().map(Tool) else { return };
@@ -203,7 +187,7 @@ fn modelreg_and_the_reference_tool_accept_each_others_signatures_and_refuse_the_
     ];
     for (i, (what, tamper)) in cases.iter().enumerate() {
         let copy = tmp.path().join(format!("tampered-{i}"));
-        copy_dir(&root, &copy);
+        test_support::copy_dir(&root, &copy);
         let v = copy.join("versions/2.0.0");
         tamper(&v);
         assert!(
@@ -217,7 +201,7 @@ fn modelreg_and_the_reference_tool_accept_each_others_signatures_and_refuse_the_
 
     // A signature made with another key: refused by both.
     let copy = tmp.path().join("other-key");
-    copy_dir(&root, &copy);
+    test_support::copy_dir(&root, &copy);
     let v = copy.join("versions/2.0.0");
     std::fs::remove_file(v.join("model.sig")).unwrap();
     assert!(ok(&tool.sign("other.pem", &v)));

@@ -42,3 +42,21 @@ pub fn s3_bucket() -> String {
 pub fn s3_registry(name: &str) -> String {
     format!("s3://{}/{}", s3_bucket(), unique(name))
 }
+
+/// `cp -r`, symbolic links copied as links: a test's own copy of a
+/// registry or version directory to damage or replay.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

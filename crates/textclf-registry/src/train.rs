@@ -109,6 +109,23 @@ pub fn search_info(model: &textclf::TextClassifier, report: &SearchReport, searc
             "time_budget_seconds": search.time_budget.map(|b| b.as_secs_f64()),
         }),
     );
+    // Left out of the grid for memory: recorded only when there were any.
+    if !report.skipped_for_memory.is_empty()
+        && let Some(serde_json::Value::Object(recorded)) = info.metrics.get_mut("search")
+    {
+        let skipped: Vec<serde_json::Value> = report
+            .skipped_for_memory
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "hyperparameters": textclf::hyperparameters(&s.candidate.vectorizer, &s.candidate.classifier),
+                    "needs_bytes": s.needs,
+                    "limit_bytes": s.limit,
+                })
+            })
+            .collect();
+        recorded.insert("skipped_for_memory".into(), skipped.into());
+    }
     info.lineage.seed = Some(search.seed);
     info.lineage.folds = Some(search.folds as u32);
     info.lineage.test_size = Some(search.test_size);

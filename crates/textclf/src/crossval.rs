@@ -58,18 +58,56 @@ fn groups(candidates: &[Candidate], members: &[usize]) -> Vec<(VectorizerConfig,
 
 /// A generous estimate of the memory one task needs on `rows`: its
 /// training and validation matrices (index + value per non-zero), the
-/// solver's copies of them, and the per-term tables. Used to bound how
-/// many tasks run at once, not to reserve anything.
+/// solver's copies of them, the per-term tables, and the largest of its
+/// classifiers' per-label weights (see [`model_bytes`]). Used to bound how
+/// many tasks run at once and to set aside what fits nowhere, not to
+/// reserve anything.
 pub(crate) fn task_bytes(data: &CvData<'_>, members: &[usize], rows: &[usize]) -> u64 {
     groups(data.candidates, members)
         .iter()
-        .map(|(v, _)| {
-            let docs = &data.indexed[&v.tokenizer];
-            let nnz: u64 = rows.iter().map(|&r| docs.rows.row(r).0.len() as u64).sum();
-            nnz * 8 * 3 + docs.ids.len() as u64 * 24
+        .map(|(v, list)| {
+            let model = list.iter().map(|&i| candidate_model_bytes(data, i)).max().unwrap_or(0);
+            data_bytes(data, v, rows).saturating_add(model)
         })
         .max()
         .unwrap_or(0)
+}
+
+/// [`task_bytes`] of one candidate alone.
+pub(crate) fn candidate_bytes(data: &CvData<'_>, candidate: usize, rows: &[usize]) -> u64 {
+    data_bytes(data, &data.candidates[candidate].vectorizer, rows)
+        .saturating_add(candidate_model_bytes(data, candidate))
+}
+
+fn data_bytes(data: &CvData<'_>, v: &VectorizerConfig, rows: &[usize]) -> u64 {
+    let docs = &data.indexed[&v.tokenizer];
+    let nnz: u64 = rows.iter().map(|&r| docs.rows.row(r).0.len() as u64).sum();
+    nnz * 8 * 3 + docs.ids.len() as u64 * 24
+}
+
+fn candidate_model_bytes(data: &CvData<'_>, candidate: usize) -> u64 {
+    let c = &data.candidates[candidate];
+    let terms = data.indexed[&c.vectorizer.tokenizer].ids.len() as u64;
+    let features = c.vectorizer.max_features.map_or(terms, |m| terms.min(u64::from(m)));
+    model_bytes(&c.classifier, features, data.k as u64)
+}
+
+/// What fitting one classifier on `d` features and `k` labels holds at its
+/// peak, besides the data: a `d × k` table per copy. Naive Bayes: the
+/// counts and the weights (f64) and the model (f32). Two labels: a few
+/// vectors of `d`. Multinomial logistic regression: L-BFGS's parameters,
+/// gradient, direction and trial point and gradient, its 10 pairs of
+/// history, the warm start kept for the next C, and the model — 27 tables,
+/// which is what made 1,000 labels reach 5.7 GB.
+pub(crate) fn model_bytes(classifier: &ClassifierConfig, d: u64, k: u64) -> u64 {
+    let table = (d + 1).saturating_mul(k.max(1)).saturating_mul(8);
+    match classifier {
+        ClassifierConfig::MultinomialNb { .. } => table.saturating_mul(5) / 2,
+        ClassifierConfig::LogisticRegression { .. } if k > 2 => table.saturating_mul(27),
+        ClassifierConfig::LogisticRegression { .. } | ClassifierConfig::NbLogisticRegression { .. } => {
+            (d + 1).saturating_mul(8 * 6)
+        }
+    }
 }
 
 /// Fold scores (accuracy) of every member, in `members` order, with

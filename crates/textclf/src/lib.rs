@@ -73,6 +73,7 @@ pub use halving::{Eliminated, Round};
 pub use linear::{ClassifierConfig, LinearModel};
 pub use model::{MODEL_FORMAT, NAMED_FEATURES, TextClassifier, hyperparameters};
 pub use scoring::{Prediction, Scratch};
+pub use selection::SkippedForMemory;
 pub use selection::{
     CandidateResult, Evaluation, HALVING_FROM, Progress, SearchConfig, SearchReport, Strategy, grid_search,
 };

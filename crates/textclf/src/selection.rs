@@ -7,7 +7,7 @@
 //! gathered by index. Same data + same seed gives the same model bytes at
 //! any thread count.
 
-use crate::crossval::{CvData, argmax, cross_validate, task_bytes};
+use crate::crossval::{CvData, argmax, candidate_bytes, cross_validate, task_bytes};
 use crate::error::{Result, TextClfError};
 use crate::grid::{Candidate, Grid};
 use crate::halving::{self, Eliminated, Round, best_first};
@@ -144,6 +144,18 @@ pub struct SearchReport {
     pub eliminated: Vec<Eliminated>,
     /// Folds cross-validated at once (bounded by memory).
     pub threads: usize,
+    /// Candidates of the grid left out because one fit of them needs more
+    /// than the memory limit (`max_memory`, else the memory available).
+    pub skipped_for_memory: Vec<SkippedForMemory>,
+}
+
+/// A candidate left out of a search for its memory.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedForMemory {
+    pub candidate: Candidate,
+    /// The estimated peak of one of its fits, in bytes.
+    pub needs: u64,
+    pub limit: u64,
 }
 
 impl SearchReport {
@@ -227,6 +239,7 @@ pub fn grid_search(
             .entry(c.vectorizer.tokenizer)
             .or_insert_with(|| vectorizer::index_documents(&c.vectorizer.tokenizer.tokenize_all(texts)));
     }
+    let (candidates, skipped_for_memory) = within_memory(candidates, config.max_memory, &y, k, &indexed, &train)?;
     let data = CvData {
         y: &y,
         k,
@@ -365,8 +378,65 @@ pub fn grid_search(
             rounds: outcome.rounds,
             eliminated: outcome.eliminated,
             threads,
+            skipped_for_memory,
         },
     ))
+}
+
+/// The candidates one fit of which fits in `limit` (else the memory
+/// available now), and those left out; an error naming the smallest need
+/// when none fits.
+fn within_memory(
+    candidates: Vec<Candidate>,
+    limit: Option<u64>,
+    y: &[u32],
+    k: usize,
+    indexed: &HashMap<Tokenizer, vectorizer::IndexedDocs>,
+    train: &[usize],
+) -> Result<(Vec<Candidate>, Vec<SkippedForMemory>)> {
+    let (limit, source) = match limit {
+        Some(l) => (l, "the memory limit (--max-memory / max_memory)"),
+        None => match available_memory() {
+            Some(l) => (l, "the memory available now (MemAvailable)"),
+            None => return Ok((candidates, Vec::new())),
+        },
+    };
+    let probe = CvData {
+        y,
+        k,
+        candidates: &candidates,
+        indexed,
+    };
+    let needs: Vec<u64> = (0..candidates.len())
+        .map(|i| candidate_bytes(&probe, i, train))
+        .collect();
+    let mut kept = Vec::new();
+    let mut skipped = Vec::new();
+    for (candidate, needs) in candidates.iter().zip(&needs) {
+        if *needs <= limit {
+            kept.push(*candidate);
+        } else {
+            skipped.push(SkippedForMemory {
+                candidate: *candidate,
+                needs: *needs,
+                limit,
+            });
+        }
+    }
+    if kept.is_empty() {
+        let smallest = needs.iter().copied().min().unwrap_or(0);
+        return Err(TextClfError::InvalidInput(format!(
+            "no candidate of the grid fits in {} of {source}: the smallest needs about {} ({k} labels, each with a weight per term); raise the limit, lower max_features in the grid, or train on fewer labels",
+            megabytes(limit),
+            megabytes(smallest)
+        )));
+    }
+    Ok((kept, skipped))
+}
+
+/// In MiB, the unit `--max-memory 512M` means.
+fn megabytes(bytes: u64) -> String {
+    format!("{:.0} MiB", bytes as f64 / (1u64 << 20) as f64)
 }
 
 /// How many folds may run at once: every thread, unless `limit` (or the

@@ -71,6 +71,9 @@ struct Args {
     quiet: bool,
 }
 
+/// Bytes in a MiB (the unit of `--max-memory 512M`).
+const MIB: f64 = (1u64 << 20) as f64;
+
 /// Bad data or a bad grid is the user's input to fix (usage); registry
 /// failures keep their own kind.
 fn failure(e: TrainError) -> Failure {
@@ -202,6 +205,16 @@ fn try_main(args: Args) -> Result<(), Failure> {
                 } else {
                     String::new()
                 }
+            );
+        }
+        if let Some(first) = report.skipped_for_memory.first() {
+            let _ = writeln!(
+                out,
+                "  left out:        {} candidate(s) needing more than the {:.0} MiB memory limit (the largest {:.0} MiB: {})",
+                report.skipped_for_memory.len(),
+                first.limit as f64 / MIB,
+                report.skipped_for_memory.iter().map(|s| s.needs).max().unwrap_or(0) as f64 / MIB,
+                first.candidate.classifier.family()
             );
         }
         let _ = writeln!(out, "  time:            {:.2} s", outcome.seconds);

@@ -106,3 +106,20 @@ pub fn redact(s: &str, registry: &Path) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The child gets at most `bytes` of address space (RLIMIT_AS): an
+/// allocation past it fails instead of growing the machine's memory.
+pub fn limit_address_space(cmd: &mut Command, bytes: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe and touches only the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            libc::setrlimit(libc::RLIMIT_AS, &limit);
+            Ok(())
+        });
+    }
+}

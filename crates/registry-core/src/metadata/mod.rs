@@ -38,6 +38,13 @@ pub(crate) const BASE_FORMAT_VERSION: u32 = 1;
 pub struct ModelMetadata {
     pub format_version: u32,
     pub version: ModelVersion,
+    /// The model this version was saved into (`"default"` for the
+    /// registry's root). Sealed with the rest, so a signature over
+    /// `metadata.json` vouches for this model's version only: a copy placed
+    /// in another model is refused by every reader. Absent in versions
+    /// saved before it was recorded (not bound to a model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub timestamp: OffsetDateTime,
     /// The model the registry encoded itself ([`crate::Registry::save_model`]

@@ -19,8 +19,9 @@ pub const USER_METADATA_KEYS: [&str; 8] = [
 
 /// The keys of a version's metadata the registry fills in itself: a
 /// person's metadata document naming one is refused with that reason.
-pub const FILLED_METADATA_KEYS: [&str; 9] = [
+pub const FILLED_METADATA_KEYS: [&str; 10] = [
     "version",
+    "model",
     "timestamp",
     "metadata_sha256",
     "format_version",

@@ -1,19 +1,30 @@
-//! The catalog: one derived document summarising every version of a model
-//! (scores, data, tags, type), so that listing 10,000 versions reads one
-//! object instead of 10,000 (one GET instead of one per version on S3).
+//! The catalog: a derived summary of every version of a model (scores,
+//! data, tags, type), so that listing 10,000 versions reads a few objects
+//! instead of 10,000 metadata files (one GET instead of one per version on
+//! S3).
 //!
-//! Like git's packed-refs, it is never the source of truth. Each save,
-//! after committing and moving `latest`, folds into the catalog by
-//! compare-and-swap every complete version it lacks (its own, and any a
-//! crashed or older writer left out). A reader trusts the catalog only if
-//! it holds the version `latest` names, with the same metadata digest (one
-//! more small read): a save that died after moving `latest` but before
-//! updating the catalog, or a build that does not keep one, fails that
-//! check, and the reader lists the versions and reads the metadata of any
-//! the catalog lacks instead. What the check cannot see is a save that
-//! died before moving `latest` (or a pre-release): `verify` reports it,
-//! and the next save or `verify --repair` folds it in. `verify` compares
-//! the catalog with every version's metadata; `--repair` rebuilds it.
+//! Like git's packed-refs and loose refs, it has two parts, and neither is
+//! the source of truth:
+//!
+//! * `catalog.d/<version>.json`, one row written by each save (created,
+//!   never rewritten): a save costs the same whatever the number of
+//!   versions;
+//! * `catalog.json`, the rows folded together (compacted) by the save that
+//!   finds [`COMPACT_AT`] segments, which then deletes the segments it
+//!   folded.
+//!
+//! Readers merge both and hold them against the version listing: a row for
+//! a version that does not exist is dropped, a version without a row is
+//! read from its metadata, and `latest`'s row is compared with `latest`'s
+//! metadata (one more small read) — if it differs, nothing in the catalog
+//! is trusted and every version's metadata is read. A handle that checks
+//! signatures never uses the catalog: the rows are not signed, the
+//! metadata is. In an unsigned registry the rows are as trustworthy as the
+//! metadata they summarise (whoever can rewrite one can re-seal the
+//! other); `verify` compares every row with its version's sealed metadata
+//! and reports any difference or phantom as damage, and `verify --repair`
+//! rebuilds the catalog. Segment writing and compaction are in
+//! `catalog_write.rs`.
 
 use super::Registry;
 use crate::error::{RegistryError, Result};
@@ -25,11 +36,15 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 /// The largest catalog read: ~300 bytes a version, so room for 100,000+.
-const MAX_CATALOG_BYTES: u64 = crate::store::MAX_LARGE_POINTER_BYTES;
+pub(super) const MAX_CATALOG_BYTES: u64 = crate::store::MAX_LARGE_POINTER_BYTES;
 
-/// How often a save retries folding its version into a catalog that others
-/// are updating at the same moment before leaving it to readers.
-const CATALOG_RETRIES: usize = 16;
+/// The largest segment read (one row).
+pub(super) const MAX_SEGMENT_BYTES: u64 = super::keys::MAX_METADATA_BYTES;
+
+/// Segments past which a save compacts them into `catalog.json`: a reader
+/// reads at most about this many small objects besides the catalog, and a
+/// save pays for rewriting the catalog once every this many saves.
+pub const COMPACT_AT: usize = 256;
 
 /// What listing needs to know about one version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,38 +96,30 @@ impl CatalogRow {
 
 /// `catalog.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct CatalogDoc {
-    format_version: u32,
-    rows: Vec<CatalogRow>,
+pub(super) struct CatalogDoc {
+    pub(super) format_version: u32,
+    pub(super) rows: Vec<CatalogRow>,
 }
 
 /// A version's row, or why its metadata could not be read (listing shows
 /// the damage instead of hiding the version).
 pub type CatalogEntry = std::result::Result<CatalogRow, (ModelVersion, String)>;
 
+/// The catalog as stored: `catalog.json` and the segments, merged.
+#[derive(Debug, Default)]
+pub(super) struct StoredCatalog {
+    /// By version; a segment's row replaces the base's.
+    pub(super) rows: BTreeMap<ModelVersion, CatalogRow>,
+    /// The segment keys read (to delete once folded).
+    pub(super) segments: Vec<String>,
+    /// `catalog.json`'s state, for a compare-and-swap (`None`: absent).
+    pub(super) base: Option<Pointer>,
+    /// What could not be read: `catalog.json` or a segment, and why.
+    pub(super) unreadable: Vec<(String, String)>,
+}
+
 impl<S: Store> Registry<S> {
-    /// The catalog's rows and the tag of the state read (for a writer's
-    /// compare-and-swap).
-    fn read_catalog(&self) -> Result<Option<(Vec<CatalogRow>, Pointer)>> {
-        let key = self.keys.catalog();
-        let Some(pointer) = self.store.read_pointer_limited(&key, MAX_CATALOG_BYTES)? else {
-            return Ok(None);
-        };
-        let rows = self.parse_catalog(&pointer.bytes)?;
-        Ok(Some((rows, pointer)))
-    }
-
-    /// The catalog's rows, for readers: without the state's tag, which a
-    /// store that tags by content would digest the whole catalog for.
-    fn read_catalog_rows(&self) -> Result<Option<Vec<CatalogRow>>> {
-        match self.store.read_limited(&self.keys.catalog(), MAX_CATALOG_BYTES) {
-            Ok(bytes) => self.parse_catalog(&bytes).map(Some),
-            Err(StoreError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    fn parse_catalog(&self, bytes: &[u8]) -> Result<Vec<CatalogRow>> {
+    pub(super) fn parse_catalog(&self, bytes: &[u8]) -> Result<Vec<CatalogRow>> {
         let key = self.keys.catalog();
         let location = self.store.location(&key);
         // Parsed straight into rows: going through a JSON value first took
@@ -140,125 +147,163 @@ impl<S: Store> Registry<S> {
         Ok(doc.rows)
     }
 
-    /// Every complete version's row, oldest first: the catalog's rows for
-    /// the versions that exist, and the metadata of any it lacks. A catalog
-    /// that cannot be read is ignored (it is derived); a version whose
-    /// metadata cannot be read is an `Err` entry.
-    pub fn catalog(&self) -> Result<Vec<CatalogEntry>> {
-        let rows = match self.read_catalog_rows() {
-            Ok(Some(rows)) => rows,
-            Ok(None) | Err(RegistryError::InvalidMetadata { .. }) | Err(RegistryError::UnsupportedFormat { .. }) => {
-                Vec::new()
+    /// `catalog.json` and every segment. With `tagged`, the base is read as
+    /// a pointer (its state's tag, for a writer's compare-and-swap; a store
+    /// that tags by content digests it). What cannot be read is noted and
+    /// skipped: the catalog is derived. Only a failing listing or read of
+    /// the store itself is an error.
+    pub(super) fn read_stored_catalog(&self, tagged: bool) -> Result<StoredCatalog> {
+        let mut stored = StoredCatalog::default();
+        let key = self.keys.catalog();
+        let base = if tagged {
+            self.store
+                .read_pointer_limited(&key, MAX_CATALOG_BYTES)
+                .map(|p| p.map(|p| (p.bytes.clone(), Some(p))))
+        } else {
+            match self.store.read_limited(&key, MAX_CATALOG_BYTES) {
+                Ok(bytes) => Ok(Some((bytes, None))),
+                Err(StoreError::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
             }
-            Err(RegistryError::Store(StoreError::TooLarge { .. })) => Vec::new(),
-            Err(e) => return Err(e),
         };
-        // An unreadable `latest` (damaged, a FIFO) only means the catalog
-        // is not trusted: listing still works, `verify` reports it.
-        if let Ok(Some((latest, _))) = self.read_alias_pointer(&crate::names::AliasName::latest())
-            && latest.action != crate::metadata::AliasAction::Delete
-            && rows
-                .binary_search_by(|r| r.version.cmp(&latest.version))
-                .is_ok_and(|at| rows[at].metadata_sha256 == latest.metadata_sha256)
-            && rows.windows(2).all(|w| w[0].version < w[1].version)
-        {
-            return Ok(rows.into_iter().map(Ok).collect());
+        match base {
+            Ok(Some((bytes, pointer))) => {
+                stored.base = pointer;
+                match self.parse_catalog(&bytes) {
+                    Ok(rows) => stored.rows = rows.into_iter().map(|r| (r.version.clone(), r)).collect(),
+                    Err(e) => stored.unreadable.push((self.store.location(&key), e.to_string())),
+                }
+            }
+            Ok(None) => {}
+            Err(e @ (StoreError::TooLarge { .. } | StoreError::Unsafe { .. })) => {
+                stored.unreadable.push((self.store.location(&key), e.to_string()));
+            }
+            Err(e) => return Err(e.into()),
         }
-        let mut known: BTreeMap<ModelVersion, CatalogRow> = rows.into_iter().map(|r| (r.version.clone(), r)).collect();
-        Ok(self
-            .list_versions()?
+        let prefix = self.keys.catalog_segments();
+        for key in self.store.list(&prefix)? {
+            let location = self.store.location(&key);
+            match self.read_segment(&key) {
+                Ok(row) => {
+                    stored.rows.insert(row.version.clone(), row);
+                }
+                Err(reason) => stored.unreadable.push((location, reason)),
+            }
+            stored.segments.push(key);
+        }
+        Ok(stored)
+    }
+
+    /// One segment's row: named after its version, and holding that
+    /// version's row.
+    fn read_segment(&self, key: &str) -> std::result::Result<CatalogRow, String> {
+        let named: ModelVersion = key
+            .strip_prefix(&self.keys.catalog_segments())
+            .and_then(|name| name.strip_suffix(".json"))
+            .and_then(|v| v.parse().ok())
+            .ok_or("not named <version>.json")?;
+        let bytes = self
+            .store
+            .read_limited(key, MAX_SEGMENT_BYTES)
+            .map_err(|e| e.to_string())?;
+        let row: CatalogRow = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+        if row.version != named {
+            return Err(format!("it holds the row of version {}", row.version));
+        }
+        Ok(row)
+    }
+
+    /// Every complete version's row, oldest first: the catalog's rows for
+    /// the versions that exist, and the metadata of any it lacks (or of
+    /// every version, if `latest`'s row differs from `latest`'s metadata,
+    /// or this handle checks signatures). A version whose metadata cannot
+    /// be read is an `Err` entry.
+    pub fn catalog(&self) -> Result<Vec<CatalogEntry>> {
+        // The version directories' names (one directory read, no look
+        // inside each): a directory without a row is looked into below.
+        let mut listed: Vec<ModelVersion> = self
+            .store
+            .list_groups(&self.keys.versions(), None)?
+            .iter()
+            .filter_map(|g| g.parse().ok())
+            .collect();
+        listed.sort();
+        let mut rows = if self.checks_signatures() {
+            BTreeMap::new()
+        } else {
+            self.read_stored_catalog(false)?.rows
+        };
+        if !rows.is_empty() && !self.latest_row_holds(&rows) {
+            rows.clear();
+        }
+        Ok(listed
             .into_iter()
-            .map(|v| match known.remove(&v) {
-                Some(row) => Ok(row),
-                None => self
-                    .metadata_unchecked(&v)
-                    .map(|md| CatalogRow::of(&md))
-                    .map_err(|e| (v, e.to_string())),
+            .filter_map(|v| match rows.remove(&v) {
+                Some(row) => Some(Ok(row)),
+                // With a signature check, `metadata` checks it. A directory
+                // without metadata is a save under way (or interrupted),
+                // not a version yet.
+                None => match self.metadata(&v) {
+                    Ok(md) => Some(Ok(CatalogRow::of(&md))),
+                    Err(RegistryError::VersionNotFound { .. }) => None,
+                    Err(e) => Some(Err((v, e.to_string()))),
+                },
             })
             .collect())
     }
 
-    /// Folds every complete version the catalog lacks into it (after a
-    /// save: its own, and any a crashed or older writer left out). Best
-    /// effort: the versions are complete whatever happens here, and readers
-    /// fill a missing row. Costs one listing, which the save already paid
-    /// for when it chose its version.
-    pub(super) fn update_catalog(&self) {
-        for _ in 0..CATALOG_RETRIES {
-            let Ok(current) = self.read_catalog() else { return };
-            let Ok(versions) = self.list_versions() else { return };
-            let (rows, tag) = match current {
-                Some((rows, pointer)) => (rows, Some(pointer.tag)),
-                None => (Vec::new(), None),
-            };
-            let mut known: BTreeMap<ModelVersion, CatalogRow> =
-                rows.into_iter().map(|r| (r.version.clone(), r)).collect();
-            let mut added = false;
-            for v in versions {
-                if !known.contains_key(&v)
-                    && let Ok(md) = self.metadata_unchecked(&v)
-                {
-                    known.insert(v, CatalogRow::of(&md));
-                    added = true;
-                }
-            }
-            if !added {
-                return;
-            }
-            match self.write_catalog(known.into_values().collect(), tag.as_ref()) {
-                Err(RegistryError::Store(StoreError::Conflict { .. })) => continue,
-                _ => return,
-            }
-        }
-    }
-
-    fn write_catalog(&self, rows: Vec<CatalogRow>, expected: Option<&crate::store::PointerTag>) -> Result<()> {
-        let doc = CatalogDoc {
-            format_version: FORMAT_VERSION,
-            rows,
+    /// Whether the catalog's row for the version `latest` names is the one
+    /// its metadata makes (no row, or no `latest`: nothing to hold against).
+    fn latest_row_holds(&self, rows: &BTreeMap<ModelVersion, CatalogRow>) -> bool {
+        // An unreadable `latest` (damaged, a FIFO) only means the catalog
+        // is not trusted: listing still works, `verify` reports it.
+        let latest = match self.read_alias_pointer(&crate::names::AliasName::latest()) {
+            Ok(Some((latest, _))) if latest.action != crate::metadata::AliasAction::Delete => latest,
+            Ok(_) => return true,
+            Err(_) => return false,
         };
-        let bytes = serde_json::to_vec(&doc).map_err(|e| RegistryError::Encode {
-            version: "catalog".into(),
-            reason: e.to_string(),
-        })?;
-        self.store.swap_pointer(&self.keys.catalog(), expected, &bytes)?;
-        Ok(())
-    }
-
-    /// The rows the catalog should hold, made from every readable version's
-    /// metadata.
-    fn rebuilt_rows(&self) -> Result<Vec<CatalogRow>> {
-        let mut rows = Vec::new();
-        for v in self.list_versions()? {
-            if let Ok(md) = self.metadata_unchecked(&v) {
-                rows.push(CatalogRow::of(&md));
+        match rows.get(&latest.version) {
+            None => true,
+            Some(row) => {
+                row.metadata_sha256 == latest.metadata_sha256
+                    && self
+                        .metadata_unchecked(&latest.version)
+                        .is_ok_and(|md| CatalogRow::of(&md) == *row)
             }
         }
-        Ok(rows)
     }
 
-    /// Why the catalog differs from `want` (the rows of every readable
-    /// version), if it does: for `verify`. A missing catalog is not a
-    /// difference.
-    pub(super) fn catalog_drift(&self, want: Vec<CatalogRow>) -> Result<Option<String>> {
-        let stored = match self.read_catalog_rows() {
-            Ok(Some(rows)) => rows,
-            Ok(None) => return Ok(None),
-            Err(e) => return Ok(Some(e.to_string())),
+    /// Why the catalog differs from `want` (the rows of every version that
+    /// verified, as `verify` read them), if it does: damage (a row that
+    /// differs from its version's metadata, or a row of a version that does
+    /// not exist), and harmless lag (versions without a row, unreadable
+    /// parts, which readers go around).
+    pub(super) fn catalog_drift(&self, want: &[CatalogRow]) -> Result<CatalogDrift> {
+        let stored = self.read_stored_catalog(false)?;
+        let want: BTreeMap<&ModelVersion, &CatalogRow> = want.iter().map(|r| (&r.version, r)).collect();
+        let mut drift = CatalogDrift {
+            unreadable: stored.unreadable,
+            ..CatalogDrift::default()
         };
-        if stored == want {
-            return Ok(None);
+        for (version, row) in &stored.rows {
+            match want.get(version) {
+                Some(w) if *w == row => {}
+                Some(_) => drift.differing.push(version.clone()),
+                // Not among the versions verify listed: a save may have
+                // committed it since; only a version that still does not
+                // exist is a phantom.
+                None => match self.metadata_unchecked(version) {
+                    Ok(md) if CatalogRow::of(&md) == *row => {}
+                    Ok(_) => drift.differing.push(version.clone()),
+                    Err(RegistryError::VersionNotFound { .. }) => drift.phantoms.push(version.clone()),
+                    // Present but unreadable: verify's version check (or
+                    // the next one) reports the version itself.
+                    Err(_) => {}
+                },
+            }
         }
-        let stored: BTreeMap<_, _> = stored.iter().map(|r| (&r.version, r)).collect();
-        let missing = want.iter().filter(|r| !stored.contains_key(&r.version)).count();
-        let differing = want
-            .iter()
-            .filter(|r| stored.get(&r.version).is_some_and(|s| *s != *r))
-            .count();
-        let extra = stored.len() + missing - want.len();
-        Ok(Some(format!(
-            "the catalog lacks {missing} version(s), differs on {differing} and lists {extra} that do not exist"
-        )))
+        drift.missing = want.keys().filter(|v| !stored.rows.contains_key(**v)).count();
+        Ok(drift)
     }
 
     /// Whether the catalog lists other versions than exist (or cannot be
@@ -266,34 +311,55 @@ impl<S: Store> Registry<S> {
     /// Rows that differ from their metadata are `verify`'s to find (it
     /// reads every metadata anyway); `verify --repair` rebuilds then too.
     pub(super) fn catalog_incomplete(&self) -> Result<bool> {
-        let rows = match self.read_catalog_rows() {
-            Ok(Some(rows)) => rows,
-            Ok(None) => return Ok(!self.list_versions()?.is_empty()),
-            Err(_) => return Ok(true),
-        };
+        let stored = self.read_stored_catalog(false)?;
         let listed = self.list_versions()?;
-        Ok(rows.len() != listed.len() || rows.iter().zip(&listed).any(|(r, v)| r.version != *v))
+        Ok(!stored.unreadable.is_empty()
+            || stored.rows.len() != listed.len()
+            || stored.rows.keys().zip(&listed).any(|(r, v)| r != v))
+    }
+}
+
+/// How the stored catalog differs from the versions' metadata.
+#[derive(Debug, Default)]
+pub(super) struct CatalogDrift {
+    /// Rows that say something else than their version's metadata.
+    pub(super) differing: Vec<ModelVersion>,
+    /// Rows of versions that do not exist.
+    pub(super) phantoms: Vec<ModelVersion>,
+    /// Versions without a row (a save that died before writing it).
+    pub(super) missing: usize,
+    pub(super) unreadable: Vec<(String, String)>,
+}
+
+impl CatalogDrift {
+    /// The damage, if any: rows that lie.
+    pub(super) fn lies(&self) -> Option<String> {
+        if self.differing.is_empty() && self.phantoms.is_empty() {
+            return None;
+        }
+        let list = |vs: &[ModelVersion]| vs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        let mut parts = Vec::new();
+        if !self.differing.is_empty() {
+            parts.push(format!(
+                "its rows for {} differ from those versions' sealed metadata",
+                list(&self.differing)
+            ));
+        }
+        if !self.phantoms.is_empty() {
+            parts.push(format!("it lists {}, which do not exist", list(&self.phantoms)));
+        }
+        Some(parts.join("; "))
     }
 
-    /// Rewrites the catalog from every version's metadata (`verify
-    /// --repair`). Safe beside saves: a compare-and-swap like theirs.
-    pub fn rebuild_catalog(&self) -> Result<()> {
-        for _ in 0..CATALOG_RETRIES {
-            let tag = match self.read_catalog() {
-                Ok(Some((_, pointer))) => Some(pointer.tag),
-                Ok(None) => None,
-                // Unreadable (damaged, too large, garbage): it is derived,
-                // so it is replaced rather than repaired.
-                Err(_) => {
-                    let _ = self.store.delete(&self.keys.catalog());
-                    None
-                }
-            };
-            match self.write_catalog(self.rebuilt_rows()?, tag.as_ref()) {
-                Err(RegistryError::Store(StoreError::Conflict { .. })) => continue,
-                other => return other,
-            }
+    /// The harmless part: rows not written yet, parts that cannot be read.
+    pub(super) fn lag(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.missing > 0 {
+            parts.push(format!("it lacks {} version(s)", self.missing));
         }
-        Ok(())
+        for (location, reason) in &self.unreadable {
+            parts.push(format!("{location} cannot be read ({reason})"));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
     }
 }

@@ -95,6 +95,16 @@ impl Keys {
         format!("{}catalog.json", self.prefix)
     }
 
+    /// `catalog.d/`: the catalog's segments, one row each (see catalog.rs).
+    pub(crate) fn catalog_segments(&self) -> String {
+        format!("{}catalog.d/", self.prefix)
+    }
+
+    /// `catalog.d/<v>.json`: the segment a save of `v` writes.
+    pub(crate) fn catalog_segment(&self, v: &ModelVersion) -> String {
+        format!("{}catalog.d/{v}.json", self.prefix)
+    }
+
     /// `policy.json`: the model's signature policy (see signatures.rs).
     pub(crate) fn policy(&self) -> String {
         format!("{}policy.json", self.prefix)

@@ -100,6 +100,18 @@ impl<S: Store> Registry<S> {
                 ),
             });
         }
+        if let Some(model) = metadata.model.as_deref()
+            && model != self.model_label()
+        {
+            return Err(RegistryError::InvalidMetadata {
+                location,
+                reason: format!(
+                    "it was saved as version {version} of model {model} but lives in model {}: a version copied by hand from another model is refused (a signature over it vouches for {model} only); save it anew into {}",
+                    self.model_label(),
+                    self.model_label()
+                ),
+            });
+        }
         Ok((bytes, metadata))
     }
 

@@ -24,6 +24,7 @@
 
 mod aliases;
 pub(crate) mod catalog;
+mod catalog_write;
 mod deprecate;
 pub(crate) mod keys;
 mod list;
@@ -36,7 +37,7 @@ pub(crate) mod target;
 mod validators;
 mod verify;
 
-pub use catalog::{CatalogEntry, CatalogRow};
+pub use catalog::{COMPACT_AT as CATALOG_COMPACT_AT, CatalogEntry, CatalogRow};
 pub use deprecate::DeprecationRecord;
 pub use promote::{Metric, PromotionGate};
 pub use repair::{DEFAULT_GRACE, RepairReport};
@@ -241,6 +242,12 @@ impl<S: Store> Registry<S> {
     /// The model this handle works on; `None`: the default model.
     pub fn model_name(&self) -> Option<&ModelName> {
         self.model.as_ref()
+    }
+
+    /// The model's name as metadata and signatures record it
+    /// ([`ModelName::DEFAULT`] for the default model).
+    pub fn model_label(&self) -> &str {
+        self.model.as_ref().map_or(ModelName::DEFAULT, ModelName::as_str)
     }
 
     /// The named models of the registry (those with at least one file under

@@ -113,6 +113,7 @@ impl<S: Store> Registry<S> {
         let mut metadata = ModelMetadata {
             format_version: BASE_FORMAT_VERSION,
             version: version.clone(),
+            model: Some(self.model_label().to_string()),
             timestamp: OffsetDateTime::now_utc(),
             artifact: Some(ArtifactInfo {
                 file: file.clone(),
@@ -176,6 +177,7 @@ impl<S: Store> Registry<S> {
         let mut metadata = ModelMetadata {
             format_version: FORMAT_VERSION,
             version: version.clone(),
+            model: Some(self.model_label().to_string()),
             timestamp: OffsetDateTime::now_utc(),
             artifact: None,
             files: files
@@ -224,6 +226,17 @@ impl<S: Store> Registry<S> {
             return Err(RegistryError::InvalidMetadata {
                 location,
                 reason: format!("its metadata says version {}", metadata.version),
+            });
+        }
+        if let Some(model) = metadata.model.as_deref()
+            && model != self.model_label()
+        {
+            return Err(RegistryError::InvalidMetadata {
+                location,
+                reason: format!(
+                    "it is a version of model {model}; it can only be copied into model {model} (this is {})",
+                    self.model_label()
+                ),
             });
         }
         let expected = metadata.stored_files();
@@ -343,15 +356,13 @@ impl<S: Store> Registry<S> {
         // The version is committed; a failure from here on (a full disk
         // while recording latest's history, say) must not read as "nothing
         // was saved".
-        // `latest` first: readers trust the catalog only if it holds what
-        // `latest` names, so a crash between the two is noticed (catalog.rs).
         let moved = self
             .advance_latest(metadata, AliasAction::Save)
             .map_err(|source| RegistryError::LatestNotMoved {
                 version: version.to_string(),
                 source: Box::new(source),
             });
-        self.update_catalog();
+        self.add_to_catalog(metadata);
         moved
     }
 

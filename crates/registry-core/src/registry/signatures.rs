@@ -30,14 +30,18 @@ pub const MAX_SIGNATURE_BYTES: u64 = 8 << 20;
 
 /// Writes signatures.
 pub trait VersionSigner: Send + Sync + std::fmt::Debug {
-    /// The signature file for the version `name` made of `files` (relative
-    /// path and bytes, `metadata.json` included), or why it cannot be made.
+    /// The signature file for the version `name` (`MODEL@VERSION`, the
+    /// in-toto subject's name) made of `files` (relative path and bytes,
+    /// `metadata.json` included), or why it cannot be made.
     fn sign(&self, name: &str, files: &[(&str, &[u8])]) -> std::result::Result<Vec<u8>, String>;
 }
 
 /// What a signature check sees of a version.
 pub struct SignedVersion<'a> {
     pub version: &'a ModelVersion,
+    /// The model it is read from ([`crate::ModelName::DEFAULT`] for the
+    /// root's), which the signature's subject must name if it names one.
+    pub model: &'a str,
     /// `model.sig` as stored; `None`: the version is not signed.
     pub signature: Option<&'a [u8]>,
     /// `metadata.json` exactly as stored.
@@ -106,7 +110,7 @@ impl<S: Store> Registry<S> {
             return Ok(None);
         };
         signer
-            .sign(&version.to_string(), files)
+            .sign(&self.subject_name(version), files)
             .map(Some)
             .map_err(|reason| RegistryError::Encode {
                 version: version.to_string(),
@@ -127,7 +131,7 @@ impl<S: Store> Registry<S> {
         let mut files: Vec<(&str, &[u8])> = contents.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
         files.push((METADATA_FILE, &metadata_bytes));
         let signature = signer
-            .sign(&version.to_string(), &files)
+            .sign(&self.subject_name(version), &files)
             .map_err(|reason| RegistryError::Encode {
                 version: version.to_string(),
                 reason: format!("cannot sign it: {reason}"),
@@ -141,6 +145,11 @@ impl<S: Store> Registry<S> {
             }),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// What a signature made here names as its subject: `MODEL@VERSION`.
+    fn subject_name(&self, version: &ModelVersion) -> String {
+        format!("{}@{version}", self.model_label())
     }
 
     /// `model.sig` of `version` as stored, if it is signed.
@@ -174,6 +183,7 @@ impl<S: Store> Registry<S> {
             .collect();
         let seen = SignedVersion {
             version,
+            model: self.model_label(),
             signature: signature.as_deref(),
             metadata_bytes,
             metadata,

@@ -71,11 +71,20 @@ impl<S: Store> Registry<S> {
         self.check_stray_names(&scan, &mut report);
         self.check_aliases(&scan, &mut verified, &mut report)?;
         self.check_history(&mut report)?;
-        if let Some(drift) = self.catalog_drift(rows)? {
+        let drift = self.catalog_drift(&rows)?;
+        let location = self.store.location(&self.keys.catalog());
+        if let Some(lies) = drift.lies() {
+            report.catalog_stale = true;
+            report.problem(
+                location.clone(),
+                format!("the catalog lies: {lies} (listing goes by the catalog, so it showed them; `verify --repair` rebuilds it from the metadata)"),
+            );
+        }
+        if let Some(lag) = drift.lag() {
             report.catalog_stale = true;
             report.leftover(
-                self.store.location(&self.keys.catalog()),
-                format!("{drift} (it is derived and only speeds up listing; `verify --repair` rebuilds it)"),
+                location,
+                format!("{lag} (the catalog is derived and only speeds up listing; readers go around it; `verify --repair` rebuilds it)"),
             );
         }
         Ok(report)
