@@ -1,4 +1,5 @@
-//! Times `list_versions` on an existing registry directory:
+//! Times `list_versions` and `catalog` (what `registry list` reads) on an
+//! existing registry directory:
 //! `cargo run --release -p registry-core --example listprobe -- DIR`.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::env::args().nth(1).ok_or("usage: listprobe REGISTRY_DIR")?;
@@ -7,6 +8,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = std::time::Instant::now();
         let versions = registry.list_versions()?;
         println!("list_versions: {} versions in {:?}", versions.len(), t.elapsed());
+    }
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        let rows = registry.catalog()?;
+        println!("catalog: {} rows in {:?}", rows.len(), t.elapsed());
     }
     Ok(())
 }
