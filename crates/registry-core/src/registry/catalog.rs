@@ -153,7 +153,21 @@ impl<S: Store> Registry<S> {
     /// skipped: the catalog is derived. Only a failing listing or read of
     /// the store itself is an error.
     pub(super) fn read_stored_catalog(&self, tagged: bool) -> Result<StoredCatalog> {
+        let (base_rows, segment_rows, mut stored) = self.read_catalog_parts(tagged)?;
+        stored.rows = base_rows.into_iter().map(|r| (r.version.clone(), r)).collect();
+        stored.rows.extend(segment_rows);
+        Ok(stored)
+    }
+
+    /// `catalog.json`'s rows (sorted by version, one per version) and the
+    /// segments' rows, apart; `StoredCatalog` with everything but `rows`.
+    fn read_catalog_parts(
+        &self,
+        tagged: bool,
+    ) -> Result<(Vec<CatalogRow>, BTreeMap<ModelVersion, CatalogRow>, StoredCatalog)> {
         let mut stored = StoredCatalog::default();
+        let mut base_rows = Vec::new();
+        let mut segment_rows = BTreeMap::new();
         let key = self.keys.catalog();
         let base = if tagged {
             self.store
@@ -170,7 +184,14 @@ impl<S: Store> Registry<S> {
             Ok(Some((bytes, pointer))) => {
                 stored.base = pointer;
                 match self.parse_catalog(&bytes) {
-                    Ok(rows) => stored.rows = rows.into_iter().map(|r| (r.version.clone(), r)).collect(),
+                    Ok(mut rows) => {
+                        // Written sorted; a hand-edited one may not be.
+                        if !rows.windows(2).all(|w| w[0].version < w[1].version) {
+                            rows.sort_by(|a, b| a.version.cmp(&b.version));
+                            rows.dedup_by(|a, b| a.version == b.version);
+                        }
+                        base_rows = rows;
+                    }
                     Err(e) => stored.unreadable.push((self.store.location(&key), e.to_string())),
                 }
             }
@@ -185,13 +206,13 @@ impl<S: Store> Registry<S> {
             let location = self.store.location(&key);
             match self.read_segment(&key) {
                 Ok(row) => {
-                    stored.rows.insert(row.version.clone(), row);
+                    segment_rows.insert(row.version.clone(), row);
                 }
                 Err(reason) => stored.unreadable.push((location, reason)),
             }
             stored.segments.push(key);
         }
-        Ok(stored)
+        Ok((base_rows, segment_rows, stored))
     }
 
     /// One segment's row: named after its version, and holding that
@@ -219,26 +240,40 @@ impl<S: Store> Registry<S> {
     /// or this handle checks signatures). A version whose metadata cannot
     /// be read is an `Err` entry.
     pub fn catalog(&self) -> Result<Vec<CatalogEntry>> {
-        // The version directories' names (one directory read, no look
-        // inside each): a directory without a row is looked into below.
-        let mut listed: Vec<ModelVersion> = self
-            .store
-            .list_groups(&self.keys.versions(), None)?
-            .iter()
-            .filter_map(|g| g.parse().ok())
-            .collect();
-        listed.sort();
-        let mut rows = if self.checks_signatures() {
-            BTreeMap::new()
+        // The complete versions (one directory read and one look for each
+        // one's metadata.json: on a local disk cheaper than looking into
+        // every directory for any file).
+        let listed = self.list_versions()?;
+        let (mut base, mut segments) = if self.checks_signatures() {
+            (Vec::new(), BTreeMap::new())
         } else {
-            self.read_stored_catalog(false)?.rows
+            let (base, segments, _) = self.read_catalog_parts(false)?;
+            (base, segments)
         };
-        if !rows.is_empty() && !self.latest_row_holds(&rows) {
-            rows.clear();
+        let holds = (base.is_empty() && segments.is_empty())
+            || self.latest_row_holds(|v| {
+                segments.get(v).or_else(|| {
+                    base.binary_search_by(|r| r.version.cmp(v))
+                        .ok()
+                        .and_then(|at| base.get(at))
+                })
+            });
+        if !holds {
+            base.clear();
+            segments.clear();
         }
+        // Both sorted: one pass over the listing and the catalog's rows (a
+        // segment's row wins), no map of 10,000 rows.
+        let mut base = base.into_iter().peekable();
         Ok(listed
             .into_iter()
-            .filter_map(|v| match rows.remove(&v) {
+            .map(|v| {
+                while base.next_if(|r| r.version < v).is_some() {}
+                let from_base = base.next_if(|r| r.version == v);
+                let row = segments.remove(&v).or(from_base);
+                (v, row)
+            })
+            .filter_map(|(v, row)| match row {
                 Some(row) => Some(Ok(row)),
                 // With a signature check, `metadata` checks it. A directory
                 // without metadata is a save under way (or interrupted),
@@ -254,7 +289,7 @@ impl<S: Store> Registry<S> {
 
     /// Whether the catalog's row for the version `latest` names is the one
     /// its metadata makes (no row, or no `latest`: nothing to hold against).
-    fn latest_row_holds(&self, rows: &BTreeMap<ModelVersion, CatalogRow>) -> bool {
+    fn latest_row_holds<'a>(&self, find: impl Fn(&ModelVersion) -> Option<&'a CatalogRow>) -> bool {
         // An unreadable `latest` (damaged, a FIFO) only means the catalog
         // is not trusted: listing still works, `verify` reports it.
         let latest = match self.read_alias_pointer(&crate::names::AliasName::latest()) {
@@ -262,7 +297,7 @@ impl<S: Store> Registry<S> {
             Ok(_) => return true,
             Err(_) => return false,
         };
-        match rows.get(&latest.version) {
+        match find(&latest.version) {
             None => true,
             Some(row) => {
                 row.metadata_sha256 == latest.metadata_sha256
