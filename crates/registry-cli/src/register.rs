@@ -52,6 +52,9 @@ pub struct AddArgs {
     /// the command line win).
     #[arg(long)]
     pub metadata: Option<PathBuf>,
+    /// Register it even though its --type differs from the model's latest version's.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `0.5` and `{"a": 1}` as JSON; anything else (`rbf`) as a string.
@@ -97,8 +100,12 @@ fn model_info(args: &AddArgs) -> Result<ModelInfo, Failure> {
 pub fn add(registry: &AnyRegistry, args: &AddArgs, json: bool) -> Result<(), Failure> {
     let info = model_info(args)?;
     let files = collect(&args.path)?;
-    let metadata = match &args.version {
-        Some(v) => registry.save_files(&v.parse::<ModelVersion>()?, &files, info)?,
+    let version = args.version.as_deref().map(str::parse::<ModelVersion>).transpose()?;
+    if !args.force {
+        refuse_type_change(registry, version.as_ref(), info.model_type.as_deref())?;
+    }
+    let metadata = match &version {
+        Some(v) => registry.save_files(v, &files, info)?,
         None => registry.save_files_next(args.bump.into(), &files, info)?,
     };
     let latest = registry.resolve(&AliasName::latest()).ok().map(|r| r.version);
@@ -133,6 +140,41 @@ pub fn add(registry: &AnyRegistry, args: &AddArgs, json: bool) -> Result<(), Fai
         }
     }
     cli_support::emit(&out)
+}
+
+/// A version of another type than the model's latest, which `latest`
+/// would move to, would break a reader of the old type (predictor,
+/// model-server on the trainer's models): refused unless `--force`. A
+/// pre-release or an older version does not move `latest`.
+fn refuse_type_change(
+    registry: &AnyRegistry,
+    version: Option<&ModelVersion>,
+    new: Option<&str>,
+) -> Result<(), Failure> {
+    let Ok(latest) = registry.resolve(&AliasName::latest()) else {
+        return Ok(());
+    };
+    if version.is_some_and(|v| v.is_prerelease() || *v <= latest.version) {
+        return Ok(());
+    }
+    let Ok(metadata) = registry.metadata(&latest.version) else {
+        return Ok(());
+    };
+    let old = metadata.info.model_type.as_deref();
+    if old == new {
+        return Ok(());
+    }
+    let kind = |t: Option<&str>| t.map_or("an untyped".to_string(), |t| format!("a {t}"));
+    Err(Failure::new(
+        cli_support::Exit::Refused,
+        format!(
+            "model {}'s latest version ({}) is {} model and this would be {} one: latest would move to it, and what reads latest expects the former; register it as a model of its own (--model NAME), or give --force",
+            model_label(registry),
+            latest.version,
+            kind(old),
+            kind(new)
+        ),
+    ))
 }
 
 /// The default model, then every named model of the registry.

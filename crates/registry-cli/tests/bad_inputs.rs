@@ -427,6 +427,13 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
             "registered files cannot carry it",
         ),
         case(
+            "add another model type over the trainer's latest",
+            "registry",
+            &["add", &a_file, "--type", "sklearn"],
+            1,
+            "latest would move to it",
+        ),
+        case(
             "add with a metadata typo",
             "registry",
             &["add", &model_file, "--metadata", &typo],
