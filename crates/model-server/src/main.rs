@@ -50,7 +50,7 @@ struct Args {
     /// How long a connection may sit with nothing sent either way before it is closed: 60, 60s, 1m.
     #[arg(long, default_value = "60", value_parser = cli_support::parse::duration)]
     idle_timeout: Duration,
-    /// Predictions run at once, off the threads that read requests and answer /healthz (default: one per core).
+    /// Predictions of bodies over 16 KiB run at once, off the threads that read requests and answer /healthz (default: one per core).
     #[arg(long)]
     prediction_threads: Option<usize>,
     /// Worker threads (default: one per core).
