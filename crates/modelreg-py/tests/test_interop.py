@@ -70,3 +70,19 @@ def test_a_classifier_fitted_in_python_is_the_trainers_model(tmp_path, cli):
     assert saved["lineage"]["data"]["sha256"] == trained_md["lineage"]["data"]["sha256"]
     predicted = cli("predictor", "--registry", root, "--model", "py", "An utterly delightful film").stdout
     assert predicted.startswith("positive")
+
+
+def test_a_pickle_registered_with_its_serializer_loads_as_the_model(tmp_path, cli):
+    """`registry add --serializer pickle` records how the file was written,
+    so `load()` returns the object, not its bytes."""
+    import pickle
+
+    root = tmp_path / "registry"
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    cli("registry", "--registry", root, "--model", "spam", "add", path, "--type", "sklearn", "--serializer", "pickle")
+    model, metadata = modelreg.Registry(root).load("models:/spam/1.0.0")
+    assert model == {"weights": [1, 2, 3]} and metadata["serializer"] == "pickle"
+    cli("registry", "--registry", root, "--model", "raw", "add", path)
+    raw, _ = modelreg.Registry(root).load("models:/raw/1.0.0")
+    assert raw == path.read_bytes()

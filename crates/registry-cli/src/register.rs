@@ -52,6 +52,9 @@ pub struct AddArgs {
     /// the command line win).
     #[arg(long)]
     pub metadata: Option<PathBuf>,
+    /// How the file was written (pickle or joblib), recorded so that Python's `load()` returns the model, not its bytes (a single file only; this tool never unpickles anything).
+    #[arg(long, value_parser = ["pickle", "joblib"])]
+    pub serializer: Option<String>,
     /// Register it even though its --type differs from the model's latest version's.
     #[arg(long)]
     pub force: bool,
@@ -94,12 +97,22 @@ fn model_info(args: &AddArgs) -> Result<ModelInfo, Failure> {
     if let Some(data) = &args.data {
         info.lineage.data = Some(fingerprint(data)?);
     }
+    info.serializer = args.serializer.clone();
     Ok(info)
 }
 
 pub fn add(registry: &AnyRegistry, args: &AddArgs, json: bool) -> Result<(), Failure> {
     let info = model_info(args)?;
     let files = collect(&args.path)?;
+    if let Some(serializer) = &args.serializer
+        && files.len() != 1
+    {
+        return Err(Failure::usage(format!(
+            "--serializer {serializer} describes one file, and {} holds {}: register the file itself",
+            printable(&args.path.display().to_string(), false),
+            files.len()
+        )));
+    }
     let version = args.version.as_deref().map(str::parse::<ModelVersion>).transpose()?;
     if !args.force {
         refuse_type_change(registry, version.as_ref(), info.model_type.as_deref())?;
