@@ -222,6 +222,25 @@ pub fn copy(
                 let before = before.as_ref().map_or("(new)".to_string(), ToString::to_string);
                 let _ = writeln!(out, "{alias}: {before} -> {after}");
             }
+            // Said plainly: without --aliases none is set, and with it each
+            // is set to its source's target as one new move (the source's
+            // history stays in the source).
+            if !aliases {
+                let left: Vec<String> = src
+                    .list_aliases()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|a| !a.alias.is_latest())
+                    .map(|a| format!("{} -> {}", a.alias, a.version))
+                    .collect();
+                if !left.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "aliases not copied{of}: {} (give --aliases to set them in {to}; their history stays in {from})",
+                        left.join(", ")
+                    );
+                }
+            }
         }
         for (version, reason) in &report.damaged {
             eprintln!("skipped {version}{of}: {}", printable(reason, false));

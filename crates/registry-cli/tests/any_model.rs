@@ -170,7 +170,8 @@ fn a_scikit_learn_file_and_an_onnx_directory_live_beside_each_other() {
     assert_eq!(only(&["--where", "version>=1.1.0"]), ["1.1.0"]);
     assert_eq!(only(&["--model", "spam", "--where", "f1>0.5"]), ["1.0.0"]);
 
-    // A copy takes every model along, files and all.
+    // A copy takes every model along, files and all; the aliases only
+    // with --aliases, and it says which it left.
     let other = dir.path().join("other");
     let copied = ok(
         "registry",
@@ -178,6 +179,10 @@ fn a_scikit_learn_file_and_an_onnx_directory_live_beside_each_other() {
         &["copy", reg.to_str().unwrap(), other.to_str().unwrap()],
     );
     assert!(copied.contains("copied 2 version(s) of model spam"), "{copied}");
+    assert!(
+        copied.contains("aliases not copied of model spam: production -> 1.0.0 (give --aliases"),
+        "{copied}"
+    );
     let listed = ok("registry", &other, &["models"]);
     assert!(listed.contains("spam") && listed.contains("default"), "{listed}");
     ok("registry", &other, &["--model", "spam", "verify"]);
