@@ -239,7 +239,12 @@ pub fn grid_search(
             .entry(c.vectorizer.tokenizer)
             .or_insert_with(|| vectorizer::index_documents(&c.vectorizer.tokenizer.tokenize_all(texts)));
     }
-    let (candidates, skipped_for_memory) = within_memory(candidates, config.max_memory, &y, k, &indexed, &train)?;
+    // The limit, read once: given, else what is available now.
+    let limit = match config.max_memory {
+        Some(l) => Some((l, "the memory limit (--max-memory / max_memory)")),
+        None => available_memory().map(|l| (l, "the memory available now (MemAvailable)")),
+    };
+    let (candidates, skipped_for_memory) = within_memory(candidates, limit, &y, k, &indexed, &train)?;
     let data = CvData {
         y: &y,
         k,
@@ -247,7 +252,7 @@ pub fn grid_search(
         indexed: &indexed,
     };
     let all: Vec<usize> = (0..candidates.len()).collect();
-    let threads = threads_within(config.max_memory, task_bytes(&data, &all, &train));
+    let threads = threads_within(limit.map(|(l, _)| l), task_bytes(&data, &all, &train));
     let halve = match config.strategy {
         Strategy::Full => false,
         Strategy::Halving => true,
@@ -383,23 +388,19 @@ pub fn grid_search(
     ))
 }
 
-/// The candidates one fit of which fits in `limit` (else the memory
-/// available now), and those left out; an error naming the smallest need
-/// when none fits.
+/// The candidates one fit of which fits in `limit` (bytes, and what they
+/// are for the message), and those left out; an error naming the smallest
+/// need when none fits. No limit known: all of them.
 fn within_memory(
     candidates: Vec<Candidate>,
-    limit: Option<u64>,
+    limit: Option<(u64, &str)>,
     y: &[u32],
     k: usize,
     indexed: &HashMap<Tokenizer, vectorizer::IndexedDocs>,
     train: &[usize],
 ) -> Result<(Vec<Candidate>, Vec<SkippedForMemory>)> {
-    let (limit, source) = match limit {
-        Some(l) => (l, "the memory limit (--max-memory / max_memory)"),
-        None => match available_memory() {
-            Some(l) => (l, "the memory available now (MemAvailable)"),
-            None => return Ok((candidates, Vec::new())),
-        },
+    let Some((limit, source)) = limit else {
+        return Ok((candidates, Vec::new()));
     };
     let probe = CvData {
         y,
@@ -439,11 +440,11 @@ fn megabytes(bytes: u64) -> String {
     format!("{:.0} MiB", bytes as f64 / (1u64 << 20) as f64)
 }
 
-/// How many folds may run at once: every thread, unless `limit` (or the
-/// memory available now, when unset) holds fewer tasks of `task` bytes.
+/// How many folds may run at once: every thread, unless `limit` holds
+/// fewer tasks of `task` bytes.
 fn threads_within(limit: Option<u64>, task: u64) -> usize {
     let all = rayon::current_num_threads().max(1);
-    let Some(limit) = limit.or_else(available_memory) else {
+    let Some(limit) = limit else {
         return all;
     };
     all.min((limit / task.max(1)).max(1) as usize)

@@ -250,6 +250,12 @@ impl<S: Store> Registry<S> {
         self.model.as_ref().map_or(ModelName::DEFAULT, ModelName::as_str)
     }
 
+    /// The model `metadata` records, if it records one other than this
+    /// handle's: a version that belongs elsewhere (signatures.rs's binding).
+    pub(super) fn other_model<'m>(&self, metadata: &'m crate::metadata::ModelMetadata) -> Option<&'m str> {
+        metadata.model.as_deref().filter(|m| *m != self.model_label())
+    }
+
     /// The named models of the registry (those with at least one file under
     /// `models/<name>/`), sorted; the default model is not among them.
     pub fn list_models(&self) -> Result<Vec<ModelName>> {

@@ -228,9 +228,7 @@ impl<S: Store> Registry<S> {
                 reason: format!("its metadata says version {}", metadata.version),
             });
         }
-        if let Some(model) = metadata.model.as_deref()
-            && model != self.model_label()
-        {
+        if let Some(model) = self.other_model(&metadata) {
             return Err(RegistryError::InvalidMetadata {
                 location,
                 reason: format!(
