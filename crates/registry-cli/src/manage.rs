@@ -6,7 +6,7 @@ use crate::register::{every_model, labelled};
 use cli_support::{Exit, Failure, printable};
 use registry_core::{AliasName, Expect, Metric, ModelName, ModelVersion, PromotionGate};
 use registry_open::{AnyRegistry, OpenOptions};
-use registry_report::{ReportData, render_html};
+use registry_report::{ReportData, render_html_models};
 use serde_json::json;
 use std::fmt::Write;
 use std::path::Path;
@@ -273,30 +273,56 @@ pub fn copy(
 }
 
 pub fn report(registry: &AnyRegistry, out: &Path, json: bool) -> Result<(), Failure> {
-    let data = ReportData::collect(registry).map_err(failure)?;
-    let page = render_html(&data);
+    // Without --model, every model: a registry of named models only is not
+    // an empty report.
+    let models = ReportData::collect_models(registry).map_err(failure)?;
+    let page = render_html_models(&models);
     if out.as_os_str() == "-" {
         return cli_support::emit(&page);
     }
     write_file(out, page.as_bytes())?;
+    let versions: usize = models.iter().map(|m| m.versions.len()).sum();
     if json {
+        let per_model: Vec<_> = models
+            .iter()
+            .map(|m| json!({"model": m.model, "versions": m.versions.len(), "aliases": m.aliases.len()}))
+            .collect();
         cli_support::emit(&format!(
             "{}\n",
-            json!({"path": out.display().to_string(), "versions": data.versions.len(), "bytes": page.len()})
+            json!({"path": out.display().to_string(), "versions": versions, "models": per_model, "bytes": page.len()})
         ))?;
     } else {
+        let counts = |m: &ReportData| {
+            format!(
+                "{} version{}, {} alias{}",
+                m.versions.len(),
+                if m.versions.len() == 1 { "" } else { "s" },
+                m.aliases.len(),
+                if m.aliases.len() == 1 { "" } else { "es" }
+            )
+        };
+        let what = match models.as_slice() {
+            [one] => counts(one),
+            several => format!(
+                "{} models: {}",
+                several.len(),
+                several
+                    .iter()
+                    .map(|m| format!("{} {}", m.model, counts(m)))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        };
         cli_support::emit(&format!(
-            "wrote {} ({} versions, {} aliases, {} KB)\n",
+            "wrote {} ({what}, {} KB)\n",
             out.display(),
-            data.versions.len(),
-            data.aliases.len(),
             page.len().div_ceil(1024)
         ))?;
     }
-    if !data.unreadable.is_empty() {
+    let unreadable: usize = models.iter().map(|m| m.unreadable.len()).sum();
+    if unreadable > 0 {
         eprintln!(
-            "warning: {} version(s) could not be read and are listed at the top of the report; run `registry verify`",
-            data.unreadable.len()
+            "warning: {unreadable} version(s) could not be read and are listed at the top of their model's report; run `registry verify`"
         );
     }
     Ok(())

@@ -64,13 +64,21 @@ fn registry_with_a_model() -> (tempfile::TempDir, PathBuf, Vec<u8>) {
 /// Seals `bytes` as a textclf model the way any writer can: the digests
 /// are consistent, whatever the bytes are.
 fn seal(reg: &Path, version: &ModelVersion, bytes: Vec<u8>) {
-    let info = ModelInfo {
+    seal_as(reg, version, bytes, Encoding::Postcard);
+}
+
+fn textclf_info() -> ModelInfo {
+    ModelInfo {
         model_type: Some(textclf::model_type()),
         ..ModelInfo::default()
-    };
+    }
+}
+
+fn seal_as(reg: &Path, version: &ModelVersion, bytes: Vec<u8>, encoding: Encoding) {
+    let info = textclf_info();
     let artifact = Artifact {
         extension: "bin".into(),
-        encoding: Encoding::Postcard,
+        encoding,
         bytes,
     };
     Registry::open(reg)
@@ -96,14 +104,39 @@ fn a_hostile_but_consistent_version_is_refused_by_verify_promote_and_predictor()
     for (version, bytes, _) in &cases {
         seal(&reg, &version.parse().unwrap(), bytes.clone());
     }
+    // Consistent and decodable, but not what the predictor reads: the real
+    // model's bytes recorded as JSON, and files labelled textclf with no
+    // artifact. verify passed these while the predictor refused them.
+    seal_as(&reg, &"2.0.3".parse().unwrap(), good.clone(), Encoding::Json);
+    let files = [registry_core::NewFile {
+        path: "model.bin".into(),
+        bytes: good.clone(),
+    }];
+    Registry::open(&reg)
+        .unwrap()
+        .save_files(&"2.0.4".parse().unwrap(), &files, textclf_info())
+        .unwrap();
+    let declared = [
+        ("2.0.3", "stored in the Json encoding (the trainer's is postcard)"),
+        ("2.0.4", "registered file(s) labelled textclf"),
+    ];
     let (out, _) = run_bounded("registry", &reg, &["verify"], MEMORY);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let report = String::from_utf8_lossy(&out.stdout);
-    for (version, _, _) in &cases {
+    for version in cases.iter().map(|c| c.0).chain(declared.iter().map(|d| d.0)) {
         assert!(
             report.contains(&format!("version {version} claims to be a textclf")),
             "{version}: {report}"
         );
+    }
+    for (version, phrase) in declared {
+        assert!(report.contains(phrase), "{version}: {report}");
+        let (out, _) = run_bounded("registry", &reg, &["promote", version, "--to", "production"], MEMORY);
+        assert_eq!(out.status.code(), Some(4), "{version}: {}", stderr(&out));
+        assert!(stderr(&out).contains(phrase), "{version}: {}", stderr(&out));
+        let (out, _) = run_bounded("predictor", &reg, &["--version", version, "good"], MEMORY);
+        assert_ne!(out.status.code(), Some(0), "{version}: {}", stderr(&out));
+        assert!(stderr(&out).contains(phrase), "{version}: {}", stderr(&out));
     }
     for (version, _, phrase) in &cases {
         let (out, _) = run_bounded("registry", &reg, &["promote", version, "--to", "production"], MEMORY);

@@ -86,3 +86,56 @@ fn report_errors_name_the_problem() {
     let missing = registry_cmd(&root, &["show", "9.9.9", "--card"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("1.0.0, 1.0.1, 1.0.2"));
 }
+
+/// A registry of named models only was reported as "0 versions": without
+/// --model the report shows every model, each with its own ids; with
+/// --model, that model alone.
+#[test]
+fn report_shows_every_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("registry");
+    let base = Registry::open(&root).unwrap();
+    for (model, count) in [("spam", 2u64), ("ham", 1)] {
+        let registry = base.with_model(Some(model.parse().unwrap()));
+        for i in 0..count {
+            registry
+                .save_model(&ModelVersion::new(1, 0, i), &vec![i; 4], ModelInfo::default())
+                .unwrap();
+        }
+    }
+    let out = dir.path().join("report.html");
+    let written = registry_cmd(&root, &["report", "--out", out.to_str().unwrap()]);
+    assert!(written.status.success(), "{}", String::from_utf8_lossy(&written.stderr));
+    let stdout = String::from_utf8_lossy(&written.stdout);
+    assert!(
+        stdout.starts_with(&format!(
+            "wrote {} (2 models: ham 1 version, 1 alias; spam 2 versions, 1 alias, ",
+            out.display()
+        )),
+        "{stdout}"
+    );
+    let page = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(page.matches("<tr data-version=").count(), 3);
+    for id in ["spam-versions", "ham-versions", "spam-card-1.0.1", "ham-card-1.0.0"] {
+        assert!(page.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    assert!(page.contains("<tr data-model=\"spam\">") && page.contains("<tr data-model=\"ham\">"));
+    assert!(!page.contains("id=\"versions\""), "ids are per model");
+
+    let json = registry_cmd(&root, &["--json", "report", "--out", out.to_str().unwrap()]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["versions"], 3);
+    assert_eq!(value["models"][1]["model"], "spam");
+    assert_eq!(value["models"][1]["versions"], 2);
+
+    let one = registry_cmd(&root, &["--model", "spam", "report", "--out", out.to_str().unwrap()]);
+    assert!(one.status.success(), "{}", String::from_utf8_lossy(&one.stderr));
+    assert!(
+        String::from_utf8_lossy(&one.stdout).contains("(2 versions, 1 alias, "),
+        "{}",
+        String::from_utf8_lossy(&one.stdout)
+    );
+    let page = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(page.matches("<tr data-version=").count(), 2);
+    assert!(page.contains("<h1 class=\"model-title\">Model registry: spam</h1>"));
+}

@@ -213,7 +213,7 @@ pub enum RegistryError {
     },
 
     #[error(
-        "version {version} claims to be a {model_type} model, but its bytes are not a valid one: {reason} (its digests match, so it was sealed like this: do not promote or serve it; save a new version)"
+        "version {version} claims to be a {model_type} model, but it is not a valid one: {reason} (its digests match, so it was sealed like this: do not promote or serve it; save a new version)"
     )]
     InvalidModel {
         version: String,

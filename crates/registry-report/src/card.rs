@@ -200,7 +200,13 @@ impl ModelCard {
     /// The card as an HTML fragment (a `<details>` element, collapsed), with
     /// the confusion matrix as a coloured grid.
     pub fn to_html(&self) -> String {
-        let id = format!("card-{}", self.version);
+        self.to_html_in("")
+    }
+
+    /// [`ModelCard::to_html`] with its element id prefixed (a page of
+    /// several models prefixes each model's ids with its name).
+    pub fn to_html_in(&self, id_prefix: &str) -> String {
+        let id = format!("{id_prefix}card-{}", self.version);
         let mut out = format!(
             "<details class=\"card\" id=\"{}\"><summary>Version <b>{}</b>{}</summary>\n<div class=\"card-body\">",
             escape_html(&id),

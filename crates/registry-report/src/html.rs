@@ -18,48 +18,140 @@ const ERROR_BARS_UP_TO: usize = 200;
 /// No fetch of any kind: only inline style and script, images as data: URLs.
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
-/// The whole page.
+/// The whole page, for one model.
 pub fn render_html(data: &ReportData) -> String {
-    let mut out = String::with_capacity(4096 + data.versions.len() * 3000);
-    let title = format!("modelreg report: {}", data.location);
+    render_html_models(std::slice::from_ref(data))
+}
+
+/// The whole page for several models (as [`ReportData::collect_models`]
+/// reads them): an index of the models, then each model's sections. With
+/// more than one, every element id starts with the model's name (model
+/// names are ASCII letters, digits, `-` and `_`: safe in an id), so each
+/// model's table, pager and cards work on their own.
+pub fn render_html_models(models: &[ReportData]) -> String {
+    let versions: usize = models.iter().map(|m| m.versions.len()).sum();
+    let mut out = String::with_capacity(4096 + versions * 3000);
+    let location = models
+        .first()
+        .map_or("", |m| if models.len() > 1 { &m.registry } else { &m.location });
+    let title = format!("modelreg report: {location}");
     let _ = write!(
         out,
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style></head>\n<body>\n",
         esc(&title)
     );
-    header(&mut out, data);
+    if models.len() > 1 {
+        models_index(&mut out, models);
+    }
     out.push_str("<main>\n");
-    chart_section(&mut out, data);
-    versions_section(&mut out, data);
-    timelines_section(&mut out, data);
-    cards_section(&mut out, data);
+    for data in models {
+        let page = Page {
+            data,
+            prefix: if models.len() > 1 {
+                format!("{}-", data.model)
+            } else {
+                String::new()
+            },
+            several: models.len() > 1,
+        };
+        let _ = writeln!(
+            out,
+            "<div class=\"model\" id=\"{}model\" data-model=\"{}\">",
+            page.prefix,
+            esc(&data.model)
+        );
+        header(&mut out, &page);
+        chart_section(&mut out, &page);
+        versions_section(&mut out, &page);
+        timelines_section(&mut out, &page);
+        cards_section(&mut out, &page);
+        out.push_str("</div>\n");
+    }
     out.push_str("</main>\n");
     let _ = write!(out, "<script>{SCRIPT}</script>\n</body></html>\n");
     out
+}
+
+/// One model's part of the page: its data and the prefix of its ids.
+struct Page<'a> {
+    data: &'a ReportData,
+    prefix: String,
+    several: bool,
+}
+
+impl Page<'_> {
+    /// The link to a version's card.
+    fn card_href(&self, version: &str) -> String {
+        format!("#{}card-{}", self.prefix, esc(version))
+    }
+}
+
+/// The page's own header when it shows several models: where, when, and a
+/// row per model.
+fn models_index(out: &mut String, models: &[ReportData]) {
+    let _ = write!(
+        out,
+        "<header class=\"registry\"><h1>Model registry</h1><p class=\"meta\"><code>{}</code> · {} models · generated {}</p>\n<table class=\"models\"><thead><tr><th>model</th><th>versions</th><th>aliases</th></tr></thead><tbody>",
+        esc(&models[0].registry),
+        models.len(),
+        utc_seconds(models[0].generated_at)
+    );
+    for m in models {
+        let aliases: Vec<String> = m
+            .aliases
+            .iter()
+            .map(|a| format!("{} → {}", esc(a.alias.as_str()), esc(&a.version.to_string())))
+            .collect();
+        let _ = write!(
+            out,
+            "<tr data-model=\"{0}\"><td><a href=\"#{0}-model\">{0}</a></td><td class=\"num\">{1}</td><td>{2}</td></tr>",
+            esc(&m.model),
+            m.versions.len(),
+            aliases.join(", ")
+        );
+    }
+    out.push_str("</tbody></table></header>\n");
 }
 
 fn aliases_of<'a>(data: &'a ReportData, md: &ModelMetadata) -> Vec<&'a AliasRecord> {
     data.aliases.iter().filter(|a| a.version == md.version).collect()
 }
 
-fn header(out: &mut String, data: &ReportData) {
+fn header(out: &mut String, page: &Page<'_>) {
+    let data = page.data;
+    let p = &page.prefix;
+    let (tag, title) = if page.several {
+        ("h2", format!("Model {}", esc(&data.model)))
+    } else {
+        let named = if data.model == registry_core::ModelName::DEFAULT {
+            String::new()
+        } else {
+            format!(": {}", esc(&data.model))
+        };
+        ("h1", format!("Model registry{named}"))
+    };
     let _ = write!(
         out,
-        "<header><h1>Model registry</h1><p class=\"meta\"><code>{}</code> · {} version{} · generated {}</p>\n<ul class=\"alias-summary\">",
+        "<header><{tag} class=\"model-title\">{title}</{tag}><p class=\"meta\"><code>{}</code> · {} version{} · generated {}</p>\n<ul class=\"alias-summary\">",
         esc(&data.location),
         data.versions.len(),
         if data.versions.len() == 1 { "" } else { "s" },
         utc_seconds(data.generated_at)
     );
     for a in &data.aliases {
+        let v = a.version.to_string();
         let _ = write!(
             out,
-            "<li><span class=\"badge badge-{0}\">{0}</span> → <a href=\"#card-{1}\">{1}</a></li>",
+            "<li><span class=\"badge badge-{0}\">{0}</span> → <a href=\"{1}\">{2}</a></li>",
             esc(a.alias.as_str()),
-            esc(&a.version.to_string())
+            page.card_href(&v),
+            esc(&v)
         );
     }
-    out.push_str("</ul>\n<nav><a href=\"#scores\">Scores</a> <a href=\"#versions-section\">Versions</a> <a href=\"#aliases\">Alias history</a> <a href=\"#cards\">Model cards</a></nav>");
+    let _ = write!(
+        out,
+        "</ul>\n<nav><a href=\"#{p}scores\">Scores</a> <a href=\"#{p}versions-section\">Versions</a> <a href=\"#{p}aliases\">Alias history</a> <a href=\"#{p}cards\">Model cards</a></nav>"
+    );
     if !data.unreadable.is_empty() {
         out.push_str("<div class=\"warning\"><b>Unreadable versions</b> (run <code>registry verify</code>):<ul>");
         for (v, e) in &data.unreadable {
@@ -92,7 +184,9 @@ fn data_segments(versions: &[ModelMetadata]) -> Vec<(usize, usize, String)> {
     out
 }
 
-fn chart_section(out: &mut String, data: &ReportData) {
+fn chart_section(out: &mut String, page: &Page<'_>) {
+    let data = page.data;
+    let p = &page.prefix;
     const W: f64 = 960.0;
     const H: f64 = 300.0;
     const LEFT: f64 = 52.0;
@@ -130,7 +224,7 @@ fn chart_section(out: &mut String, data: &ReportData) {
 
     let _ = write!(
         out,
-        "<section id=\"scores\"><h2>Scores across versions</h2>\n<svg id=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"test and CV accuracy per version\">\n"
+        "<section id=\"{p}scores\"><h2>Scores across versions</h2>\n<svg id=\"{p}chart\" class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"test and CV accuracy per version\">\n"
     );
     // Horizontal grid with the score axis.
     let tick_step = [0.01, 0.02, 0.05, 0.1, 0.2, 0.25]
@@ -278,10 +372,12 @@ fn chart_section(out: &mut String, data: &ReportData) {
     out.push_str("</svg></section>\n");
 }
 
-fn versions_section(out: &mut String, data: &ReportData) {
+fn versions_section(out: &mut String, page: &Page<'_>) {
+    let data = page.data;
+    let p = &page.prefix;
     let _ = write!(
         out,
-        "<section id=\"versions-section\"><h2>Versions</h2>\n<div class=\"pager\" data-page-size=\"{PAGE_SIZE}\"><button type=\"button\" id=\"prev\">‹ newer</button> <span id=\"page-info\"></span> <button type=\"button\" id=\"next\">older ›</button> <button type=\"button\" id=\"all\">show all</button></div>\n<table id=\"versions\"><thead><tr>\
+        "<section id=\"{p}versions-section\"><h2>Versions</h2>\n<div class=\"pager\" data-page-size=\"{PAGE_SIZE}\"><button type=\"button\" id=\"{p}prev\" class=\"prev\">‹ newer</button> <span id=\"{p}page-info\" class=\"page-info\"></span> <button type=\"button\" id=\"{p}next\" class=\"next\">older ›</button> <button type=\"button\" id=\"{p}all\" class=\"all\">show all</button></div>\n<table id=\"{p}versions\" class=\"versions\"><thead><tr>\
 <th data-type=\"num\" aria-sort=\"descending\">version</th>\
 <th data-type=\"num\">created</th>\
 <th data-type=\"num\">test</th>\
@@ -322,7 +418,7 @@ fn versions_section(out: &mut String, data: &ReportData) {
         let sort_score = |s: Option<f64>| s.map_or("-1".to_string(), |s| s.to_string());
         let _ = writeln!(
             out,
-            "<tr data-version=\"{v}\"><td data-sort=\"{index}\"><a href=\"#card-{v}\">{v}</a></td><td data-sort=\"{}\">{}</td><td class=\"num\" data-sort=\"{}\">{}</td><td class=\"num\" data-sort=\"{}\">{} ± {}</td><td data-sort=\"{}\">{}</td><td data-sort=\"{}\">{}</td><td data-sort=\"{}\">{}</td></tr>",
+            "<tr data-version=\"{v}\"><td data-sort=\"{index}\"><a href=\"#{p}card-{v}\">{v}</a></td><td data-sort=\"{}\">{}</td><td class=\"num\" data-sort=\"{}\">{}</td><td class=\"num\" data-sort=\"{}\">{} ± {}</td><td data-sort=\"{}\">{}</td><td data-sort=\"{}\">{}</td><td data-sort=\"{}\">{}</td></tr>",
             md.timestamp.unix_timestamp_nanos(),
             utc_seconds(md.timestamp),
             sort_score(info.test_score),
@@ -341,24 +437,26 @@ fn versions_section(out: &mut String, data: &ReportData) {
     out.push_str("</tbody></table></section>\n");
 }
 
-fn move_item(out: &mut String, r: &AliasRecord) {
+fn move_item(out: &mut String, page: &Page<'_>, r: &AliasRecord) {
     let action = serde_json::to_value(r.action).map(|v| plain(&v)).unwrap_or_default();
     let from = r.previous.as_ref().map_or("(new)".to_string(), |p| p.to_string());
     let _ = write!(
         out,
-        "<li class=\"move move-{0}\"><time datetime=\"{1}\">{1}</time> <span class=\"action\">{0}</span> <span class=\"from\">{2}</span> → <a href=\"#card-{3}\">{3}</a> <span class=\"by\">by {4}@{5}</span> <span class=\"seq\">#{6}</span></li>",
+        "<li class=\"move move-{0}\"><time datetime=\"{1}\">{1}</time> <span class=\"action\">{0}</span> <span class=\"from\">{2}</span> → <a href=\"{7}\">{3}</a> <span class=\"by\">by {4}@{5}</span> <span class=\"seq\">#{6}</span></li>",
         esc(&action),
         utc_seconds(r.moved_at),
         esc(&from),
         esc(&r.version.to_string()),
         esc(&r.moved_by.user),
         esc(&r.moved_by.host),
-        r.seq
+        r.seq,
+        page.card_href(&r.version.to_string())
     );
 }
 
-fn timelines_section(out: &mut String, data: &ReportData) {
-    out.push_str("<section id=\"aliases\"><h2>Alias history</h2>\n");
+fn timelines_section(out: &mut String, page: &Page<'_>) {
+    let data = page.data;
+    let _ = writeln!(out, "<section id=\"{}aliases\"><h2>Alias history</h2>", page.prefix);
     if data.histories.is_empty() {
         out.push_str("<p>No aliases yet.</p>");
     }
@@ -376,120 +474,34 @@ fn timelines_section(out: &mut String, data: &ReportData) {
         if split > 0 {
             let _ = write!(out, "<details><summary>{split} earlier moves</summary><ol>");
             for r in &history[..split] {
-                move_item(out, r);
+                move_item(out, page, r);
             }
             out.push_str("</ol></details>");
         }
         out.push_str("<ol>");
         for r in &history[split..] {
-            move_item(out, r);
+            move_item(out, page, r);
         }
         out.push_str("</ol></div>\n");
     }
     out.push_str("</section>\n");
 }
 
-fn cards_section(out: &mut String, data: &ReportData) {
-    out.push_str("<section id=\"cards\"><h2>Model cards</h2><p class=\"hint\">Click a version to open its card.</p>\n");
+fn cards_section(out: &mut String, page: &Page<'_>) {
+    let data = page.data;
+    let _ = writeln!(
+        out,
+        "<section id=\"{}cards\"><h2>Model cards</h2><p class=\"hint\">Click a version to open its card.</p>",
+        page.prefix
+    );
     for md in data.versions.iter().rev() {
-        out.push_str(&data.card(md).to_html());
+        out.push_str(&data.card(md).to_html_in(&page.prefix));
     }
     out.push_str("</section>\n");
 }
 
-const STYLE: &str = r#"
-:root { --ink:#1f2328; --muted:#59636e; --line:#d1d9e0; --test:#2563eb; --cv:#d97706; --bg:#fff; }
-* { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: var(--bg); margin: 0 auto; max-width: 1100px; padding: 16px 24px 64px; }
-h1 { margin: 0 0 4px; font-size: 24px; } h2 { font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
-h3 { font-size: 15px; margin: 12px 0 4px; } h4 { margin: 10px 0 4px; font-size: 13px; color: var(--muted); text-transform: uppercase; letter-spacing: .03em; }
-.meta, .hint, small { color: var(--muted); } code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
-nav a { margin-right: 14px; } a { color: #0969da; text-decoration: none; } a:hover { text-decoration: underline; }
-.alias-summary { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 6px 18px; margin: 8px 0; }
-.badge { display: inline-block; padding: 0 7px; border-radius: 10px; font-size: 12px; background: #e7ecf0; color: #24292f; margin-right: 3px; }
-.badge-latest { background: #dbeafe; color: #1e40af; } .badge-production { background: #dcfce7; color: #166534; } .badge-staging { background: #fef3c7; color: #92400e; }
-.warning { border: 1px solid #f0b429; background: #fff8e1; padding: 6px 12px; border-radius: 6px; margin-top: 8px; }
-#chart { width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; }
-#chart .grid { stroke: #eef1f4; } #chart .tick { font-size: 11px; fill: var(--muted); }
-#chart .line-test { fill: none; stroke: var(--test); stroke-width: 1.5; } #chart .line-cv { fill: none; stroke: var(--cv); stroke-width: 1.5; stroke-dasharray: 4 3; }
-#chart .pt-test { fill: var(--test); } #chart .pt-cv { fill: var(--cv); } #chart .err { stroke: var(--cv); stroke-opacity: .45; }
-#chart .alias-marker line { stroke: #6b7280; stroke-dasharray: 2 3; } #chart .alias-marker text { font-size: 11px; fill: #374151; font-weight: 600; }
-#chart .alias-production line { stroke: #16a34a; } #chart .alias-staging line { stroke: #d97706; } #chart .alias-latest line { stroke: #2563eb; }
-#chart .legend text { font-size: 12px; fill: var(--ink); }
-#chart .data-band .band-0 { fill: #f6f8fa; } #chart .data-band .band-1 { fill: #eef2f7; } #chart .data-band text { font-size: 10px; fill: var(--muted); }
-table { border-collapse: collapse; } #versions { width: 100%; }
-#versions th, #versions td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; }
-#versions th { cursor: pointer; user-select: none; background: #f6f8fa; position: sticky; top: 0; }
-#versions th[aria-sort=ascending]::after { content: " ▲"; } #versions th[aria-sort=descending]::after { content: " ▼"; }
-#versions tbody tr:hover { background: #f6f8fa; } .num { text-align: right; font-variant-numeric: tabular-nums; }
-.pager { margin: 6px 0; } .pager button { font: inherit; padding: 1px 10px; }
-.timeline ol { list-style: none; margin: 0; padding: 0 0 0 18px; border-left: 2px solid var(--line); }
-.timeline li { position: relative; padding: 2px 0 2px 8px; } .timeline li::before { content: ""; position: absolute; left: -25px; top: 8px; width: 10px; height: 10px; border-radius: 50%; background: #9ca3af; }
-.timeline .move-promote::before { background: #16a34a; } .timeline .move-rollback::before { background: #dc2626; } .timeline .move-save::before { background: #2563eb; }
-.timeline time { color: var(--muted); font-variant-numeric: tabular-nums; } .timeline .action { font-weight: 600; } .timeline .by, .timeline .seq { color: var(--muted); }
-details.card { border: 1px solid var(--line); border-radius: 6px; margin: 6px 0; } details.card > summary { cursor: pointer; padding: 6px 10px; }
-details.card[open] > summary { border-bottom: 1px solid var(--line); background: #f6f8fa; } .card-body { padding: 4px 12px 10px; display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 0 24px; }
-table.kv th, table.kv td { text-align: left; padding: 2px 8px 2px 0; vertical-align: top; border-bottom: 1px solid #f0f2f4; } table.kv th { color: var(--muted); font-weight: 500; }
-table.kv td { word-break: break-all; }
-.confusion { display: grid; gap: 2px; width: max-content; } .confusion div { padding: 6px 10px; text-align: center; font-variant-numeric: tabular-nums; }
-.confusion .head, .confusion .corner { color: var(--muted); font-size: 12px; } .confusion .cell { border-radius: 3px; font-weight: 600; }
-"#;
+/// The page's style, inlined (the CSP forbids fetching any).
+const STYLE: &str = include_str!("report.css");
 
-const SCRIPT: &str = r#"
-(function () {
-  "use strict";
-  var table = document.getElementById("versions");
-  var tbody = table.tBodies[0];
-  var pager = document.querySelector(".pager");
-  var pageSize = Number(pager.dataset.pageSize);
-  var page = 0, showAll = false;
-  var info = document.getElementById("page-info");
-  var prev = document.getElementById("prev"), next = document.getElementById("next"), all = document.getElementById("all");
-  function paginate() {
-    var rows = tbody.rows, pages = Math.max(1, Math.ceil(rows.length / pageSize));
-    if (page >= pages) page = pages - 1;
-    for (var i = 0; i < rows.length; i++) {
-      rows[i].hidden = !showAll && (i < page * pageSize || i >= (page + 1) * pageSize);
-    }
-    info.textContent = showAll ? "all " + rows.length + " versions" : "page " + (page + 1) + " of " + pages + " (" + rows.length + " versions)";
-    prev.disabled = showAll || page === 0;
-    next.disabled = showAll || page >= pages - 1;
-    all.textContent = showAll ? "pages" : "show all";
-    pager.hidden = rows.length <= pageSize;
-  }
-  prev.addEventListener("click", function () { page--; paginate(); });
-  next.addEventListener("click", function () { page++; paginate(); });
-  all.addEventListener("click", function () { showAll = !showAll; paginate(); });
-  var headers = table.tHead.rows[0].cells;
-  Array.prototype.forEach.call(headers, function (th, column) {
-    th.addEventListener("click", function () {
-      var ascending = th.getAttribute("aria-sort") !== "ascending";
-      var numeric = th.dataset.type === "num";
-      var rows = Array.prototype.slice.call(tbody.rows);
-      var key = function (row) {
-        var v = row.cells[column].dataset.sort;
-        return numeric ? Number(v) : v.toLowerCase();
-      };
-      rows.sort(function (a, b) {
-        var x = key(a), y = key(b);
-        var order = x < y ? -1 : x > y ? 1 : 0;
-        if (order === 0) order = Number(a.cells[0].dataset.sort) - Number(b.cells[0].dataset.sort);
-        return ascending ? order : -order;
-      });
-      rows.forEach(function (row) { tbody.appendChild(row); });
-      Array.prototype.forEach.call(headers, function (h) { h.removeAttribute("aria-sort"); });
-      th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-      page = 0;
-      paginate();
-    });
-  });
-  function openCard() {
-    var id = decodeURIComponent(location.hash.slice(1));
-    var card = id && document.getElementById(id);
-    if (card && card.tagName === "DETAILS") { card.open = true; }
-  }
-  window.addEventListener("hashchange", openCard);
-  openCard();
-  paginate();
-})();
-"#;
+/// Sorting, pagination and opening a linked card; the page works without it.
+const SCRIPT: &str = include_str!("report.js");

@@ -41,7 +41,7 @@ mod card;
 mod html;
 
 pub use card::ModelCard;
-pub use html::render_html;
+pub use html::{render_html, render_html_models};
 pub use registry_core::metrics::{Confusion, LabelMetrics};
 
 use registry_core::store::Store;
@@ -53,6 +53,10 @@ use time::OffsetDateTime;
 pub struct ReportData {
     /// Where the registry is, as the user named it.
     pub location: String,
+    /// Where the whole registry (every model) is.
+    pub registry: String,
+    /// The model these versions are of (`default` for the root's).
+    pub model: String,
     pub generated_at: OffsetDateTime,
     /// Every readable version, oldest (lowest semver) first.
     pub versions: Vec<ModelMetadata>,
@@ -69,6 +73,35 @@ impl ReportData {
     /// whose metadata fails its checks is listed as unreadable, not fatal:
     /// the report is how a person finds it.
     pub fn collect<S: Store>(registry: &Registry<S>) -> Result<ReportData, RegistryError> {
+        Self::collect_model(registry, OffsetDateTime::now_utc())
+    }
+
+    /// [`ReportData::collect`] for every model a report of `registry` shows:
+    /// a handle on a named model, that model; else the default model (if it
+    /// has versions, or when there is nothing else) and every named model,
+    /// so a registry of named models only is not reported as empty.
+    pub fn collect_models<S: Store>(registry: &Registry<S>) -> Result<Vec<ReportData>, RegistryError> {
+        let generated_at = OffsetDateTime::now_utc();
+        let default = Self::collect_model(registry, generated_at)?;
+        if registry.model_name().is_some() {
+            return Ok(vec![default]);
+        }
+        let mut models = Vec::new();
+        for name in registry.list_models()? {
+            models.push(Self::collect_model(&registry.with_model(Some(name)), generated_at)?);
+        }
+        let default_has_any =
+            !default.versions.is_empty() || !default.unreadable.is_empty() || !default.aliases.is_empty();
+        if default_has_any || models.is_empty() {
+            models.insert(0, default);
+        }
+        Ok(models)
+    }
+
+    fn collect_model<S: Store>(
+        registry: &Registry<S>,
+        generated_at: OffsetDateTime,
+    ) -> Result<ReportData, RegistryError> {
         let mut versions = Vec::new();
         let mut unreadable = Vec::new();
         for version in registry.list_versions()? {
@@ -84,7 +117,9 @@ impl ReportData {
         }
         Ok(ReportData {
             location: registry.location(),
-            generated_at: OffsetDateTime::now_utc(),
+            registry: registry.registry_location(),
+            model: registry.model_label().to_string(),
+            generated_at,
             versions,
             unreadable,
             aliases,

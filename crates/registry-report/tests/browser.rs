@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use registry_report::{ReportData, render_html};
+use registry_report::{ReportData, render_html, render_html_models};
 use serde_json::{Value, json};
 
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -284,4 +284,66 @@ fn a_thousand_versions_stay_paginated_and_quick() {
         timing[0], timing[1]
     );
     browser.screenshot("report-1000-versions.png");
+}
+
+/// A page of two models: each model's table pages and sorts on its own,
+/// and a link opens the card of the right model's version.
+#[test]
+fn each_model_of_a_page_of_several_works_on_its_own() {
+    let Some(browser) = Browser::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let base = registry_core::Registry::with_store(registry_core::store::MemoryStore::new());
+    for (model, count) in [("spam", 60u64), ("ham", 3)] {
+        let registry = base.with_model(Some(model.parse().unwrap()));
+        for i in 0..count {
+            registry
+                .save_model(&common::v(&format!("1.0.{i}")), &vec![i as u32; 4], common::info(i))
+                .unwrap();
+        }
+    }
+    let models = ReportData::collect_models(&base).unwrap();
+    assert_eq!(
+        models.iter().map(|m| m.model.as_str()).collect::<Vec<_>>(),
+        ["ham", "spam"]
+    );
+    let path = dir.path().join("report.html");
+    std::fs::write(&path, render_html_models(&models)).unwrap();
+    browser.open(&path);
+
+    let rows = |model: &str, visible: bool| -> Vec<String> {
+        let filter = if visible { ".filter(r => !r.hidden)" } else { "" };
+        serde_json::from_value(browser.eval(&format!(
+            "return Array.from(document.querySelectorAll('#{model}-versions tbody tr')){filter}.map(r => r.dataset.version);"
+        )))
+        .unwrap()
+    };
+    assert_eq!(rows("spam", false).len(), 60);
+    assert_eq!(rows("spam", true).len(), 50, "spam's table shows one page");
+    assert_eq!(rows("ham", true), ["1.0.2", "1.0.1", "1.0.0"]);
+    assert_eq!(
+        browser.eval("return document.getElementById('spam-page-info').textContent;"),
+        json!("page 1 of 2 (60 versions)")
+    );
+    browser.click("#spam-next");
+    assert_eq!(rows("spam", true).len(), 10, "spam's second page");
+    assert_eq!(rows("ham", true).len(), 3, "ham's table did not page");
+    browser.click("#ham-versions th:nth-child(1)");
+    assert_eq!(
+        rows("ham", false),
+        ["1.0.0", "1.0.1", "1.0.2"],
+        "ham sorted oldest first"
+    );
+    assert_eq!(rows("spam", false)[0], "1.0.59", "spam's order is its own");
+    assert_eq!(
+        browser.eval("return document.querySelectorAll('.chart .pt-test[data-version]').length;"),
+        json!(63),
+        "one chart per model"
+    );
+    browser.click("a[href='#ham-model']");
+    browser.click("#ham-versions a[href='#ham-card-1.0.1']");
+    let open = browser.eval(
+        "return [document.getElementById('ham-card-1.0.1').open, document.getElementById('spam-card-1.0.1').open];",
+    );
+    assert_eq!(open, json!([true, false]));
+    browser.screenshot("report-two-models.png");
 }

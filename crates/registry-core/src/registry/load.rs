@@ -198,13 +198,17 @@ impl<S: Store> Registry<S> {
     /// the model type it claims (where a validator knows the type): what
     /// `verify` checks, and what must hold before an alias points at it.
     pub(super) fn check_content(&self, metadata: &ModelMetadata, all: bool) -> Result<()> {
+        // What the type's reader refuses from the metadata alone (no
+        // artifact, another encoding, a size past its cap) is refused here
+        // first, before a byte is read.
+        self.validate_declared(metadata)?;
         for file in metadata.stored_files() {
             // Digested in blocks first, so a file of any size (or a lie about
             // one) is checked in bounded memory; only bytes known good are
             // then held whole, for a validator to decode.
             self.check_streamed(&metadata.version, &file, all)?;
             let artifact = metadata.artifact.as_ref().is_some_and(|a| a.file == file.path);
-            if artifact && self.has_validators() && metadata.info.model_type.is_some() {
+            if artifact && self.decodes_artifact(metadata) {
                 self.read_checked(&metadata.version, &file, false, |bytes| {
                     self.validate_model(metadata, bytes)
                 })??;

@@ -128,6 +128,11 @@ impl<S: Store> Registry<S> {
             canonicalization: None,
             extra: Default::default(),
         };
+        // A type a validator knows is checked as `verify` would check it,
+        // before anything is written: nothing invalid is sealed through a
+        // registry that knows better.
+        self.validate_declared(&metadata)?;
+        self.validate_model(&metadata, &artifact.bytes)?;
         let metadata_bytes = metadata.seal()?;
         self.commit_version(&metadata, &metadata_bytes, &[(file.as_str(), &artifact.bytes)])?;
         Ok(metadata)

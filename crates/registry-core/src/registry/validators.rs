@@ -14,10 +14,42 @@ use crate::metadata::ModelMetadata;
 use crate::store::Store;
 use std::sync::Arc;
 
-/// Checks a model's bytes for its `model_type`: `None` if it does not know
-/// that type (decided from the type alone, whatever the bytes), else whether
-/// the bytes decode into a valid model (with the reason if not).
-pub type ModelValidator = Arc<dyn Fn(&str, &[u8]) -> Option<std::result::Result<(), String>> + Send + Sync>;
+/// What a front end that knows a model type checks of every version of it:
+/// first what its metadata declares (read before a byte of the model is:
+/// the encoding, the declared size, that there is an artifact at all), then
+/// whether the artifact's bytes decode into a valid model. A reader of that
+/// type must refuse nothing these pass, so `verify` and the reader agree.
+#[derive(Clone)]
+pub struct ModelValidator {
+    model_type: String,
+    declared: Check<ModelMetadata>,
+    decode: Check<[u8]>,
+}
+
+/// One check of a validator: the reason when it refuses.
+type Check<T> = Arc<dyn Fn(&T) -> std::result::Result<(), String> + Send + Sync>;
+
+impl ModelValidator {
+    /// A validator of `model_type`: `declared` checks a version's metadata,
+    /// `decode` its artifact's bytes (already checked against the digests);
+    /// each gives the reason when it refuses.
+    pub fn new(
+        model_type: impl Into<String>,
+        declared: impl Fn(&ModelMetadata) -> std::result::Result<(), String> + Send + Sync + 'static,
+        decode: impl Fn(&[u8]) -> std::result::Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        ModelValidator {
+            model_type: model_type.into(),
+            declared: Arc::new(declared),
+            decode: Arc::new(decode),
+        }
+    }
+
+    /// The model type this validator knows.
+    pub fn model_type(&self) -> &str {
+        &self.model_type
+    }
+}
 
 /// The validators a registry runs.
 #[derive(Clone, Default)]
@@ -37,31 +69,47 @@ impl<S: Store> Registry<S> {
         self
     }
 
-    /// Whether a validator knows `model_type` (asked with no bytes: a
-    /// validator answers `None` for types it does not know without looking).
+    /// Whether a validator knows `model_type`.
     pub(super) fn knows_model_type(&self, model_type: &str) -> bool {
-        self.validators.0.iter().any(|v| v(model_type, &[]).is_some())
+        self.validators.0.iter().any(|v| v.model_type == model_type)
     }
 
-    /// Whether any validator is registered (else there is nothing to decode).
-    pub(super) fn has_validators(&self) -> bool {
-        !self.validators.0.is_empty()
+    /// The validators that know `metadata`'s model type.
+    fn validators_of<'a>(&'a self, metadata: &'a ModelMetadata) -> impl Iterator<Item = &'a ModelValidator> + 'a {
+        let model_type = metadata.info.model_type.as_deref();
+        self.validators
+            .0
+            .iter()
+            .filter(move |v| Some(v.model_type.as_str()) == model_type)
     }
 
-    /// Runs the validators that know `metadata`'s model type on its bytes
-    /// (already checked against the digests).
+    fn invalid(metadata: &ModelMetadata, validator: &ModelValidator, reason: String) -> RegistryError {
+        RegistryError::InvalidModel {
+            version: metadata.version.to_string(),
+            model_type: validator.model_type.clone(),
+            reason,
+        }
+    }
+
+    /// Runs the metadata checks of the validators that know `metadata`'s
+    /// model type: before any of its bytes are read.
+    pub(super) fn validate_declared(&self, metadata: &ModelMetadata) -> Result<()> {
+        for validator in self.validators_of(metadata) {
+            (validator.declared)(metadata).map_err(|reason| Self::invalid(metadata, validator, reason))?;
+        }
+        Ok(())
+    }
+
+    /// Whether a validator would decode `metadata`'s artifact.
+    pub(super) fn decodes_artifact(&self, metadata: &ModelMetadata) -> bool {
+        metadata.artifact.is_some() && self.validators_of(metadata).next().is_some()
+    }
+
+    /// Runs the decoders of the validators that know `metadata`'s model type
+    /// on its artifact's bytes (already checked against the digests).
     pub(super) fn validate_model(&self, metadata: &ModelMetadata, bytes: &[u8]) -> Result<()> {
-        let Some(model_type) = metadata.info.model_type.as_deref() else {
-            return Ok(());
-        };
-        for validator in &self.validators.0 {
-            if let Some(Err(reason)) = validator(model_type, bytes) {
-                return Err(RegistryError::InvalidModel {
-                    version: metadata.version.to_string(),
-                    model_type: model_type.to_string(),
-                    reason,
-                });
-            }
+        for validator in self.validators_of(metadata) {
+            (validator.decode)(bytes).map_err(|reason| Self::invalid(metadata, validator, reason))?;
         }
         Ok(())
     }
