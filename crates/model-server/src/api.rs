@@ -3,8 +3,8 @@
 //! makes a 5xx.
 
 use crate::metrics::{Metrics, RequestLabels, RouteLabels};
+use crate::models::Models;
 use crate::served::Served;
-use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -51,15 +51,13 @@ impl Default for Limits {
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    pub current: Arc<ArcSwap<Served>>,
+    /// The served models; `/v1/*` serves the first.
+    pub models: Arc<Models>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
     /// False once shutdown began: `/readyz` says so, so a load balancer
     /// stops sending new requests while in-flight ones drain.
     pub accepting: Arc<AtomicBool>,
-    /// Why the served version is not the one the followed alias names (it
-    /// failed to load and is being retried); `/readyz` says "degraded".
-    pub degraded: Arc<ArcSwap<Option<String>>>,
     /// One permit a running prediction (`Limits::prediction_threads`).
     pub predictions: Arc<tokio::sync::Semaphore>,
 }
@@ -73,6 +71,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .merge(crate::v2::routes())
+        .merge(crate::mlflow::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), record))
@@ -118,22 +118,35 @@ struct PredictRequest {
     probabilities: bool,
 }
 
-async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let json_body = headers
+/// Whether the request's `Content-Type` is one of `accepted` (media types,
+/// parameters such as `charset` aside).
+pub fn content_type_is(headers: &HeaderMap, accepted: &[&str]) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !json_body {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the request body as JSON with Content-Type: application/json",
-        );
-    }
-    let limits = &state.limits;
-    // A declared length past the limit is refused before any of the body
-    // is read (a chunked body is cut off at the limit as it arrives).
+        .is_some_and(|v| accepted.iter().any(|a| v.trim().eq_ignore_ascii_case(a)))
+}
+
+/// A refused body: what `read_body` answers instead of the bytes, as
+/// (status, code, message), for each protocol to shape as its errors are.
+pub type Refusal = (StatusCode, &'static str, String);
+
+/// Reads a request body within the limits: a declared length past the
+/// cap is refused before any of it is read (a chunked body is cut off at
+/// the cap as it arrives), and the whole body must arrive within the body
+/// timeout.
+pub async fn read_body(limits: &Limits, headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, Refusal> {
+    let too_large = || {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "the request body is larger than {} bytes: split the batch",
+                limits.max_body_bytes
+            ),
+        )
+    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -143,62 +156,78 @@ async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) 
         // (within the body timeout and a cap), so a client still sending it
         // reads the 413 instead of a reset connection.
         tokio::spawn(discard(body, limits.body_timeout));
-        return too_large(limits.max_body_bytes);
+        return Err(too_large());
     }
-    let bytes = match tokio::time::timeout(limits.body_timeout, axum::body::to_bytes(body, limits.max_body_bytes)).await
-    {
-        Err(_) => {
-            return error(
-                StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
-                format!("the request body took longer than {:?} to arrive", limits.body_timeout),
-            );
-        }
-        Ok(Err(e)) if is_length_limit(&e) => return too_large(limits.max_body_bytes),
-        Ok(Err(e)) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "bad_body",
-                format!("cannot read the body: {e}"),
-            );
-        }
-        Ok(Ok(bytes)) => bytes,
+    match tokio::time::timeout(limits.body_timeout, axum::body::to_bytes(body, limits.max_body_bytes)).await {
+        Err(_) => Err((
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!("the request body took longer than {:?} to arrive", limits.body_timeout),
+        )),
+        Ok(Err(e)) if is_length_limit(&e) => Err(too_large()),
+        Ok(Err(e)) => Err((
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            format!("cannot read the body: {e}"),
+        )),
+        Ok(Ok(bytes)) => Ok(bytes),
+    }
+}
+
+/// Runs `work` (CPU-bound: parsing and predicting a body of `size` bytes)
+/// where it costs least: a small body on the request's own thread, in
+/// microseconds (handing it to another thread cost half the requests/s of
+/// one-text requests); a larger one on the blocking pool, behind one of
+/// the `predictions` permits, so a stream of big batches never holds the
+/// threads that read requests and answer `/healthz`. `None` if the work
+/// could not run (the server is stopping, or it panicked).
+pub async fn run_prediction<T: Send + 'static>(
+    state: &AppState,
+    size: usize,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    if size <= INLINE_BODY_BYTES {
+        return Ok(work());
+    }
+    // The permit closes when the semaphore does, which it never does.
+    let permit = state
+        .predictions
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| "the server is stopping".to_string())?;
+    tokio::task::spawn_blocking(move || {
+        let answer = work();
+        drop(permit);
+        answer
+    })
+    .await
+    .map_err(|e| format!("the prediction stopped: {e}"))
+}
+
+async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    if !content_type_is(&headers, &["application/json"]) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the request body as JSON with Content-Type: application/json",
+        );
+    }
+    let bytes = match read_body(&state.limits, &headers, body).await {
+        Ok(bytes) => bytes,
+        Err((status, code, message)) => return error(status, code, message),
     };
     // The version this request uses, start to end, whatever swaps meanwhile.
-    let served = state.current.load_full();
-    let max_texts = limits.max_texts;
-    // A small body is answered here, in microseconds: handing it to another
-    // thread cost half the requests/s of one-text requests. A larger one
-    // goes to the blocking pool, so a stream of big batches never holds
-    // the threads that read requests and answer /healthz.
-    let answered = if bytes.len() <= INLINE_BODY_BYTES {
-        Ok(answer(&served, &bytes, max_texts))
-    } else {
-        // The permit closes when the semaphore does, which it never does.
-        let Ok(permit) = state.predictions.clone().acquire_owned().await else {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
-                "the server is stopping",
-            );
-        };
-        tokio::task::spawn_blocking(move || {
-            let answer = answer(&served, &bytes, max_texts);
-            drop(permit);
-            answer
-        })
-        .await
-    };
-    match answered {
+    let slot = state.models.first();
+    let served = slot.current.load_full();
+    let max_texts = state.limits.max_texts;
+    let size = bytes.len();
+    match run_prediction(&state, size, move || answer(&served, &bytes, max_texts)).await {
         Ok((count, response)) => {
-            state.metrics.texts.inc_by(count);
+            state.metrics.texts.get_or_create(&slot.labels()).inc_by(count);
             response
         }
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "prediction_failed",
-            format!("the prediction stopped: {e}"),
-        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "prediction_failed", e),
     }
 }
 
@@ -223,14 +252,6 @@ async fn discard(body: Body, within: Duration) {
         }
     })
     .await;
-}
-
-fn too_large(max: usize) -> Response {
-    error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        format!("the request body is larger than {max} bytes: split the batch"),
-    )
 }
 
 /// Parses, checks and answers one request body (CPU-bound: on the blocking
@@ -317,7 +338,7 @@ fn is_length_limit(e: &axum::Error) -> bool {
     false
 }
 
-fn model_id(served: &Served) -> Value {
+pub(crate) fn model_id(served: &Served) -> Value {
     json!({
         "name": served.model_name,
         "version": served.metadata.version.to_string(),
@@ -326,7 +347,7 @@ fn model_id(served: &Served) -> Value {
 }
 
 async fn model(State(state): State<AppState>) -> Response {
-    let served = state.current.load_full();
+    let served = state.models.first().current.load_full();
     let loaded_at = served
         .loaded_at
         .format(&time::format_description::well_known::Rfc3339)
@@ -355,11 +376,21 @@ async fn readyz(State(state): State<AppState>) -> Response {
             "the server is draining its requests",
         );
     }
-    let served = state.current.load();
-    // Still a 200: the old version serves; an orchestrator reads the body.
-    match state.degraded.load().as_ref() {
-        Some(reason) => Json(json!({"status": "degraded", "model": model_id(&served), "reason": reason})),
-        None => Json(json!({"status": "ready", "model": model_id(&served)})),
+    // Every model loaded before the server listened, so it is ready; still
+    // a 200 when degraded (the old version serves): an orchestrator reads
+    // the body.
+    let served = state.models.first().current.load();
+    let models: Vec<Value> = state
+        .models
+        .slots()
+        .iter()
+        .map(|slot| model_id(&slot.current.load()))
+        .collect();
+    let degraded = state.models.degraded();
+    if degraded.is_empty() {
+        Json(json!({"status": "ready", "model": model_id(&served), "models": models}))
+    } else {
+        Json(json!({"status": "degraded", "model": model_id(&served), "models": models, "reason": degraded.join("; ")}))
     }
     .into_response()
 }

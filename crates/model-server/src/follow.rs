@@ -5,7 +5,8 @@
 //! logged and counted, and is not retried until the alias moves again.
 
 use crate::log;
-use crate::metrics::{Metrics, ServedLabels};
+use crate::metrics::{Metrics, ModelLabels, ServedLabels};
+use crate::models::Slot;
 use crate::served::{LoadError, Served, load};
 use arc_swap::ArcSwap;
 use registry_core::AliasName;
@@ -23,6 +24,8 @@ pub struct Follower {
     pub current: Arc<ArcSwap<Served>>,
     pub metrics: Arc<Metrics>,
     pub poll: Duration,
+    /// Its series in `/metrics`.
+    labels: ModelLabels,
     previous: Mutex<Option<Arc<Served>>>,
     state: Mutex<AliasFollower>,
     /// What `/readyz` says while the alias names a version that is not
@@ -38,26 +41,26 @@ fn target_of(served: &Served) -> FollowTarget {
 }
 
 impl Follower {
-    /// A follower of `state`'s alias, serving `current` (the target
-    /// `state` started with, loaded).
+    /// A follower of `state`'s alias for `slot` (its model's registry
+    /// handle `registry`), which serves the target `state` started with.
     pub fn new(
         registry: Arc<AnyRegistry>,
         mut state: AliasFollower,
-        current: Arc<ArcSwap<Served>>,
+        slot: &Slot,
         metrics: Arc<Metrics>,
         poll: Duration,
-        degraded: Arc<ArcSwap<Option<String>>>,
     ) -> Follower {
-        state.loaded(target_of(&current.load()));
+        state.loaded(target_of(&slot.current.load()));
         Follower {
             registry,
             alias: state.alias().clone(),
-            current,
+            current: slot.current.clone(),
             metrics,
             poll,
+            labels: slot.labels(),
             previous: Mutex::new(None),
             state: Mutex::new(state),
-            degraded,
+            degraded: slot.degraded.clone(),
         }
     }
 
@@ -83,7 +86,8 @@ impl Follower {
         self.step(&mut state);
         let degraded = state.degraded().map(|t| {
             format!(
-                "alias {} names version {}, which failed to load (retrying); serving {}",
+                "model {}: alias {} names version {}, which failed to load (retrying); serving {}",
+                self.labels.model,
                 self.alias,
                 t.version,
                 self.current.load().metadata.version
@@ -109,7 +113,7 @@ impl Follower {
             }
             Poll::Load(target) => (target, None),
             Poll::Retry { target, .. } => {
-                self.metrics.reload_retries.inc();
+                self.metrics.reload_retries.get_or_create(&self.labels).inc();
                 (target, None)
             }
         };
@@ -132,7 +136,7 @@ impl Follower {
                 if let Ok(mut p) = self.previous.lock() {
                     *p = Some(current);
                 }
-                self.metrics.reloads.inc();
+                self.metrics.reloads.get_or_create(&self.labels).inc();
                 self.metrics.set_served(ServedLabels {
                     model: next.model_name.clone(),
                     version: next.metadata.version.to_string(),
@@ -141,6 +145,7 @@ impl Follower {
                 log::event(
                     "reload",
                     &[
+                        ("model", next.model_name.clone()),
                         ("alias", self.alias.to_string()),
                         ("from", from),
                         ("to", next.metadata.version.to_string()),
@@ -160,10 +165,11 @@ impl Follower {
 
     /// Logs and counts a failure (the state machine says when it is new).
     fn report_failure(&self, version: &str, reason: &str) {
-        self.metrics.failed_reloads.inc();
+        self.metrics.failed_reloads.get_or_create(&self.labels).inc();
         log::event(
             "reload_failed",
             &[
+                ("model", self.labels.model.clone()),
                 ("alias", self.alias.to_string()),
                 ("version", version.to_string()),
                 ("serving", self.current.load().metadata.version.to_string()),

@@ -1,12 +1,15 @@
-//! `model-server`: serves a registered model over HTTP and follows an
-//! alias, swapping models atomically without failing a request.
+//! `model-server`: serves registered models over HTTP and follows their
+//! aliases, swapping each model atomically without failing a request.
 //!
 //! * [`kinds`] holds the model kinds it serves, each behind one small
 //!   trait ([`kinds::ServedModel`]: metadata, inputs, outputs, predict);
 //! * [`served`] loads one version (type and digests checked before
 //!   decoding);
-//! * [`follow`] polls the alias and swaps;
-//! * [`api`] holds the routes, limits and JSON errors;
+//! * [`models`] holds the served models, one [`models::Slot`] per target;
+//! * [`follow`] polls a slot's alias and swaps;
+//! * [`api`] holds the routes of modelreg's own `/v1` API, the limits and
+//!   JSON errors; [`v2`] the Open Inference Protocol's (decoded by
+//!   [`oip`]); [`mlflow`] MLflow's scoring protocol (`/invocations`);
 //! * [`metrics`] keeps what `/metrics` shows.
 //!
 //! `main.rs` parses arguments and calls [`run`].
@@ -45,10 +48,14 @@ pub mod kinds;
 pub mod listen;
 mod log;
 pub mod metrics;
+pub mod mlflow;
+pub mod models;
+pub mod oip;
 pub mod served;
+pub mod v2;
 
-use arc_swap::ArcSwap;
-use registry_core::{AliasName, ModelVersion};
+use models::{Models, ServeTarget, Slot};
+use registry_core::{AliasName, Target};
 use registry_open::AnyRegistry;
 use std::future::Future;
 use std::sync::Arc;
@@ -58,10 +65,10 @@ use std::time::Duration;
 /// What to serve, and how.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Follow this alias, or pin `version`.
-    pub alias: AliasName,
-    pub version: Option<ModelVersion>,
-    /// How often the alias pointer is read.
+    /// The models to serve, each following its alias or pinned to a
+    /// version; the first is the one `/v1/*` serves.
+    pub serve: Vec<ServeTarget>,
+    /// How often each alias pointer is read.
     pub poll: Duration,
     pub limits: api::Limits,
     /// Open connections, header-read and idle timeouts.
@@ -77,8 +84,10 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            alias: "production".parse().unwrap_or_else(|_| AliasName::latest()),
-            version: None,
+            serve: vec![ServeTarget {
+                model: None,
+                target: Target::Alias("production".parse().unwrap_or_else(|_| AliasName::latest())),
+            }],
             poll: Duration::from_secs(1),
             limits: api::Limits::default(),
             connections: listen::ConnectionLimits::default(),
@@ -99,11 +108,14 @@ pub enum ServeError {
     },
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
+    #[error("nothing to serve: give at least one model (--serve models:/NAME@ALIAS)")]
+    NothingToServe,
 }
 
-/// Loads the model, then serves on `listener` until `shutdown` resolves;
-/// then stops accepting, lets in-flight requests finish (at most
-/// `drain_timeout`) and returns.
+/// Loads every model, then serves on `listener` until `shutdown`
+/// resolves; then stops accepting, lets in-flight requests finish (at most
+/// `drain_timeout`) and returns. `registry` may be a handle on any of its
+/// models: each target names its own.
 ///
 /// The caller keeps a handle on `registry` and drops it outside the
 /// runtime: an S3 store owns a runtime of its own, which tokio refuses to
@@ -114,61 +126,70 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let first = {
+    let loaded = {
         let registry = registry.clone();
         let options = options.clone();
         tokio::task::spawn_blocking(move || initial(&registry, &options))
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))??
     };
-    let (first, follow_state) = first;
     let metrics = Arc::new(metrics::Metrics::default());
-    metrics.set_served(metrics::ServedLabels {
-        model: first.model_name.clone(),
-        version: first.metadata.version.to_string(),
-        alias: first.alias.as_ref().map_or_else(|| "-".into(), ToString::to_string),
-    });
-    let current = Arc::new(ArcSwap::from_pointee(first));
+    let mut slots = Vec::with_capacity(loaded.len());
+    let mut followers = Vec::new();
+    for (target, handle, first, follow_state) in loaded {
+        metrics.set_served(metrics::ServedLabels {
+            model: first.model_name.clone(),
+            version: first.metadata.version.to_string(),
+            alias: first.alias.as_ref().map_or_else(|| "-".into(), ToString::to_string),
+        });
+        let slot = Slot::new(target, first);
+        // Every served model's counters show from the start, at 0.
+        let labels = slot.labels();
+        let _ = metrics.texts.get_or_create(&labels);
+        let _ = metrics.reloads.get_or_create(&labels);
+        let _ = metrics.failed_reloads.get_or_create(&labels);
+        let _ = metrics.reload_retries.get_or_create(&labels);
+        if let Some(state) = follow_state {
+            followers.push(Arc::new(follow::Follower::new(
+                handle,
+                state,
+                &slot,
+                metrics.clone(),
+                options.poll,
+            )));
+        }
+        slots.push(slot);
+    }
+    let models = Arc::new(Models::new(slots).ok_or(ServeError::NothingToServe)?);
     let accepting = Arc::new(AtomicBool::new(true));
-    let degraded = Arc::new(ArcSwap::from_pointee(None));
     let state = api::AppState {
         predictions: Arc::new(tokio::sync::Semaphore::new(options.limits.prediction_threads.max(1))),
-        degraded: degraded.clone(),
-        current: current.clone(),
+        models: models.clone(),
         metrics: metrics.clone(),
         limits: options.limits.clone(),
         accepting: accepting.clone(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    if let Some(state) = follow_state {
-        let follower = Arc::new(follow::Follower::new(
-            registry.clone(),
-            state,
-            current.clone(),
-            metrics.clone(),
-            options.poll,
-            degraded,
-        ));
+    for follower in followers {
         tokio::spawn(follower.run(stop_rx.clone()));
     }
-    let served = current.load();
-    log::event(
-        "start",
-        &[
-            (
-                "listen",
-                listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-            ),
-            ("model", served.model_name.clone()),
-            (
-                "alias",
-                served.alias.as_ref().map_or_else(|| "-".into(), ToString::to_string),
-            ),
-            ("version", served.metadata.version.to_string()),
-            ("registry", registry.registry_location()),
-        ],
-    );
-    drop(served);
+    let listen = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    for slot in models.slots() {
+        let served = slot.current.load();
+        log::event(
+            "start",
+            &[
+                ("listen", listen.clone()),
+                ("model", served.model_name.clone()),
+                (
+                    "alias",
+                    served.alias.as_ref().map_or_else(|| "-".into(), ToString::to_string),
+                ),
+                ("version", served.metadata.version.to_string()),
+                ("registry", registry.registry_location()),
+            ],
+        );
+    }
     let (connections, lowered) = listen::fit_to_fd_limit(options.connections.max_connections);
     if lowered {
         log::event(
@@ -207,37 +228,46 @@ pub async fn run(
     Ok(())
 }
 
-/// The first model served, and (following an alias) the follower's state.
-fn initial(
-    registry: &AnyRegistry,
-    options: &Options,
-) -> Result<(served::Served, Option<registry_core::follow::AliasFollower>), ServeError> {
-    match &options.version {
-        Some(v) => served::load(registry, v, None, None)
-            .map(|s| (s, None))
-            .map_err(|source| ServeError::Load {
-                what: format!("version {v}"),
-                source: Box::new(source),
-            }),
-        None => {
-            let what = format!("alias {}", options.alias);
-            let failed = |source: served::LoadError| ServeError::Load {
-                what: what.clone(),
-                source: Box::new(source),
-            };
-            let (state, target) = registry_core::follow::AliasFollower::start(registry, options.alias.clone())
-                .map_err(|e| failed(e.into()))?;
-            let state = state.with_retry(options.retry_after, Duration::from_secs(60));
-            let served = served::load(
-                registry,
-                &target.version,
-                Some(&target.metadata_sha256),
-                Some(&options.alias),
-            )
-            .map_err(failed)?;
-            Ok((served, Some(state)))
+/// A target, its model's registry handle, its first version loaded and
+/// (following an alias) the follower's state.
+type Loaded = (
+    ServeTarget,
+    Arc<AnyRegistry>,
+    served::Served,
+    Option<registry_core::follow::AliasFollower>,
+);
+
+/// Loads the first version of every target, in order; the first that
+/// cannot be served stops the start.
+fn initial(registry: &AnyRegistry, options: &Options) -> Result<Vec<Loaded>, ServeError> {
+    if options.serve.is_empty() {
+        return Err(ServeError::NothingToServe);
+    }
+    let mut loaded = Vec::with_capacity(options.serve.len());
+    for target in &options.serve {
+        let what = target.to_string();
+        let failed = |source: served::LoadError| ServeError::Load {
+            what: what.clone(),
+            source: Box::new(source),
+        };
+        let handle = Arc::new(registry.with_model(target.model.clone()));
+        handle.require_model().map_err(|e| failed(e.into()))?;
+        match &target.target {
+            Target::Version(v) => {
+                let served = served::load(&handle, v, None, None).map_err(failed)?;
+                loaded.push((target.clone(), handle, served, None));
+            }
+            Target::Alias(alias) => {
+                let (state, first) = registry_core::follow::AliasFollower::start(&handle, alias.clone())
+                    .map_err(|e| failed(e.into()))?;
+                let state = state.with_retry(options.retry_after, Duration::from_secs(60));
+                let served =
+                    served::load(&handle, &first.version, Some(&first.metadata_sha256), Some(alias)).map_err(failed)?;
+                loaded.push((target.clone(), handle, served, Some(state)));
+            }
         }
     }
+    Ok(loaded)
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).

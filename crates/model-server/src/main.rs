@@ -2,23 +2,27 @@
 
 use clap::Parser;
 use cli_support::{Exit, Failure};
-use model_server::{Options, ServeError, api::Limits, served::LoadError};
+use model_server::{Options, ServeError, api::Limits, models::ServeTarget, served::LoadError};
+use registry_core::{Target, TargetSpec};
 use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
 #[command(
     disable_version_flag = true,
-    about = "Serve a registered model over HTTP, following an alias"
+    about = "Serve registered models over HTTP (modelreg's /v1, the Open Inference Protocol's /v2), following their aliases"
 )]
 struct Args {
     #[command(flatten)]
     registry: cli_support::RegistryArgs,
-    /// The alias to serve and follow (models:/NAME@ALIAS works too).
-    #[arg(long, default_value = "production")]
-    alias: String,
-    /// Serve this version and never move (instead of following --alias).
+    /// A model to serve: models:/NAME@ALIAS (followed) or models:/NAME/VERSION (pinned); repeatable, the first is the one /v1 serves. Without it: --model with --alias or --version.
+    #[arg(long, conflicts_with_all = ["alias", "version"])]
+    serve: Vec<String>,
+    /// The alias to serve and follow (models:/NAME@ALIAS works too; default production).
     #[arg(long)]
+    alias: Option<String>,
+    /// Serve this version and never move (instead of following --alias).
+    #[arg(long, conflicts_with = "alias")]
     version: Option<String>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -69,35 +73,59 @@ fn failure(e: ServeError) -> Failure {
             moved @ LoadError::Moved { .. } => Failure::new(Exit::Refused, format!("cannot serve {what}: {moved}")),
         },
         ServeError::Io(_) => Failure::new(Exit::Io, e.to_string()),
+        ServeError::NothingToServe => Failure::usage(e.to_string()),
     }
 }
 
-fn try_main(args: Args) -> Result<(), Failure> {
-    let targets = [args.alias.as_str()].into_iter().chain(args.version.as_deref());
-    let registry = std::sync::Arc::new(args.registry.open_existing_model(targets)?);
-    let alias = match args.alias.parse::<registry_core::TargetSpec>()?.target {
-        registry_core::Target::Alias(a) => a,
-        registry_core::Target::Version(v) => {
-            return Err(Failure::usage(format!("--alias {v} is a version: use --version {v}")));
+/// What `--serve` (or the `--model`/`--alias`/`--version` shorthand) asks
+/// to serve, each with the model it names.
+fn targets(args: &Args) -> Result<Vec<ServeTarget>, Failure> {
+    if args.serve.is_empty() {
+        let alias = args.alias.as_deref().unwrap_or("production");
+        let given = [alias].into_iter().chain(args.version.as_deref());
+        let model = args.registry.model(given)?;
+        let target = match &args.version {
+            Some(v) => match v.parse::<TargetSpec>()?.target {
+                Target::Version(v) => Target::Version(v),
+                Target::Alias(a) => {
+                    return Err(Failure::usage(format!("--version {a} is an alias: use --alias {a}")));
+                }
+            },
+            None => match alias.parse::<TargetSpec>()?.target {
+                Target::Alias(a) => Target::Alias(a),
+                Target::Version(v) => {
+                    return Err(Failure::usage(format!("--alias {v} is a version: use --version {v}")));
+                }
+            },
+        };
+        return Ok(vec![ServeTarget { model, target }]);
+    }
+    let mut targets = Vec::with_capacity(args.serve.len());
+    for given in &args.serve {
+        let spec: TargetSpec = given.parse()?;
+        let model = match spec.model {
+            Some(model) => model,
+            // A bare alias or version: of --model's model (or the default).
+            None => args.registry.model([given.as_str()])?,
+        };
+        let target = ServeTarget {
+            model,
+            target: spec.target,
+        };
+        if targets.contains(&target) {
+            return Err(Failure::usage(format!("--serve {given} is given twice")));
         }
-    };
-    let version = match args
-        .version
-        .as_deref()
-        .map(str::parse::<registry_core::TargetSpec>)
-        .transpose()?
-    {
-        None => None,
-        Some(spec) => match spec.target {
-            registry_core::Target::Version(v) => Some(v),
-            registry_core::Target::Alias(a) => {
-                return Err(Failure::usage(format!("--version {a} is an alias: use --alias {a}")));
-            }
-        },
-    };
+        targets.push(target);
+    }
+    Ok(targets)
+}
+
+fn try_main(args: Args) -> Result<(), Failure> {
+    let serve = targets(&args)?;
+    // Each target names its model; the handle opened here is the registry's.
+    let registry = std::sync::Arc::new(args.registry.open_existing()?);
     let options = Options {
-        alias,
-        version,
+        serve,
         poll: args.poll,
         limits: Limits {
             max_texts: args.max_texts.max(1),

@@ -1,5 +1,6 @@
-//! `/metrics`: requests by route and status, latency, texts predicted, the
-//! served version, reloads. Prometheus's own client library encodes them.
+//! `/metrics`: requests by route and status, latency, and per served model
+//! the texts predicted, the version served and its reloads. Prometheus's
+//! own client library encodes them.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -26,17 +27,27 @@ pub struct ServedLabels {
     pub alias: String,
 }
 
+/// One served model: its name and the alias followed (`-` for a pinned
+/// version), so two aliases of one model have series of their own.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelLabels {
+    pub model: String,
+    pub alias: String,
+}
+
 /// Every metric the server keeps.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,
-    pub texts: Counter,
+    pub texts: Family<ModelLabels, Counter>,
     pub served: Family<ServedLabels, Gauge>,
-    pub reloads: Counter,
-    pub failed_reloads: Counter,
-    pub reload_retries: Counter,
+    /// The series of `served` set now, one per served model.
+    served_now: std::sync::Mutex<Vec<ServedLabels>>,
+    pub reloads: Family<ModelLabels, Counter>,
+    pub failed_reloads: Family<ModelLabels, Counter>,
+    pub reload_retries: Family<ModelLabels, Counter>,
     pub connections_refused: Counter,
     pub connections_open: Gauge,
 }
@@ -52,11 +63,11 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("modelserver");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
-        let texts = Counter::default();
+        let texts = Family::<ModelLabels, Counter>::default();
         let served = Family::<ServedLabels, Gauge>::default();
-        let reloads = Counter::default();
-        let failed_reloads = Counter::default();
-        let reload_retries = Counter::default();
+        let reloads = Family::<ModelLabels, Counter>::default();
+        let failed_reloads = Family::<ModelLabels, Counter>::default();
+        let reload_retries = Family::<ModelLabels, Counter>::default();
         let connections_refused = Counter::default();
         let connections_open = Gauge::default();
         registry.register("requests", "HTTP requests by route and status", requests.clone());
@@ -65,8 +76,16 @@ impl Default for Metrics {
             "Time from a request's arrival to its response",
             latency.clone(),
         );
-        registry.register("texts_predicted", "Texts labelled by /v1/predict", texts.clone());
-        registry.register("served_model", "The version being served (always 1)", served.clone());
+        registry.register(
+            "texts_predicted",
+            "Inputs predicted, by served model (every protocol)",
+            texts.clone(),
+        );
+        registry.register(
+            "served_model",
+            "The version each served model serves (always 1)",
+            served.clone(),
+        );
         registry.register("reloads", "Versions swapped in after the alias moved", reloads.clone());
         registry.register(
             "failed_reloads",
@@ -94,6 +113,7 @@ impl Default for Metrics {
             latency,
             texts,
             served,
+            served_now: std::sync::Mutex::new(Vec::new()),
             reloads,
             failed_reloads,
             reload_retries,
@@ -112,9 +132,18 @@ impl Metrics {
         out
     }
 
-    /// Marks `labels` as the one version served.
+    /// Marks `labels` as the version its model (and alias) serves, in
+    /// place of the one it served before.
     pub fn set_served(&self, labels: ServedLabels) {
-        self.served.clear();
+        let Ok(mut now) = self.served_now.lock() else { return };
+        now.retain(|old| {
+            let same = old.model == labels.model && old.alias == labels.alias;
+            if same {
+                self.served.remove(old);
+            }
+            !same
+        });
         self.served.get_or_create(&labels).set(1);
+        now.push(labels);
     }
 }

@@ -110,10 +110,15 @@ fn the_alias_flips_under_load_and_no_request_fails() {
     server.stop().unwrap();
 }
 
+/// The sum of a metric's series (one per served model), -1 if it has none.
 fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
-        .unwrap_or(-1.0)
+    let values: Vec<f64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(name))
+        .filter(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        .filter_map(|rest| rest.rsplit(' ').next()?.trim().parse().ok())
+        .collect();
+    if values.is_empty() { -1.0 } else { values.iter().sum() }
 }
 
 #[test]
@@ -410,13 +415,23 @@ fn the_openapi_document_matches_the_responses() {
     for field in ["code", "message"] {
         assert!(error["error"][field].is_string(), "{error}");
     }
-    // Every documented path answers.
-    for path in doc["paths"].as_object().unwrap().keys() {
-        if path != "/v1/predict" {
-            let (status, _) = get(&agent, &server.url(path));
+    // Every documented GET answers, for the model and version served.
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        if operations.get("get").is_some() {
+            let path = path.replace("{name}", "default").replace("{version}", "1.0.0");
+            let (status, _) = get(&agent, &server.url(&path));
             assert_eq!(status, 200, "{path}");
         }
     }
+    let (_, inferred) = post(
+        &agent,
+        &server.url("/v2/models/default/infer"),
+        r#"{"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["fine"]}]}"#,
+    );
+    has_all(&inferred, "V2InferResponse");
+    has_all(&inferred["outputs"][0], "V2ResponseOutput");
+    let (_, v2_error) = get(&agent, &server.url("/v2/models/nope"));
+    assert!(v2_error["error"].is_string(), "{v2_error}");
     let (_, metrics) = get(&agent, &server.url("/metrics"));
     let metrics = metrics.as_str().unwrap();
     for name in [

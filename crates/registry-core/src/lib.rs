@@ -77,7 +77,7 @@ pub use error_kind::ErrorKind;
 pub use metadata::{
     Actor, AliasAction, AliasRecord, ArtifactInfo, CANONICALIZATION, CodeInfo, DataFingerprint, Encoding,
     FILLED_METADATA_KEYS, FORMAT_VERSION, FileInfo, Lineage, MAX_FILES, METADATA_FILE, ModelInfo, ModelMetadata,
-    SIGNATURE_FILE, StoredFile, USER_METADATA_KEYS, canonical_bytes,
+    SIGNATURE_FILE, StoredFile, USER_METADATA_KEYS, canonical_bytes, json_kind,
 };
 pub use names::{AliasName, Bump, ModelName, ModelVersion, VersionSlot};
 pub use registry::target::{Target, TargetSpec, URI_SCHEME, choose_model};

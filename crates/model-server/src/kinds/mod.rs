@@ -5,6 +5,7 @@
 
 mod textclf;
 
+use crate::oip::{InputTensor, OutputTensor, ProtocolError, TensorData};
 use registry_core::{ModelMetadata, ModelName, RegistryError};
 use registry_open::AnyRegistry;
 
@@ -41,6 +42,57 @@ pub trait ServedModel: Send + Sync + std::fmt::Debug {
     /// Predictions for a batch of texts, in order. CPU work: called off the
     /// async threads.
     fn predict(&self, texts: &[String], probabilities: bool) -> Vec<Prediction>;
+    /// The Open Inference Protocol's view: input tensors in, output tensors
+    /// out, each checked against [`ServedModel::inputs`]. CPU work.
+    fn infer(&self, inputs: Vec<InputTensor>) -> Result<Vec<OutputTensor>, ProtocolError>;
+}
+
+/// The texts of a text model's one `BYTES` input (`spec`), shaped `[N]` or
+/// `[N, 1]`, each valid UTF-8: what [`ServedModel::infer`] of a text model
+/// reads, with an error naming what the request got wrong.
+pub fn texts_of(mut inputs: Vec<InputTensor>, spec: &TensorSpec) -> Result<Vec<String>, ProtocolError> {
+    let described = || format!("{} ({}, shape [-1])", spec.name, spec.datatype);
+    let input = match inputs.len() {
+        1 => inputs.remove(0),
+        n => {
+            return Err(ProtocolError(format!(
+                "{n} inputs; this model takes one: {}",
+                described()
+            )));
+        }
+    };
+    if input.name != spec.name {
+        return Err(ProtocolError(format!(
+            "input {:?} is not one this model takes; it takes {}",
+            input.name,
+            described()
+        )));
+    }
+    let shaped = matches!(input.shape.as_slice(), [_] | [_, 1]);
+    if !shaped {
+        return Err(ProtocolError(format!(
+            "input {:?} has shape {:?}; this model takes [N] (or [N, 1]) texts",
+            input.name, input.shape
+        )));
+    }
+    let TensorData::Bytes(items) = input.data else {
+        return Err(ProtocolError(format!(
+            "input {:?} is {}; this model takes BYTES (texts)",
+            input.name,
+            input.data.datatype()
+        )));
+    };
+    if items.is_empty() {
+        return Err(ProtocolError(format!("input {:?} holds no texts", input.name)));
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| {
+            String::from_utf8(b)
+                .map_err(|e| ProtocolError(format!("input {:?}: text {i} is not UTF-8 ({e})", input.name)))
+        })
+        .collect()
 }
 
 /// How to recognise and load one kind of model.

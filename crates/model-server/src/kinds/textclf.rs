@@ -1,6 +1,7 @@
 //! textclf's text classifiers, loaded by textclf-registry.
 
 use super::{ModelKind, Prediction, ServedModel, TensorSpec};
+use crate::oip::{InputTensor, OutputTensor, ProtocolError, TensorData};
 use registry_core::{ModelMetadata, RegistryError};
 use registry_open::AnyRegistry;
 use std::cell::RefCell;
@@ -65,6 +66,36 @@ impl ServedModel for Classifier {
 
     fn labels(&self) -> &[String] {
         self.0.labels()
+    }
+
+    fn infer(&self, inputs: Vec<InputTensor>) -> Result<Vec<OutputTensor>, ProtocolError> {
+        let spec = &self.inputs()[0];
+        let texts = super::texts_of(inputs, spec)?;
+        let n = texts.len() as u64;
+        let labels = self.0.labels();
+        let predictions = self.predict(&texts, true);
+        let mut probabilities = Vec::with_capacity(predictions.len() * labels.len());
+        let mut named = Vec::with_capacity(predictions.len());
+        for p in predictions {
+            named.push(labels.get(p.label).map_or_else(Vec::new, |l| l.as_bytes().to_vec()));
+            probabilities.extend(p.probabilities.unwrap_or_default().iter().map(|&x| x as f32));
+        }
+        let mut parameters = serde_json::Map::new();
+        parameters.insert("labels".into(), serde_json::json!(labels));
+        Ok(vec![
+            OutputTensor {
+                name: "label".into(),
+                shape: vec![n],
+                data: TensorData::Bytes(named),
+                parameters: serde_json::Map::new(),
+            },
+            OutputTensor {
+                name: "probabilities".into(),
+                shape: vec![n, labels.len() as u64],
+                data: TensorData::Fp32(probabilities),
+                parameters,
+            },
+        ])
     }
 
     fn predict(&self, texts: &[String], probabilities: bool) -> Vec<Prediction> {

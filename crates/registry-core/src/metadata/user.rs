@@ -76,7 +76,8 @@ impl ModelInfo {
     }
 }
 
-fn json_kind(v: &Value) -> &'static str {
+/// A JSON value's kind as messages name it ("a string", "a list", ...).
+pub fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -1,0 +1,347 @@
+//! MLflow's scoring protocol (`mlflow models serve`, SageMaker-style
+//! deployments): `POST /invocations` with exactly one of `inputs`,
+//! `instances`, `dataframe_split` or `dataframe_records` as JSON, or a
+//! `text/csv` table, answered `{"predictions": [...]}`; `GET /ping`,
+//! `/health` and `/version`. It serves the first `--serve` model, as an
+//! MLflow scoring server serves its one model. Errors are MLflow's
+//! `{"error_code": "BAD_REQUEST", "message": "..."}`.
+
+use crate::api::{AppState, content_type_is, read_body, run_prediction};
+use crate::oip::{InputTensor, TensorData};
+use crate::served::Served;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use registry_core::json_kind;
+use serde_json::{Map, Value, json};
+
+/// The protocol's routes, to merge into the server's router.
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/invocations", post(invocations))
+        .route("/ping", get(ping))
+        .route("/health", get(ping))
+        .route("/version", get(version))
+}
+
+/// MLflow's error object.
+pub fn error(status: StatusCode, error_code: &str, message: impl Into<String>) -> Response {
+    let message: String = message.into();
+    (status, Json(json!({"error_code": error_code, "message": message}))).into_response()
+}
+
+async fn ping() -> Response {
+    "\n".into_response()
+}
+
+async fn version() -> Response {
+    env!("CARGO_PKG_VERSION").into_response()
+}
+
+const FORMATS: [&str; 4] = ["inputs", "instances", "dataframe_split", "dataframe_records"];
+
+/// A table as the request gave it: named columns (`None`: a bare list).
+type Columns = Vec<(Option<String>, Vec<Value>)>;
+
+fn bad(message: impl Into<String>) -> String {
+    message.into()
+}
+
+/// Columns from records (`[{"text": "a"}, ...]`), in first-seen key order.
+fn from_records(records: &[Value], what: &str) -> Result<Columns, String> {
+    let mut columns: Columns = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        let Value::Object(fields) = record else {
+            return Err(bad(format!("{what}: record {i} is not an object of column values")));
+        };
+        for (key, value) in fields {
+            match columns.iter_mut().find(|(k, _)| k.as_deref() == Some(key)) {
+                Some((_, values)) if values.len() == i => values.push(value.clone()),
+                Some(_) => return Err(bad(format!("{what}: record {i} repeats or skips column {key:?}"))),
+                None if i == 0 => columns.push((Some(key.clone()), vec![value.clone()])),
+                None => {
+                    return Err(bad(format!(
+                        "{what}: record {i} has column {key:?}, which record 0 lacks"
+                    )));
+                }
+            }
+        }
+        if let Some((k, _)) = columns.iter().find(|(_, v)| v.len() != i + 1) {
+            return Err(bad(format!(
+                "{what}: record {i} lacks column {:?}",
+                k.as_deref().unwrap_or("")
+            )));
+        }
+    }
+    Ok(columns)
+}
+
+/// The table a JSON body holds (exactly one of [`FORMATS`]).
+fn from_json(body: &[u8]) -> Result<(Columns, Map<String, Value>), String> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| bad(format!("the body is not valid JSON: {e}")))?;
+    let Value::Object(mut object) = value else {
+        return Err(bad(format!(
+            "the input must be a JSON object with exactly one of the fields {FORMATS:?}"
+        )));
+    };
+    let params = match object.remove("params") {
+        None => Map::new(),
+        Some(Value::Object(p)) => p,
+        Some(other) => return Err(bad(format!("\"params\" must be an object, not {other}"))),
+    };
+    let given: Vec<&str> = FORMATS.into_iter().filter(|f| object.contains_key(*f)).collect();
+    let [format] = given.as_slice() else {
+        return Err(bad(format!(
+            "the input must be a JSON object with exactly one of the fields {FORMATS:?}; it has {:?}",
+            object.keys().collect::<Vec<_>>()
+        )));
+    };
+    let data = object.remove(*format).unwrap_or(Value::Null);
+    let columns = match (*format, data) {
+        ("inputs", Value::Object(named)) => named
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::Array(items) => Ok((Some(k), items)),
+                other => Ok((Some(k), vec![other])),
+            })
+            .collect::<Result<Columns, String>>()?,
+        ("inputs", Value::Array(items)) => vec![(None, items)],
+        ("instances", Value::Array(items)) if items.iter().all(Value::is_object) && !items.is_empty() => {
+            from_records(&items, "instances")?
+        }
+        ("instances", Value::Array(items)) => vec![(None, items)],
+        ("dataframe_records", Value::Array(items)) => from_records(&items, "dataframe_records")?,
+        ("dataframe_split", Value::Object(mut split)) => {
+            let names = match split.remove("columns") {
+                Some(Value::Array(names)) => names,
+                _ => {
+                    return Err(bad(
+                        "dataframe_split needs \"columns\": [names] and \"data\": [[row], ...]",
+                    ));
+                }
+            };
+            let Some(Value::Array(rows)) = split.remove("data") else {
+                return Err(bad("dataframe_split needs \"data\": [[row], ...]"));
+            };
+            let mut columns: Columns = names
+                .iter()
+                .map(|n| {
+                    (
+                        Some(n.as_str().map_or_else(|| n.to_string(), str::to_string)),
+                        Vec::with_capacity(rows.len()),
+                    )
+                })
+                .collect();
+            for (i, row) in rows.into_iter().enumerate() {
+                let Value::Array(cells) = row else {
+                    return Err(bad(format!("dataframe_split: row {i} is not a list of cells")));
+                };
+                if cells.len() != columns.len() {
+                    return Err(bad(format!(
+                        "dataframe_split: row {i} has {} cells for {} columns",
+                        cells.len(),
+                        columns.len()
+                    )));
+                }
+                for (column, cell) in columns.iter_mut().zip(cells) {
+                    column.1.push(cell);
+                }
+            }
+            columns
+        }
+        (format, other) => {
+            return Err(bad(format!(
+                "{format} must be {}, not {}",
+                if format == "dataframe_split" {
+                    "an object"
+                } else {
+                    "a list"
+                },
+                json_kind(&other)
+            )));
+        }
+    };
+    Ok((columns, params))
+}
+
+/// The table a `text/csv` body holds: a header row, then one row each.
+fn from_csv(body: &[u8]) -> Result<Columns, String> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(body);
+    let headers = reader
+        .headers()
+        .map_err(|e| bad(format!("the CSV header row cannot be read: {e}")))?
+        .clone();
+    let mut columns: Columns = headers.iter().map(|h| (Some(h.to_string()), Vec::new())).collect();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| bad(format!("CSV row {} cannot be read: {e}", i + 1)))?;
+        for (column, cell) in columns.iter_mut().zip(record.iter()) {
+            column.1.push(Value::String(cell.to_string()));
+        }
+    }
+    Ok(columns)
+}
+
+/// The texts for a text model's input `name`: its column, or the only one.
+fn texts_for(columns: Columns, name: &str) -> Result<Vec<Vec<u8>>, String> {
+    let names: Vec<String> = columns.iter().map(|(k, _)| k.clone().unwrap_or_default()).collect();
+    let only = columns.len() == 1;
+    let Some((_, values)) = columns.into_iter().find(|(k, _)| only || k.as_deref() == Some(name)) else {
+        return Err(bad(format!(
+            "no column {name:?} among {names:?}: this model reads texts from it"
+        )));
+    };
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::String(s) => Ok(s.into_bytes()),
+            other => Err(bad(format!("row {i} is {}, not a text", json_kind(&other)))),
+        })
+        .collect()
+}
+
+/// Parses, predicts and answers (CPU-bound). The rows labelled and the
+/// response body.
+fn answer(served: &Served, csv: bool, body: &[u8], max_rows: usize) -> Result<(u64, Value), String> {
+    let (columns, params) = if csv {
+        (from_csv(body)?, Map::new())
+    } else {
+        from_json(body)?
+    };
+    let probabilities = match params.get("probabilities") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(bad(format!("params.probabilities must be true or false, not {other}"))),
+    };
+    let spec = served
+        .model
+        .inputs()
+        .into_iter()
+        .next()
+        .ok_or_else(|| bad("the model declares no input"))?;
+    let texts = texts_for(columns, spec.name)?;
+    if texts.is_empty() {
+        return Err(bad("no rows to predict"));
+    }
+    if texts.len() > max_rows {
+        return Err(bad(format!(
+            "{} rows, more than the {max_rows} one request may hold: split the batch",
+            texts.len()
+        )));
+    }
+    let n = texts.len() as u64;
+    let input = InputTensor {
+        name: spec.name.to_string(),
+        shape: vec![n],
+        data: TensorData::Bytes(texts),
+    };
+    let outputs = served.model.infer(vec![input]).map_err(|e| e.0)?;
+    let labels = outputs.iter().find(|o| o.name == "label").map(|o| &o.data);
+    let Some(TensorData::Bytes(labels)) = labels else {
+        return Err(bad("the model gives no label output"));
+    };
+    let labels = labels.iter().map(|b| String::from_utf8_lossy(b).into_owned());
+    let predictions: Vec<Value> = if probabilities {
+        let names = served.model.labels();
+        let p = outputs.iter().find(|o| o.name == "probabilities").map(|o| &o.data);
+        let Some(TensorData::Fp32(p)) = p else {
+            return Err(bad("the model gives no probabilities output"));
+        };
+        labels
+            .zip(p.chunks(names.len().max(1)))
+            .map(|(label, row)| {
+                let all: Map<String, Value> = names.iter().zip(row).map(|(n, p)| (n.clone(), json!(p))).collect();
+                json!({"label": label, "probabilities": all})
+            })
+            .collect()
+    } else {
+        labels.map(Value::String).collect()
+    };
+    Ok((n, json!({"predictions": predictions})))
+}
+
+async fn invocations(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let csv = content_type_is(&headers, &["text/csv"]);
+    if !csv && !content_type_is(&headers, &["application/json"]) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_REQUEST",
+            "send application/json (with one of inputs, instances, dataframe_split, dataframe_records) or text/csv",
+        );
+    }
+    let bytes = match read_body(&state.limits, &headers, body).await {
+        Ok(bytes) => bytes,
+        Err((status, _, message)) => return error(status, "BAD_REQUEST", message),
+    };
+    let slot = state.models.first();
+    let served = slot.current.load_full();
+    let max = state.limits.max_texts;
+    let size = bytes.len();
+    match run_prediction(&state, size, move || answer(&served, csv, &bytes, max)).await {
+        Ok(Ok((count, body))) => {
+            state.metrics.texts.get_or_create(&slot.labels()).inc_by(count);
+            Json(body).into_response()
+        }
+        Ok(Err(message)) => error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "TEMPORARILY_UNAVAILABLE", e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(body: &str) -> Result<Vec<String>, String> {
+        let (columns, _) = from_json(body.as_bytes())?;
+        Ok(texts_for(columns, "text")?
+            .into_iter()
+            .map(|b| String::from_utf8(b).unwrap())
+            .collect())
+    }
+
+    #[test]
+    fn every_format_gives_the_same_texts() {
+        let want = vec!["a".to_string(), "b".to_string()];
+        for body in [
+            r#"{"inputs": ["a", "b"]}"#,
+            r#"{"inputs": {"text": ["a", "b"]}}"#,
+            r#"{"instances": ["a", "b"]}"#,
+            r#"{"instances": [{"text": "a"}, {"text": "b"}]}"#,
+            r#"{"dataframe_records": [{"text": "a"}, {"text": "b"}]}"#,
+            r#"{"dataframe_split": {"columns": ["text"], "data": [["a"], ["b"]]}}"#,
+            r#"{"dataframe_split": {"index": [0, 1], "columns": ["id", "text"], "data": [[1, "a"], [2, "b"]]}}"#,
+        ] {
+            assert_eq!(texts(body).unwrap(), want, "{body}");
+        }
+        let columns = from_csv(b"text\na\n\"b\"\n").unwrap();
+        let got: Vec<Vec<u8>> = texts_for(columns, "text").unwrap();
+        assert_eq!(got, vec![b"a".to_vec(), b"b".to_vec()]);
+    }
+
+    #[test]
+    fn bad_tables_are_refused_by_name() {
+        for (body, phrase) in [
+            (r#"["a"]"#, "exactly one of the fields"),
+            (r#"{"inputs": ["a"], "instances": ["a"]}"#, "exactly one of the fields"),
+            (r#"{"texts": ["a"]}"#, "exactly one of the fields"),
+            (r#"{"inputs": [1]}"#, "row 0 is a number, not a text"),
+            (r#"{"inputs": {"id": [1], "words": ["a"]}}"#, "no column \"text\""),
+            (
+                r#"{"dataframe_split": {"columns": ["text"], "data": [["a", "b"]]}}"#,
+                "row 0 has 2 cells for 1 columns",
+            ),
+            (
+                r#"{"dataframe_records": [{"text": "a"}, {"other": "b"}]}"#,
+                "which record 0 lacks",
+            ),
+            (r#"{"dataframe_split": ["a"]}"#, "must be an object, not a list"),
+            (r#"{"inputs": ["a"], "params": 3}"#, "\"params\" must be an object"),
+        ] {
+            let e = texts(body).unwrap_err();
+            assert!(e.contains(phrase), "{phrase:?} not in {e}");
+        }
+    }
+}
