@@ -305,9 +305,11 @@ fn answer(served: &Served, bytes: &[u8], max_texts: usize) -> (u64, Response) {
         );
     }
     let labels = served.model.labels();
-    let predictions: Vec<Value> = served
-        .model
-        .predict(&request.texts, request.probabilities)
+    let predicted = match served.model.predict(&request.texts, request.probabilities) {
+        Ok(p) => p,
+        Err(e) => return (0, error(StatusCode::UNPROCESSABLE_ENTITY, "not_a_text_model", e.0)),
+    };
+    let predictions: Vec<Value> = predicted
         .into_iter()
         .map(|p| match p.probabilities {
             Some(probs) => {

@@ -184,6 +184,99 @@ fn from_csv(body: &[u8]) -> Result<Columns, String> {
     Ok(columns)
 }
 
+/// One JSON value per row of `output` (a scalar for `[N]`, a list for
+/// `[N, ...]`).
+fn rows(output: &crate::oip::OutputTensor, n: usize) -> Vec<Value> {
+    let all: Vec<Value> = match &output.data {
+        TensorData::Bytes(v) => v.iter().map(|b| json!(String::from_utf8_lossy(b))).collect(),
+        TensorData::Fp32(v) => v.iter().map(|x| json!(x)).collect(),
+        TensorData::Fp64(v) => v.iter().map(|x| json!(x)).collect(),
+        TensorData::Int32(v) => v.iter().map(|x| json!(x)).collect(),
+        TensorData::Int64(v) => v.iter().map(|x| json!(x)).collect(),
+        TensorData::Bool(v) => v.iter().map(|x| json!(x)).collect(),
+    };
+    let per_row = all.len().checked_div(n).unwrap_or(0);
+    if output.shape.len() <= 1 || per_row <= 1 {
+        return all;
+    }
+    all.chunks(per_row).map(|c| Value::Array(c.to_vec())).collect()
+}
+
+/// The `[N, F]` input of a tensor model from a table: the column named as
+/// the input (rows of F numbers), else the only column (rows, or one
+/// number each), else every column (F columns of numbers, in order).
+fn numeric_input(columns: Columns, spec: &crate::kinds::TensorSpec) -> Result<InputTensor, String> {
+    let only = columns.len() == 1;
+    let named = columns
+        .iter()
+        .position(|(k, _)| k.as_deref() == Some(spec.name.as_str()));
+    let table: Vec<Vec<Value>> = match (named, only) {
+        (Some(i), _) => columns
+            .into_iter()
+            .nth(i)
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+            .into_iter()
+            .map(row_of)
+            .collect(),
+        (None, true) => columns
+            .into_iter()
+            .next()
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+            .into_iter()
+            .map(row_of)
+            .collect(),
+        (None, false) => {
+            let n = columns.first().map_or(0, |(_, v)| v.len());
+            (0..n)
+                .map(|r| {
+                    columns
+                        .iter()
+                        .map(|(_, v)| v.get(r).cloned().unwrap_or(Value::Null))
+                        .collect()
+                })
+                .collect()
+        }
+    };
+    let width = table.first().map_or(0, Vec::len);
+    let mut flat = Vec::with_capacity(table.len() * width);
+    for (r, row) in table.iter().enumerate() {
+        if row.len() != width {
+            return Err(bad(format!("row {r} has {} values, row 0 has {width}", row.len())));
+        }
+        for (c, v) in row.iter().enumerate() {
+            // CSV cells arrive as text.
+            let x = v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()));
+            flat.push(x.ok_or_else(|| bad(format!("row {r}, value {c} is {}, not a number", json_kind(v))))?);
+        }
+    }
+    let data = match spec.datatype {
+        "FP32" => TensorData::Fp32(flat.iter().map(|&x| x as f32).collect()),
+        "FP64" => TensorData::Fp64(flat),
+        "INT64" => TensorData::Int64(flat.iter().map(|&x| x as i64).collect()),
+        "INT32" => TensorData::Int32(flat.iter().map(|&x| x as i32).collect()),
+        other => {
+            return Err(bad(format!(
+                "input {:?} is {other}, which /invocations does not fill; use /v2",
+                spec.name
+            )));
+        }
+    };
+    Ok(InputTensor {
+        name: spec.name.clone(),
+        shape: vec![table.len() as u64, width as u64],
+        data,
+    })
+}
+
+fn row_of(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(items) => items,
+        other => vec![other],
+    }
+}
+
 /// The texts for a text model's input `name`: its column, or the only one.
 fn texts_for(columns: Columns, name: &str) -> Result<Vec<Vec<u8>>, String> {
     let names: Vec<String> = columns.iter().map(|(k, _)| k.clone().unwrap_or_default()).collect();
@@ -222,43 +315,54 @@ fn answer(served: &Served, csv: bool, body: &[u8], max_rows: usize) -> Result<(u
         .into_iter()
         .next()
         .ok_or_else(|| bad("the model declares no input"))?;
-    let texts = texts_for(columns, spec.name)?;
-    if texts.is_empty() {
+    let input = if spec.datatype == "BYTES" {
+        let texts = texts_for(columns, &spec.name)?;
+        InputTensor {
+            name: spec.name.clone(),
+            shape: vec![texts.len() as u64],
+            data: TensorData::Bytes(texts),
+        }
+    } else {
+        numeric_input(columns, &spec)?
+    };
+    let n = input.shape.first().copied().unwrap_or(0);
+    if n == 0 {
         return Err(bad("no rows to predict"));
     }
-    if texts.len() > max_rows {
+    if n > max_rows as u64 {
         return Err(bad(format!(
-            "{} rows, more than the {max_rows} one request may hold: split the batch",
-            texts.len()
+            "{n} rows, more than the {max_rows} one request may hold: split the batch"
         )));
     }
-    let n = texts.len() as u64;
-    let input = InputTensor {
-        name: spec.name.to_string(),
-        shape: vec![n],
-        data: TensorData::Bytes(texts),
-    };
     let outputs = served.model.infer(vec![input]).map_err(|e| e.0)?;
-    let labels = outputs.iter().find(|o| o.name == "label").map(|o| &o.data);
-    let Some(TensorData::Bytes(labels)) = labels else {
-        return Err(bad("the model gives no label output"));
-    };
-    let labels = labels.iter().map(|b| String::from_utf8_lossy(b).into_owned());
+    // The first output is the prediction (a classifier's label); with
+    // params.probabilities, the output that names its labels gives each.
+    let first = outputs.first().ok_or_else(|| bad("the model gives no output"))?;
+    let labels = rows(first, n as usize);
     let predictions: Vec<Value> = if probabilities {
-        let names = served.model.labels();
-        let p = outputs.iter().find(|o| o.name == "probabilities").map(|o| &o.data);
-        let Some(TensorData::Fp32(p)) = p else {
-            return Err(bad("the model gives no probabilities output"));
-        };
+        let p = outputs
+            .iter()
+            .find(|o| o.parameters.contains_key("labels"))
+            .ok_or_else(|| bad("the model gives no probabilities output"))?;
+        let names: Vec<String> = p.parameters["labels"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|l| l.as_str().map_or_else(|| l.to_string(), str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
         labels
-            .zip(p.chunks(names.len().max(1)))
+            .into_iter()
+            .zip(rows(p, n as usize))
             .map(|(label, row)| {
-                let all: Map<String, Value> = names.iter().zip(row).map(|(n, p)| (n.clone(), json!(p))).collect();
+                let row = row.as_array().cloned().unwrap_or_default();
+                let all: Map<String, Value> = names.iter().cloned().zip(row).collect();
                 json!({"label": label, "probabilities": all})
             })
             .collect()
     } else {
-        labels.map(Value::String).collect()
+        labels
     };
     Ok((n, json!({"predictions": predictions})))
 }

@@ -167,10 +167,23 @@ async fn infer(State(state): State<AppState>, path: ModelPath, headers: HeaderMa
         Ok(bytes) => bytes,
         Err((status, _, message)) => return error(status, message),
     };
-    let max = state.limits.max_texts;
+    // Every element takes at least a byte of the body, so the body's cap
+    // bounds any tensor; texts have their own cap, as on /v1.
+    let (max_elements, max_texts) = (state.limits.max_body_bytes, state.limits.max_texts);
     let name = slot.name().to_string();
     let work = move || -> Result<(u64, EncodedResponse), oip::ProtocolError> {
-        let request = oip::parse_infer(&bytes, header_length, max)?;
+        let request = oip::parse_infer(&bytes, header_length, max_elements)?;
+        if let Some(texts) = request
+            .inputs
+            .iter()
+            .find(|i| matches!(i.data, oip::TensorData::Bytes(_)) && i.data.len() > max_texts)
+        {
+            return Err(oip::ProtocolError(format!(
+                "input {:?} holds {} texts, more than the {max_texts} one request may hold: split the batch",
+                texts.name,
+                texts.data.len()
+            )));
+        }
         let count = request
             .inputs
             .first()

@@ -230,7 +230,7 @@ fn binary_tensors_in_and_out_and_every_bad_request_is_a_400() {
         (json!({"inputs": [{"name": "text", "shape": [2, 2], "datatype": "BYTES", "data": ["a", "b", "c", "d"]}]}).to_string(), 400, "[N] (or [N, 1])"),
         (json!({"inputs": [{"name": "text", "shape": [2], "datatype": "BYTES", "data": ["a"]}]}).to_string(), 400, "2 elements, but the data has 1"),
         (json!({"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["a"]}], "outputs": [{"name": "logits"}]}).to_string(), 400, "it gives label, probabilities"),
-        (too_many, 400, "more than the 1000 elements"),
+        (too_many, 400, "1001 texts, more than the 1000"),
     ];
     for (body, status, phrase) in cases {
         let (got, e) = post(&agent, &url, &body);

@@ -3,6 +3,8 @@
 //! and one line in [`KINDS`]; the routes, limits, metrics and alias
 //! following do not change.
 
+pub mod onnx;
+mod probe;
 mod textclf;
 
 use crate::oip::{InputTensor, OutputTensor, ProtocolError, TensorData};
@@ -12,7 +14,7 @@ use registry_open::AnyRegistry;
 /// A tensor the model takes or gives, as inference protocols describe it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TensorSpec {
-    pub name: &'static str,
+    pub name: String,
     /// Open Inference Protocol data type: `BYTES`, `FP32`, `INT64`, ...
     pub datatype: &'static str,
     /// `-1` for a dimension of any size (the batch).
@@ -39,9 +41,9 @@ pub trait ServedModel: Send + Sync + std::fmt::Debug {
     fn outputs(&self) -> Vec<TensorSpec>;
     /// The labels it predicts, in the order of every probability vector.
     fn labels(&self) -> &[String];
-    /// Predictions for a batch of texts, in order. CPU work: called off the
-    /// async threads.
-    fn predict(&self, texts: &[String], probabilities: bool) -> Vec<Prediction>;
+    /// Predictions for a batch of texts, in order (an error for a model
+    /// that does not take texts). CPU work: called off the async threads.
+    fn predict(&self, texts: &[String], probabilities: bool) -> Result<Vec<Prediction>, ProtocolError>;
     /// The Open Inference Protocol's view: input tensors in, output tensors
     /// out, each checked against [`ServedModel::inputs`]. CPU work.
     fn infer(&self, inputs: Vec<InputTensor>) -> Result<Vec<OutputTensor>, ProtocolError>;
@@ -110,7 +112,7 @@ pub trait ModelKind: Sync {
 }
 
 /// Every kind this build serves, tried in order.
-pub static KINDS: &[&dyn ModelKind] = &[&textclf::TextClf];
+pub static KINDS: &[&dyn ModelKind] = &[&textclf::TextClf, &onnx::Onnx];
 
 /// Loads `metadata`'s version with the first kind that accepts it; a
 /// version no kind serves is refused by name, before any byte is read.

@@ -43,7 +43,7 @@ impl ServedModel for Classifier {
 
     fn inputs(&self) -> Vec<TensorSpec> {
         vec![TensorSpec {
-            name: "text",
+            name: "text".into(),
             datatype: "BYTES",
             shape: vec![-1],
         }]
@@ -52,12 +52,12 @@ impl ServedModel for Classifier {
     fn outputs(&self) -> Vec<TensorSpec> {
         vec![
             TensorSpec {
-                name: "label",
+                name: "label".into(),
                 datatype: "BYTES",
                 shape: vec![-1],
             },
             TensorSpec {
-                name: "probabilities",
+                name: "probabilities".into(),
                 datatype: "FP32",
                 shape: vec![-1, self.0.labels().len() as i64],
             },
@@ -73,7 +73,7 @@ impl ServedModel for Classifier {
         let texts = super::texts_of(inputs, spec)?;
         let n = texts.len() as u64;
         let labels = self.0.labels();
-        let predictions = self.predict(&texts, true);
+        let predictions = self.predict(&texts, true)?;
         let mut probabilities = Vec::with_capacity(predictions.len() * labels.len());
         let mut named = Vec::with_capacity(predictions.len());
         for p in predictions {
@@ -98,8 +98,8 @@ impl ServedModel for Classifier {
         ])
     }
 
-    fn predict(&self, texts: &[String], probabilities: bool) -> Vec<Prediction> {
-        SCRATCH.with(|scratch| {
+    fn predict(&self, texts: &[String], probabilities: bool) -> Result<Vec<Prediction>, ProtocolError> {
+        Ok(SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
             texts
                 .iter()
@@ -116,6 +116,6 @@ impl ServedModel for Classifier {
                     }
                 })
                 .collect()
-        })
+        }))
     }
 }
