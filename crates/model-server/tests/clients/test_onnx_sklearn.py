@@ -4,13 +4,6 @@ called with tritonclient.http: the answers equal scikit-learn's predict and
 predict_proba to 1e-4.
 """
 
-import os
-import socket
-import subprocess
-import time
-import urllib.request
-from pathlib import Path
-
 import numpy as np
 import pytest
 import tritonclient.http as httpclient
@@ -19,8 +12,7 @@ from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
-ROOT = Path(__file__).resolve().parents[4]
-BIN = Path(os.environ.get("MODELREG_BIN_DIR", ROOT / "target" / "debug"))
+from serving import model_server, run
 
 X, Y = load_iris(return_X_y=True)
 X = X.astype(np.float32)
@@ -38,29 +30,12 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     for name, model in MODELS.items():
         path = work / f"{name}.onnx"
         path.write_bytes(to_onnx(model, X[:1]).SerializeToString())
-        reg = [str(BIN / "registry"), "--registry", str(registry), "--model", name]
-        subprocess.run([*reg, "add", str(path), "--type", "onnx"], check=True, capture_output=True)
-        subprocess.run([*reg, "promote", "latest", "--to", "production"], check=True, capture_output=True)
+        reg = ["registry", "--registry", str(registry), "--model", name]
+        run(*reg, "add", str(path), "--type", "onnx")
+        run(*reg, "promote", "latest", "--to", "production")
         serve += ["--serve", f"models:/{name}@production"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [str(BIN / "model-server"), "--registry", str(registry), "--listen", f"127.0.0.1:{port}", *serve],
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1)
-            break
-        except OSError:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
-            assert time.time() < deadline, "model-server did not become ready"
-            time.sleep(0.1)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
+    with model_server(registry, *serve) as url:
+        yield url
 
 
 @pytest.mark.parametrize("name", list(MODELS))

@@ -7,25 +7,14 @@ MODELREG_BIN_DIR (`.ci/serving-clients` builds them and installs the
 client).
 """
 
-import os
-import socket
-import subprocess
-import time
-import urllib.request
-from pathlib import Path
-
 import numpy as np
 import pytest
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-ROOT = Path(__file__).resolve().parents[4]
-BIN = Path(os.environ.get("MODELREG_BIN_DIR", ROOT / "target" / "debug"))
+from serving import ROOT, model_server, run
+
 TINY = ROOT / "fixtures" / "tiny.tsv"
-
-
-def run(*args: str) -> None:
-    subprocess.run([str(BIN / args[0]), *args[1:]], check=True, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -35,32 +24,10 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         extra = [] if model == "default" else ["--model", model]
         run("trainer", "--data", str(TINY), "--folds", "3", "--quiet", "--registry", str(registry), *extra)
         run("registry", "--registry", str(registry), *extra, "promote", "latest", "--to", "production")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            str(BIN / "model-server"),
-            "--registry", str(registry),
-            "--listen", f"127.0.0.1:{port}",
-            "--serve", "models:/default@production",
-            "--serve", "models:/spam@production",
-        ],
-        stderr=subprocess.PIPE,
-    )
-    url = f"127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://{url}/v2/health/ready", timeout=1)
-            break
-        except OSError:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
-            assert time.time() < deadline, "model-server did not become ready"
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    with model_server(
+        registry, "--serve", "models:/default@production", "--serve", "models:/spam@production"
+    ) as url:
+        yield url
 
 
 @pytest.fixture
