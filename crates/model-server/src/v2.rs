@@ -171,6 +171,7 @@ async fn infer(State(state): State<AppState>, path: ModelPath, headers: HeaderMa
     // bounds any tensor; texts have their own cap, as on /v1.
     let (max_elements, max_texts) = (state.limits.max_body_bytes, state.limits.max_texts);
     let name = slot.name().to_string();
+    let size = bytes.len();
     let work = move || -> Result<(u64, EncodedResponse), oip::ProtocolError> {
         let request = oip::parse_infer(&bytes, header_length, max_elements)?;
         if let Some(texts) = request
@@ -192,7 +193,7 @@ async fn infer(State(state): State<AppState>, path: ModelPath, headers: HeaderMa
         let version = served.metadata.version.to_string();
         Ok((count, oip::encode_response(&name, &version, &request, outputs)?))
     };
-    match run_prediction(&state, bytes_len(&headers), work).await {
+    match run_prediction(&state, size, work).await {
         Ok(Ok((count, encoded))) => {
             state.metrics.texts.get_or_create(&labels).inc_by(count);
             respond(encoded)
@@ -200,16 +201,6 @@ async fn infer(State(state): State<AppState>, path: ModelPath, headers: HeaderMa
         Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e.0),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
     }
-}
-
-/// The body's declared size, to choose where the work runs (unknown:
-/// as a large one).
-fn bytes_len(headers: &HeaderMap) -> usize {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(usize::MAX)
 }
 
 fn respond(encoded: EncodedResponse) -> Response {

@@ -15,6 +15,15 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// A JSON list's items as text: strings as they are, numbers as written.
+fn texts(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_string))
+        .collect()
+}
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../fixtures/onnx")
@@ -87,12 +96,7 @@ fn zipmap_exports_answer_what_scikit_learn_answered() {
     let agent = ureq::agent();
     for (name, model) in names.iter().zip(&models) {
         let want = expected(name);
-        let classes: Vec<String> = want["classes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_string))
-            .collect();
+        let classes = texts(&want["classes"]);
         let (status, meta) = get(&agent, &server.url(&format!("/v2/models/{model}")));
         assert_eq!(status, 200, "{meta}");
         assert_eq!(meta["platform"], "onnx");
@@ -126,18 +130,8 @@ fn zipmap_exports_answer_what_scikit_learn_answered() {
         let labels = &answer["outputs"][0];
         let probabilities = &answer["outputs"][1];
         assert_eq!(probabilities["shape"], json!([rows.len(), classes.len()]));
-        let got_labels: Vec<String> = labels["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_string))
-            .collect();
-        let want_labels: Vec<String> = want["labels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_string))
-            .collect();
+        let got_labels = texts(&labels["data"]);
+        let want_labels = texts(&want["labels"]);
         assert_eq!(
             got_labels, want_labels,
             "{name}: labels differ from scikit-learn's predict"
