@@ -12,6 +12,12 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Long enough that opening 300 connections on a loaded two-core machine
+/// cannot outlast it: the first accepted connections must still hold their
+/// places when the cap is checked. (At one second, a CI run saw them time
+/// out first, freeing places, and the check was answered 200.)
+const HEADER_READ: Duration = Duration::from_secs(4);
+
 struct Process {
     child: Child,
     url: String,
@@ -25,8 +31,8 @@ impl Drop for Process {
     }
 }
 
-/// The binary under `ulimit -n 200`, with one-second header-read and
-/// two-second idle timeouts.
+/// The binary under `ulimit -n 200`, with a header-read timeout of
+/// `HEADER_READ` and a two-second idle timeout.
 fn start(root: &std::path::Path) -> Process {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -37,7 +43,8 @@ fn start(root: &std::path::Path) -> Process {
         .args(["-c", "ulimit -n 200 && exec \"$@\"", "sh"])
         .arg(env!("CARGO_BIN_EXE_model-server"))
         .args(["--registry", root.to_str().unwrap(), "--listen", &addr])
-        .args(["--header-read-timeout", "1", "--idle-timeout", "2"])
+        .args(["--header-read-timeout", &HEADER_READ.as_secs().to_string()])
+        .args(["--idle-timeout", "2"])
         .args(["--request-timeout", "10", "--max-body-bytes", "65536"])
         .stderr(Stdio::piped())
         .spawn()
@@ -76,8 +83,14 @@ fn silent_and_idle_connections_cannot_starve_other_clients_under_a_low_fd_limit(
     let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(5)).build();
 
     // 300 connections that send nothing: more than 200 descriptors allow.
+    let opening = Instant::now();
     let mut silent: Vec<TcpStream> = (0..300).map(|_| TcpStream::connect(&server.addr).unwrap()).collect();
     std::thread::sleep(Duration::from_millis(200));
+    let opened_in = opening.elapsed();
+    assert!(
+        opened_in < HEADER_READ / 2,
+        "opening 300 connections took {opened_in:?}: too slow a machine for this test's timing"
+    );
 
     // Another client is answered at once, by a refusal (not left waiting).
     let (status, body) = common::get(&agent, &format!("{}/healthz", server.url));
@@ -125,7 +138,7 @@ fn silent_and_idle_connections_cannot_starve_other_clients_under_a_low_fd_limit(
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
-        if started.elapsed() > Duration::from_secs(4) {
+        if started.elapsed() > HEADER_READ + Duration::from_secs(2) {
             break;
         }
     }
