@@ -221,10 +221,20 @@ pub fn show(registry: &AnyRegistry, target: &str, card: bool, json: bool) -> Res
         return cli_support::emit(&printable(&ModelCard::new(&md, &aliases).to_markdown(), true));
     }
     let metadata_location = registry.metadata_location(&version);
+    let onnx = onnx_signature(registry, &md);
     if json {
         let mut v = serde_json::to_value(&md).unwrap_or(Value::Null);
         if let Value::Object(m) = &mut v {
             m.insert("path".into(), json!(metadata_location));
+            match &onnx {
+                Some(Ok(signature)) => {
+                    m.insert("onnx".into(), serde_json::to_value(signature).unwrap_or(Value::Null));
+                }
+                Some(Err(reason)) => {
+                    m.insert("onnx".into(), json!({ "error": reason }));
+                }
+                None => {}
+            }
         }
         return cli_support::emit(&format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()));
     }
@@ -307,9 +317,64 @@ pub fn show(registry: &AnyRegistry, target: &str, card: bool, json: bool) -> Res
             format!("{} ({} bytes, sha256 {})", file.path, file.size, file.sha256),
         );
     }
+    match &onnx {
+        Some(Ok(signature)) => {
+            for t in &signature.inputs {
+                line("input", tensor_text(t));
+            }
+            for t in &signature.outputs {
+                line("output", tensor_text(t));
+            }
+        }
+        Some(Err(reason)) => line("onnx graph", format!("not readable: {reason}")),
+        None => {}
+    }
     line("signature", signature_line(registry, &md));
     line("metadata", metadata_location);
     cli_support::emit(&out)
+}
+
+/// An ONNX version's inputs and outputs, read through the registry's
+/// checked path (digests, signature policy) and the checks model-server
+/// makes before it builds the graph; `None` for other model types.
+fn onnx_signature(registry: &AnyRegistry, md: &ModelMetadata) -> Option<Result<onnx_graph::Signature, String>> {
+    if md.info.model_type.as_deref() != Some(onnx_graph::MODEL_TYPE) {
+        return None;
+    }
+    let Some((path, size)) = onnx_graph::onnx_file(md) else {
+        return Some(Err("the version holds no .onnx file".into()));
+    };
+    if size > onnx_graph::MAX_ONNX_BYTES {
+        return Some(Err(format!(
+            "{path} declares {size} bytes, more than the {} an ONNX model may have; nothing was read",
+            onnx_graph::MAX_ONNX_BYTES
+        )));
+    }
+    Some(
+        registry
+            .read_version_file(md, &path, onnx_graph::signature)
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| format!("{path}: {e}"))),
+    )
+}
+
+/// `probabilities FP32 [-1, 3] labels setosa, versicolor, virginica`.
+fn tensor_text(t: &onnx_graph::TensorDecl) -> String {
+    let dims: Vec<String> = t.shape.iter().map(ToString::to_string).collect();
+    let mut text = format!("{} {} [{}]", t.name, t.datatype, dims.join(", "));
+    if let Some(labels) = &t.labels {
+        let shown: Vec<&str> = labels.iter().take(20).map(String::as_str).collect();
+        let more = if labels.len() > shown.len() {
+            format!(", … ({} in all; see --json)", labels.len())
+        } else {
+            String::new()
+        };
+        let _ = write!(text, " labels {}{more}", shown.join(", "));
+    }
+    if let Some(note) = &t.note {
+        let _ = write!(text, " ({note})");
+    }
+    text
 }
 
 /// A metric's value on one line: numbers and strings as they are, lists and

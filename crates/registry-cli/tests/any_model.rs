@@ -247,3 +247,49 @@ fn deprecating_and_deleting_are_recorded_and_undone() {
     let verified = ok("registry", &reg, &["verify"]);
     assert!(verified.contains("0 problems, 0 leftovers"), "{verified}");
 }
+
+/// `show` lists what an ONNX version takes and answers, as model-server
+/// serves it: skl2onnx's ZipMap output as the [N, K] probabilities with the
+/// class labels. A file labelled ONNX that is not one is shown, with why
+/// its graph cannot be read, and `show` still succeeds.
+#[test]
+fn show_lists_an_onnx_versions_inputs_and_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("registry");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/onnx/iris_logreg_names.onnx");
+    let fixture = fixture.to_str().unwrap();
+    ok("registry", &reg, &["add", fixture, "--model", "iris", "--type", "onnx"]);
+    let shown = ok("registry", &reg, &["show", "models:/iris/1.0.0"]);
+    let io: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.starts_with("input:") || l.starts_with("output:"))
+        .collect();
+    insta::assert_snapshot!("show_onnx", io.join("\n"));
+
+    let json: serde_json::Value =
+        serde_json::from_str(&ok("registry", &reg, &["show", "models:/iris/1.0.0", "--json"])).unwrap();
+    assert_eq!(json["onnx"]["inputs"][0]["datatype"], "FP32", "{json}");
+    assert_eq!(json["onnx"]["inputs"][0]["shape"], serde_json::json!([-1, 4]), "{json}");
+    let probabilities = &json["onnx"]["outputs"][1];
+    assert_eq!(probabilities["shape"], serde_json::json!([-1, 3]), "{json}");
+    assert_eq!(
+        probabilities["labels"],
+        serde_json::json!(["setosa", "versicolor", "virginica"]),
+        "{json}"
+    );
+
+    let fake = write(dir.path(), "fake.onnx", b"onnx-graph");
+    ok("registry", &reg, &["add", &fake, "--model", "fake", "--type", "onnx"]);
+    let shown = ok("registry", &reg, &["show", "models:/fake/1.0.0"]);
+    let line = shown.lines().find(|l| l.starts_with("onnx graph:")).unwrap_or_default();
+    assert!(line.contains("not readable: fake.onnx: not an ONNX model"), "{shown}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok("registry", &reg, &["show", "models:/fake/1.0.0", "--json"])).unwrap();
+    assert!(
+        json["onnx"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not an ONNX model"),
+        "{json}"
+    );
+}
