@@ -33,11 +33,11 @@ report OUT="modelreg-report.html":
 
 # Run the test suite (the README's command).
 test:
-    cargo test --workspace
+    cargo test --workspace --all-features
 
-# The S3 backend's tests against a local S3 server (moto, installed on first use).
+# The same with the local S3 server (moto, installed on first use) up, so the S3 tests run instead of skipping.
 test-s3:
-    eval "$(.ci/s3-test-server)" && cargo test -p registry-open --features s3 && cargo test -p registry-cli --features s3 --test s3_cli && cargo test -p model-server --features s3 --test s3
+    eval "$(.ci/s3-test-server)" && MODELREG_REQUIRE_S3=1 cargo test --workspace --all-features
 
 # Everything CI runs: format, lints, tests, examples, S3 and browser tests.
 ci:

@@ -21,6 +21,9 @@ fn ok(bin: &str, registry: &str, args: &[&str]) -> String {
 
 #[test]
 fn train_predict_promote_and_copy_on_s3() {
+    if !test_support::s3_ready() {
+        return;
+    }
     let remote = test_support::s3_registry("cli");
     let train = ["--data", "fixtures/tiny.tsv", "--folds", "3", "--quiet"];
     ok("trainer", &remote, &train);
