@@ -1,19 +1,26 @@
 #!/usr/bin/env python3
-"""model-server against FastAPI + uvicorn + scikit-learn, one run, same
-machine, same load generator: `just bench-serve` (or `python3 bench/serve.py`).
+"""model-server against the servers people use instead, one run, same
+machine, same load generators: `just bench-serve` (or `python3 bench/serve.py`).
 
-Both servers get the same requests from wrk (2 threads, 16 connections,
-BENCH_SECONDS each, default 10): one text per request, then 32. FastAPI
-runs one uvicorn worker around a TF-IDF + logistic regression pipeline
-trained on the bundled data and loaded with joblib; model-server serves the
-trainer's default model from a fresh registry. Peak resident memory is the
-server's VmHWM after its runs. Needs wrk (Debian: `apt-get install wrk`);
-installs FastAPI, uvicorn and scikit-learn into bench/python/.venv-serve.
+- Text: FastAPI + uvicorn around the seed's scikit-learn pipeline (TF-IDF +
+  logistic regression, joblib, one worker) against model-server serving the
+  trainer's default model, over /v1/predict with one text and with 32, and
+  model-server over the Open Inference Protocol v2
+  (/v2/models/default/infer, one text).
+- Iris: Seldon MLServer's sklearn runtime serving a RandomForest (joblib)
+  against model-server serving the same forest exported by skl2onnx, both
+  over /v2/models/iris/infer, one row, labels and probabilities.
+- Latency at a fixed rate, not at saturation: oha sends BENCH_RATE requests/s
+  (default 5,000) to model-server for BENCH_SECONDS, with latency correction.
+
+wrk runs 2 threads and 16 connections for BENCH_SECONDS (default 10) per
+row. Peak resident memory is each server's VmHWM after its runs. Needs wrk
+(Debian: `apt-get install wrk`); installs oha with cargo and FastAPI,
+uvicorn, scikit-learn, skl2onnx and MLServer into bench/python/.venv-serve.
 """
 import json
 import os
 import pathlib
-import re
 import signal
 import subprocess
 import sys
@@ -21,11 +28,14 @@ import tempfile
 import time
 import urllib.request
 
+import serve_iris
+from loadgen import oha_fixed_rate, wrk
 from pyenv import venv_python
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VENV = ROOT / "bench" / "python" / ".venv-serve"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+RATE = int(os.environ.get("BENCH_RATE", "5000"))
 DATA = ROOT / "fixtures" / "rotten_tomatoes_snippets.tsv"
 TEXT = "an unexpectedly moving film with a great cast"
 
@@ -59,38 +69,6 @@ def wait_ready(url, proc, seconds=60):
     raise RuntimeError(f"{url} never answered")
 
 
-def wrk(url, texts, tmp):
-    body = json.dumps({"texts": [f"{TEXT} {i}" for i in range(texts)]})
-    script = tmp / f"post{texts}.lua"
-    script.write_text(
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = {json.dumps(body)}\n"
-    )
-    out = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{SECONDS}s", "--latency", "-s", str(script), url],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: (.*)", out)
-
-    def pct(p):
-        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
-        value, unit = float(m.group(1)), m.group(2)
-        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    return {
-        "rps": rps,
-        "texts_per_s": rps * texts,
-        "p50_ms": pct(50),
-        "p99_ms": pct(99),
-        "errors": int(errors.group(1)) if errors else 0,
-        "socket_errors": socket_errors.group(1) if socket_errors else "",
-    }
-
-
 def peak_rss_mb(pid):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmHWM:"):
@@ -98,21 +76,58 @@ def peak_rss_mb(pid):
     return float("nan")
 
 
-def measure(name, cmd, env, ready, url, tmp):
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def post(url, body):
+    """One request before the load, so a benchmark of refusals cannot pass
+    for a benchmark of answers."""
+    request = urllib.request.Request(url, data=body.encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200, (url, response.status)
+        return json.loads(response.read())
+
+
+def measure(cmd, env, ready, runs):
+    """Starts a server, waits for `ready`, then runs each (name, url, body,
+    load) of `runs`; returns {name: result} and the peak memory."""
+    # Its own process group, so a server's workers (MLServer's inference
+    # pool) stop with it.
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     try:
-        wait_ready(ready, proc)
-        result = {texts: wrk(url, texts, tmp) for texts in (1, 32)}
-        result["rss_mb"] = peak_rss_mb(proc.pid)
-        return result
+        wait_ready(ready, proc, seconds=180)
+        results = {}
+        for name, url, body, load in runs:
+            post(url, body)
+            results[name] = load(url, body)
+        results["rss_mb"] = peak_rss_mb(proc.pid)
+        return results
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def texts_body(n):
+    return json.dumps({"texts": [f"{TEXT} {i}" for i in range(n)]})
+
+
+def v2_text_body():
+    return json.dumps({"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": [TEXT]}]})
+
+
+def ms(x):
+    return f"{x:.2f} ms"
 
 
 def main():
     py = python()
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "trainer", "-p", "model-server"], cwd=ROOT, check=True)
+    subprocess.run(
+        ["cargo", "build", "--release", "-q", "-p", "trainer", "-p", "registry-cli", "-p", "model-server"],
+        cwd=ROOT,
+        check=True,
+    )
     target = ROOT / "target" / "release"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
@@ -120,42 +135,77 @@ def main():
         subprocess.run([py, "-c", TRAIN, str(DATA), str(joblib_path)], check=True)
         registry = tmp / "registry"
         subprocess.run([str(target / "trainer"), "--quiet", "--data", str(DATA), "--registry", str(registry)], check=True)
-        subprocess.run(
-            [str(target / "registry"), "--registry", str(registry), "promote", "latest", "--to", "production"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        env = dict(os.environ, MODEL_PATH=str(joblib_path))
+        mlserver_repo, onnx = serve_iris.prepare(py, tmp, 8093)
+        for model, add in ((None, None), ("iris", [str(onnx), "--type", "onnx"])):
+            reg = [str(target / "registry"), "--registry", str(registry)] + (["--model", model] if model else [])
+            if add:
+                subprocess.run(reg + ["add", *add], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(reg + ["promote", "latest", "--to", "production"], check=True, stdout=subprocess.DEVNULL)
+
+        def saturate(url, body):
+            return wrk(url, body, tmp, SECONDS)
+
+        def fixed(url, body):
+            return oha_fixed_rate(url, body, RATE, SECONDS)
+
         fastapi = measure(
-            "fastapi",
             [py, "-m", "uvicorn", "serve_fastapi:app", "--port", "8091", "--workers", "1", "--log-level", "warning",
              "--app-dir", str(ROOT / "bench" / "python")],
-            env,
+            dict(os.environ, MODEL_PATH=str(joblib_path)),
             "http://127.0.0.1:8091/healthz",
-            "http://127.0.0.1:8091/v1/predict",
-            tmp,
+            [(n, "http://127.0.0.1:8091/v1/predict", texts_body(n), saturate) for n in (1, 32)],
         )
-        rust = measure(
-            "model-server",
-            [str(target / "model-server"), "--registry", str(registry), "--listen", "127.0.0.1:8092"],
+        mlserver = measure(
+            [str(pathlib.Path(py).parent / "mlserver"), "start", str(mlserver_repo)],
             dict(os.environ),
-            "http://127.0.0.1:8092/readyz",
-            "http://127.0.0.1:8092/v1/predict",
-            tmp,
+            "http://127.0.0.1:8093/v2/models/iris/ready",
+            [("iris", "http://127.0.0.1:8093/v2/models/iris/infer", serve_iris.mlserver_body(), saturate)],
         )
+        base = "http://127.0.0.1:8092"
+        text_v2, iris = f"{base}/v2/models/default/infer", f"{base}/v2/models/iris/infer"
+        rust = measure(
+            [str(target / "model-server"), "--registry", str(registry), "--listen", "127.0.0.1:8092",
+             "--serve", "models:/default@production", "--serve", "models:/iris@production"],
+            dict(os.environ),
+            f"{base}/readyz",
+            [(1, f"{base}/v1/predict", texts_body(1), saturate),
+             (32, f"{base}/v1/predict", texts_body(32), saturate),
+             ("v2", text_v2, v2_text_body(), saturate),
+             ("iris", iris, serve_iris.model_server_body(), saturate),
+             ("fixed_text", text_v2, v2_text_body(), fixed),
+             ("fixed_iris", iris, serve_iris.model_server_body(), fixed)],
+        )
+    report(fastapi, mlserver, rust)
+
+
+def report(fastapi, mlserver, rust):
     print(f"wrk -t2 -c16 -d{SECONDS}s, one run each, {os.cpu_count()} cores\n")
-    print("| texts/request | server | requests/s | texts/s | p50 | p99 | non-2xx |")
-    print("|---:|---|---:|---:|---:|---:|---:|")
-    for texts in (1, 32):
-        for name, r in (("FastAPI + uvicorn + scikit-learn", fastapi), ("model-server", rust)):
-            m = r[texts]
-            print(
-                f"| {texts} | {name} | {m['rps']:,.0f} | {m['texts_per_s']:,.0f} | {m['p50_ms']:.2f} ms | "
-                f"{m['p99_ms']:.2f} ms | {m['errors']} |"
-            )
-        ratio = rust[texts]["rps"] / fastapi[texts]["rps"]
-        print(f"| {texts} | ratio | {ratio:.0f}× | {ratio:.0f}× | | | |")
-    print(f"\npeak resident memory: FastAPI {fastapi['rss_mb']:.0f} MB, model-server {rust['rss_mb']:.0f} MB")
+    print("| request | server | requests/s | p50 | p99 | non-2xx | ratio |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    rows = [
+        ("/v1/predict, 1 text", fastapi[1], rust[1]),
+        ("/v1/predict, 32 texts", fastapi[32], rust[32]),
+        ("1 text: FastAPI /v1/predict vs model-server /v2 infer", fastapi[1], rust["v2"]),
+    ]
+    for what, anchor, ours in rows:
+        print(f"| {what} | FastAPI + uvicorn + scikit-learn | {anchor['rps']:,.0f} | {ms(anchor['p50_ms'])} | "
+              f"{ms(anchor['p99_ms'])} | {anchor['errors']} | |")
+        print(f"| {what} | model-server | {ours['rps']:,.0f} | {ms(ours['p50_ms'])} | {ms(ours['p99_ms'])} | "
+              f"{ours['errors']} | {ours['rps'] / anchor['rps']:.0f}× |")
+    anchor, ours = mlserver["iris"], rust["iris"]
+    print(f"| iris, 1 row, /v2 infer | MLServer + mlserver-sklearn | {anchor['rps']:,.0f} | {ms(anchor['p50_ms'])} | "
+          f"{ms(anchor['p99_ms'])} | {anchor['errors']} | |")
+    print(f"| iris, 1 row, /v2 infer | model-server (ONNX) | {ours['rps']:,.0f} | {ms(ours['p50_ms'])} | "
+          f"{ms(ours['p99_ms'])} | {ours['errors']} | {ours['rps'] / anchor['rps']:.0f}× |")
+    print(f"\noha -q {RATE} -z {SECONDS}s -c 16 --latency-correction, model-server\n")
+    print("| request | achieved requests/s | p50 | p99 | p99.9 | failed |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for what, key in (("text, 1 per request, /v2 infer", "fixed_text"), ("iris, 1 row, /v2 infer", "fixed_iris")):
+        r = rust[key]
+        print(f"| {what} | {r['rps']:,.0f} | {ms(r['p50_ms'])} | {ms(r['p99_ms'])} | {ms(r['p999_ms'])} | "
+              f"{r['failed']} of {r['answered'] + r['failed']} |")
+    print(f"\npeak resident memory: FastAPI {fastapi['rss_mb']:.0f} MB, MLServer {mlserver['rss_mb']:.0f} MB "
+          f"(its main process), model-server {rust['rss_mb']:.0f} MB (both models)")
 
 
 if __name__ == "__main__":
