@@ -136,11 +136,14 @@ def main():
         registry = tmp / "registry"
         subprocess.run([str(target / "trainer"), "--quiet", "--data", str(DATA), "--registry", str(registry)], check=True)
         mlserver_repo, onnx = serve_iris.prepare(py, tmp, 8093)
-        for model, add in ((None, None), ("iris", [str(onnx), "--type", "onnx"])):
-            reg = [str(target / "registry"), "--registry", str(registry)] + (["--model", model] if model else [])
-            if add:
-                subprocess.run(reg + ["add", *add], check=True, stdout=subprocess.DEVNULL)
-            subprocess.run(reg + ["promote", "latest", "--to", "production"], check=True, stdout=subprocess.DEVNULL)
+
+        def registry_cli(*args):
+            subprocess.run([str(target / "registry"), "--registry", str(registry), *args], check=True,
+                           stdout=subprocess.DEVNULL)
+
+        registry_cli("promote", "latest", "--to", "production")
+        registry_cli("--model", "iris", "add", str(onnx), "--type", "onnx")
+        registry_cli("--model", "iris", "promote", "latest", "--to", "production")
 
         def saturate(url, body):
             return wrk(url, body, tmp, SECONDS)
