@@ -80,7 +80,17 @@ fn serve(root: &Path, models: &[&str], poll_ms: u64) -> Server {
 fn zipmap_exports_answer_what_scikit_learn_answered() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("registry");
-    let names = ["iris_logreg", "iris_forest", "iris_logreg_names"];
+    // The binary ensembles and the BRANCH_GTE forest pin the patches in
+    // vendor/ (tract labelled binary rows with the first class, refused the
+    // boosted one's single base value, and read GTE nodes as leaves).
+    let names = [
+        "iris_logreg",
+        "iris_forest",
+        "iris_logreg_names",
+        "binary_forest",
+        "binary_gbdt",
+        "iris_forest_gte",
+    ];
     for name in names {
         let model = name.replace('_', "-");
         add(
