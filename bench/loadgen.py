@@ -52,14 +52,21 @@ def oha_binary() -> str:
     return str(pathlib.Path.home() / ".cargo" / "bin" / "oha")
 
 
-def oha_fixed_rate(url: str, body: str, rate: int, seconds: int, connections: int = 16) -> dict:
-    """POSTs `body` to `url` at a fixed `rate` requests/s for `seconds`, with
-    latency correction (a request's latency counts from when it was due, so
-    a stalled server cannot hide its queue): achieved rate, p50/p99/p99.9 in
-    ms, and every answer that was not a 200."""
+# What oha calls the requests still in flight when `-z` runs out: cut by
+# the load generator, not failed by the server.
+CUT = "aborted due to deadline"
+
+
+def oha_fixed_rate(url: str, body: str | None, rate: int, seconds: int, connections: int = 16) -> dict:
+    """POSTs `body` (a GET when None) to `url` at a fixed `rate` requests/s
+    for `seconds`, with latency correction (a request's latency counts from
+    when it was due, so a stalled server cannot hide its queue): achieved
+    rate, p50/p99/p99.9 in ms, every answer that was not a 200 or error, and
+    the requests oha cut at the deadline."""
+    request = ["-m", "POST", "-T", "application/json", "-d", body] if body is not None else []
     out = subprocess.run(
         [oha_binary(), "--no-tui", "--output-format", "json", "-z", f"{seconds}s", "-q", str(rate),
-         "--latency-correction", "-c", str(connections), "-m", "POST", "-T", "application/json", "-d", body, url],
+         "--latency-correction", "-c", str(connections), *request, url],
         check=True,
         capture_output=True,
         text=True,
@@ -67,12 +74,16 @@ def oha_fixed_rate(url: str, body: str, rate: int, seconds: int, connections: in
     report = json.loads(out)
     summary, latency = report["summary"], report["latencyPercentiles"]
     codes = report.get("statusCodeDistribution", {})
-    failed = sum(n for code, n in codes.items() if code != "200") + sum(report.get("errorDistribution", {}).values())
+    errors = report.get("errorDistribution", {})
+    failed = sum(n for code, n in codes.items() if code != "200") + sum(
+        n for what, n in errors.items() if what != CUT)
     return {
+        "cut": errors.get(CUT, 0),
         "rps": summary["requestsPerSec"],
         "p50_ms": latency["p50"] * 1000,
         "p99_ms": latency["p99"] * 1000,
         "p999_ms": latency["p99.9"] * 1000,
         "failed": failed,
-        "answered": sum(codes.values()),
+        # Every request that ended, answered or not, except those cut.
+        "ended": sum(codes.values()) + sum(n for what, n in errors.items() if what != CUT),
     }
