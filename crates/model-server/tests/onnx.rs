@@ -287,6 +287,65 @@ fn mutated_exports_load_or_are_refused_and_never_crash() {
     assert!(refused > 0, "{loaded} loaded, none refused");
 }
 
+/// Tree tables that lie, found by fuzzing `onnx_model` (tract evaluates
+/// trees without bounds checks): a child pointing back at its own node made
+/// every request loop forever; a child outside its tree, a leaf voting for a
+/// class the model does not have, and a graph output nothing produces (a
+/// panic in tract's loader) are refused at load by name.
+#[test]
+fn tree_tables_that_lie_are_refused_at_load() {
+    use prost::Message;
+    use tract_onnx::pb;
+    let good = pb::ModelProto::decode(std::fs::read(fixture("iris_forest.onnx")).unwrap().as_slice()).unwrap();
+    let edit = |f: &dyn Fn(&mut pb::ModelProto)| {
+        let mut model = good.clone();
+        f(&mut model);
+        model.encode_to_vec()
+    };
+    let ints = |model: &mut pb::ModelProto, attr: &str, value: i64| {
+        let graph = model.graph.as_mut().unwrap();
+        let node = graph
+            .node
+            .iter_mut()
+            .find(|n| n.op_type == "TreeEnsembleClassifier")
+            .unwrap();
+        node.attribute.iter_mut().find(|a| a.name == attr).unwrap().ints[0] = value;
+    };
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "a cycle",
+            edit(&|m| ints(m, "nodes_truenodeids", 0)),
+            "has a cycle through node 0",
+        ),
+        (
+            "a child out of its tree",
+            edit(&|m| ints(m, "nodes_truenodeids", 100_000)),
+            "has a child outside the tree",
+        ),
+        (
+            "a class past the labels",
+            edit(&|m| ints(m, "class_ids", 99)),
+            "votes for class 99",
+        ),
+        (
+            "an output nothing produces",
+            edit(&|m| m.graph.as_mut().unwrap().output[0].name = "nowhere".into()),
+            "\"nowhere\" is not produced by any node",
+        ),
+    ];
+    for (what, bytes, phrase) in cases {
+        let started = Instant::now();
+        let e = OnnxModel::load(&bytes).map(|_| ()).unwrap_err();
+        assert!(e.contains(phrase), "{what}: {e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what} took {:?}",
+            started.elapsed()
+        );
+    }
+    assert!(OnnxModel::load(&good.encode_to_vec()).is_ok());
+}
+
 /// A graph crafted to need terabytes once its constants are folded (a
 /// constant concatenated with itself 40 times over) is refused at load: the
 /// probe child runs out of its address-space limit, the server does not.

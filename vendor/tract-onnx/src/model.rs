@@ -184,7 +184,11 @@ impl ParsingContext<'_> {
             if self.framework.ignore_output_types {
                 fact = fact.without_datum_type();
             }
-            let outlet = outlets_by_name[&*output.name];
+            // modelreg patch: a graph output that no node or input produces
+            // is an error, not a panic (upstream indexed the map).
+            let Some(&outlet) = outlets_by_name.get(&*output.name) else {
+                bail!("graph output {:?} is not produced by any node or input", output.name)
+            };
             outputs.push(outlet);
             model.set_outlet_label(outlet, output.name.clone())?;
             model.set_outlet_fact(outlet, fact)?;

@@ -311,7 +311,88 @@ impl TreeEnsemble {
         n_classes: usize,
         aggregate_fn: Aggregate,
     ) -> TractResult<Self> {
-        Ok(Self { data, max_used_feature, n_classes, aggregate_fn })
+        let ensemble = Self { data, max_used_feature, n_classes, aggregate_fn };
+        ensemble.validate()?;
+        Ok(ensemble)
+    }
+
+    // modelreg patch: the evaluator reads nodes and leaves unchecked, so the
+    // tables a (possibly hostile) graph declared are checked once here.
+    // Upstream checked none of it: a child id pointing back up a tree made
+    // every request loop forever, a child id out of its tree read another
+    // tree's nodes, and a leaf's class id past `n_classes` wrote past the
+    // output row (`uget_mut`). Every tree must be a graph without cycles
+    // whose children stay in the tree, every leaf range inside the leaf
+    // table, every class id below `n_classes`.
+    pub fn validate(&self) -> TractResult<()> {
+        let data = &self.data;
+        ensure!(data.nodes.rank() == 2 && data.nodes.shape()[1] == 5, "tree nodes must be [N, 5]");
+        ensure!(data.leaves.rank() == 2 && data.leaves.shape()[1] == 2, "tree leaves must be [N, 2]");
+        ensure!(data.trees.rank() == 1, "tree roots must be a vector");
+        let trees = data.trees.try_as_plain_ram()?.as_slice::<u32>()?;
+        let nodes = data.nodes.try_as_plain_ram()?.as_slice::<u32>()?;
+        let leaves = data.leaves.try_as_plain_ram()?.as_slice::<u32>()?;
+        let n_nodes = nodes.len() / 5;
+        let n_leaves = leaves.len() / 2;
+        for pair in leaves.chunks_exact(2) {
+            ensure!(
+                (pair[0] as usize) < self.n_classes,
+                "a tree leaf votes for class {}, but the ensemble has {} classes",
+                pair[0],
+                self.n_classes
+            );
+        }
+        // 0: not seen, 1: on the current path, 2: done.
+        let mut state = vec![0u8; n_nodes];
+        for (t, &root) in trees.iter().enumerate() {
+            let start = root as usize;
+            let end = trees.get(t + 1).map_or(n_nodes, |&r| r as usize);
+            ensure!(start < end && end <= n_nodes, "tree {t} has no nodes or its nodes are out of order");
+            let mut stack: Vec<(usize, bool)> = vec![(start, false)];
+            while let Some((node, children_done)) = stack.pop() {
+                if children_done {
+                    state[node] = 2;
+                    continue;
+                }
+                match state[node] {
+                    2 => continue,
+                    1 => bail!("tree {t} has a cycle through node {}", node - start),
+                    _ => {}
+                }
+                let row = &nodes[node * 5..][..5];
+                if Cmp::from_flags((row[4] & 0xFF) as u8).is_some() {
+                    ensure!(
+                        (row[0] as usize) <= self.max_used_feature,
+                        "tree {t} node {} tests feature {}, past the features it declares",
+                        node - start,
+                        row[0]
+                    );
+                    state[node] = 1;
+                    stack.push((node, true));
+                    for child in [row[1] as usize, row[2] as usize] {
+                        ensure!(
+                            (start..end).contains(&child),
+                            "tree {t} node {} has a child outside the tree",
+                            node - start
+                        );
+                        match state[child] {
+                            1 => bail!("tree {t} has a cycle through node {}", child - start),
+                            0 => stack.push((child, false)),
+                            _ => {}
+                        }
+                    }
+                } else {
+                    let (first, last) = (row[0] as usize, row[1] as usize);
+                    ensure!(
+                        first <= last && last <= n_leaves,
+                        "tree {t} leaf {} names leaf rows {first}..{last} of {n_leaves}",
+                        node - start
+                    );
+                    state[node] = 2;
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn n_classes(&self) -> usize {
