@@ -91,12 +91,11 @@ fn pae(payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Signs `files` (path, bytes) as the model `name`: the bundle's JSON bytes.
-pub fn sign(name: &str, files: &[(&str, &[u8])], key: &PrivateKey) -> Vec<u8> {
-    let mut sorted: Vec<(&str, [u8; 32])> = files
-        .iter()
-        .map(|(path, bytes)| (*path, Sha256::digest(bytes).into()))
-        .collect();
+/// Signs `files` (path and the sha256 of its bytes) as the model `name`:
+/// the bundle's JSON bytes. Only digests are signed, so a file of any size
+/// is signed without holding it.
+pub fn sign(name: &str, files: &[(&str, [u8; 32])], key: &PrivateKey) -> Vec<u8> {
+    let mut sorted: Vec<(&str, [u8; 32])> = files.to_vec();
     // The reference tool lists resources in path order; the subject's
     // digest is the sha256 of the resources' digests in that order.
     sorted.sort_by(|a, b| a.0.cmp(b.0));

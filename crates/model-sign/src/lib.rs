@@ -125,13 +125,18 @@ impl KeySigner {
 
     /// The signature file for `files` (path, bytes) of the model `name`.
     pub fn sign_files(&self, name: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
-        bundle::sign(name, files, &self.key)
+        use sha2::Digest;
+        let digests: Vec<(&str, [u8; 32])> = files
+            .iter()
+            .map(|(path, bytes)| (*path, sha2::Sha256::digest(bytes).into()))
+            .collect();
+        bundle::sign(name, &digests, &self.key)
     }
 }
 
 impl VersionSigner for KeySigner {
-    fn sign(&self, name: &str, files: &[(&str, &[u8])]) -> Result<Vec<u8>, String> {
-        Ok(self.sign_files(name, files))
+    fn sign(&self, name: &str, files: &[(&str, [u8; 32])]) -> Result<Vec<u8>, String> {
+        Ok(bundle::sign(name, files, &self.key))
     }
 }
 

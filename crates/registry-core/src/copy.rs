@@ -39,29 +39,32 @@ pub fn copy<A: Store, B: Store>(from: &Registry<A>, to: &Registry<B>, with_alias
     for version in from.list_versions()? {
         // A damaged source version is reported and skipped: the healthy
         // ones are still copied.
-        let stored = match from.load_stored_version(&version) {
-            Ok(stored) => stored,
-            Err(e @ RegistryError::Store(_)) if !is_damage(&e) => return Err(e),
-            Err(e) => {
-                report.damaged.push((version, e.to_string()));
-                continue;
-            }
-        };
-        match to.import_version(&stored) {
+        // Streamed store to store; the copy is checked against every
+        // recorded digest before its commit point, then its metadata is
+        // read back.
+        match to.import_from(from, &version) {
             Ok(true) => {
-                let back = to.load_stored_version(&version)?;
-                if back.files != stored.files || back.metadata_bytes != stored.metadata_bytes {
+                let source = from.metadata(&version)?.metadata_sha256;
+                let back = to.metadata(&version)?.metadata_sha256;
+                if back != source {
                     return Err(RegistryError::IntegrityMismatch {
                         location: to.version_location(&version),
                         what: "copy read back (metadata sha256)",
-                        expected: stored.metadata.metadata_sha256.clone(),
-                        actual: back.metadata.metadata_sha256,
+                        expected: source,
+                        actual: back,
                     });
                 }
                 report.copied.push(version);
             }
             Ok(false) => report.present.push(version),
             Err(RegistryError::VersionExists { .. }) => report.conflicting.push(version),
+            // A damaged source version is reported and skipped: the healthy
+            // ones are still copied.
+            Err(e @ (RegistryError::IntegrityMismatch { .. } | RegistryError::InvalidMetadata { .. })) => {
+                report.damaged.push((version, e.to_string()))
+            }
+            Err(e @ RegistryError::Store(_)) if !is_damage(&e) => return Err(e),
+            Err(e @ RegistryError::Store(_)) => report.damaged.push((version, e.to_string())),
             Err(e) => return Err(e),
         }
     }

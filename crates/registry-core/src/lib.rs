@@ -83,7 +83,7 @@ pub use names::{AliasName, Bump, ModelName, ModelVersion, VersionSlot};
 pub use registry::target::{Target, TargetSpec, URI_SCHEME, choose_model};
 pub use registry::{
     AliasMove, Artifact, CATALOG_COMPACT_AT, CatalogEntry, CatalogRow, DEFAULT_GRACE, DeprecationRecord, Expect,
-    Finding, LoadedArtifact, MAX_SIGNATURE_BYTES, Metric, ModelValidator, NewFile, PromotionGate, Registry,
+    FileSource, Finding, LoadedArtifact, MAX_SIGNATURE_BYTES, Metric, ModelValidator, NewFile, PromotionGate, Registry,
     RepairReport, SignatureCheck, SignaturePolicy, SignedVersion, StoredVersion, VerifyReport, VersionSigner,
 };
 

@@ -14,7 +14,7 @@
 
 use crate::error::{RegistryError, Result};
 use crate::metadata::{DataFingerprint, MAX_FILES, ModelMetadata, check_file_path};
-use crate::registry::{NewFile, Registry};
+use crate::registry::{FileSource, Registry};
 use crate::store::{Store, describe_file_type};
 use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
@@ -51,7 +51,7 @@ fn io_error(location: &Path, e: std::io::Error) -> RegistryError {
 /// path, sorted). Refuses symbolic links and special files inside a
 /// directory, names a registry key cannot hold, and more than
 /// [`MAX_FILES`] files.
-pub fn collect(path: &Path) -> Result<Vec<NewFile>> {
+pub fn collect(path: &Path) -> Result<Vec<LocalFile>> {
     let meta = fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => invalid(path, "no such file or directory"),
         _ => io_error(path, e),
@@ -62,10 +62,12 @@ pub fn collect(path: &Path) -> Result<Vec<NewFile>> {
             .and_then(|n| n.to_str())
             .ok_or_else(|| invalid(path, "the file name is not valid UTF-8"))?;
         check_file_path(name).map_err(|reason| invalid(path, reason))?;
-        let bytes = read_regular(path, false)?;
-        return Ok(vec![NewFile {
+        let size = open_regular(path, false)?.1;
+        return Ok(vec![LocalFile {
             path: name.to_string(),
-            bytes,
+            source: path.to_path_buf(),
+            size,
+            no_follow: false,
         }]);
     }
     if !meta.is_dir() {
@@ -86,7 +88,7 @@ pub fn collect(path: &Path) -> Result<Vec<NewFile>> {
     Ok(files)
 }
 
-fn walk(dir: &Path, rel: &str, out: &mut Vec<NewFile>) -> Result<()> {
+fn walk(dir: &Path, rel: &str, out: &mut Vec<LocalFile>) -> Result<()> {
     let mut entries: Vec<fs::DirEntry> = fs::read_dir(dir)
         .map_err(|e| io_error(dir, e))?
         .collect::<std::io::Result<_>>()
@@ -114,8 +116,13 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<NewFile>) -> Result<()> {
             if out.len() >= MAX_FILES {
                 return Err(invalid(dir, format!("more than {MAX_FILES} files")));
             }
-            let bytes = read_regular(&path, true)?;
-            out.push(NewFile { path: relative, bytes });
+            let size = open_regular(&path, true)?.1;
+            out.push(LocalFile {
+                path: relative,
+                source: path,
+                size,
+                no_follow: true,
+            });
         } else {
             return Err(invalid(
                 &path,
@@ -129,15 +136,45 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<NewFile>) -> Result<()> {
     Ok(())
 }
 
-/// Reads a file that must be regular, opened without blocking (a FIFO
-/// swapped in after the directory was read must not hang the reader) and,
-/// inside a directory, without following a link swapped in meanwhile.
-fn read_regular(path: &Path, no_follow: bool) -> Result<Vec<u8>> {
+/// A local file to register, found by [`collect`]: read only when the
+/// version is written, in blocks, so a file of any size costs a block of
+/// memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalFile {
+    /// Its path inside the version.
+    pub path: String,
+    /// Where it is on disk.
+    pub source: PathBuf,
+    /// Its size when it was found; it must still have it when it is read.
+    pub size: u64,
+    /// Opened without following a link (a file found inside a directory).
+    no_follow: bool,
+}
+
+impl FileSource for LocalFile {
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn size(&self) -> u64 {
+        self.size
+    }
+    fn location(&self) -> String {
+        self.source.display().to_string()
+    }
+    fn open(&self) -> Result<Box<dyn Read + '_>> {
+        Ok(Box::new(open_regular(&self.source, self.no_follow)?.0))
+    }
+}
+
+/// Opens a file that must be regular, without blocking (a FIFO swapped in
+/// after the directory was read must not hang the reader) and, inside a
+/// directory, without following a link swapped in meanwhile; with its size.
+fn open_regular(path: &Path, no_follow: bool) -> Result<(File, u64)> {
     let mut flags = libc::O_NONBLOCK;
     if no_follow {
         flags |= libc::O_NOFOLLOW;
     }
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .custom_flags(flags)
         .open(path)
@@ -149,24 +186,7 @@ fn read_regular(path: &Path, no_follow: bool) -> Result<Vec<u8>> {
             format!("it is {}, not a regular file", describe_file_type(&meta.file_type())),
         ));
     }
-    // Reserved fallibly: a file larger than this process may hold is a
-    // clear error naming it, never an abort (streaming it is the fix for
-    // files of any size).
-    let mut bytes = Vec::new();
-    let size = usize::try_from(meta.len()).map_err(|e| e.to_string());
-    if let Err(reason) = size.and_then(|n| {
-        bytes
-            .try_reserve_exact(n)
-            .map_err(|_| "reserving that much memory failed".to_string())
-    }) {
-        return Err(RegistryError::Store(crate::store::StoreError::OutOfMemory {
-            location: path.display().to_string(),
-            size: meta.len(),
-            reason,
-        }));
-    }
-    file.read_to_end(&mut bytes).map_err(|e| io_error(path, e))?;
-    Ok(bytes)
+    Ok((file, meta.len()))
 }
 
 /// Fingerprints a data file without keeping it: its path as given, base
@@ -326,7 +346,10 @@ pub fn export<S: Store>(registry: &Registry<S>, metadata: &ModelMetadata, out: &
     })
 }
 
-/// Writes one checked file to `dest` (created, never replacing anything).
+/// Writes one checked file to `dest` (created, never replacing anything),
+/// in blocks: the digests are checked as the bytes pass, and a file that
+/// fails them is an error (the caller removes the partial output, which
+/// lives under a temporary name until everything passed).
 fn write_file<S: Store>(registry: &Registry<S>, metadata: &ModelMetadata, path: &str, dest: &Path) -> Result<u64> {
     let mut file = OpenOptions::new()
         .write(true)
@@ -334,12 +357,19 @@ fn write_file<S: Store>(registry: &Registry<S>, metadata: &ModelMetadata, path: 
         .mode(0o666)
         .open(dest)
         .map_err(|e| io_error(dest, e))?;
-    let written = registry.read_version_file(metadata, path, |bytes| {
-        file.write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .map(|()| bytes.len() as u64)
+    let mut failed = None;
+    let written = registry.stream_version_file(metadata, path, &mut |block| {
+        if failed.is_none()
+            && let Err(e) = file.write_all(block)
+        {
+            failed = Some(e);
+        }
     })?;
-    written.map_err(|e| io_error(dest, e))
+    if let Some(e) = failed {
+        return Err(io_error(dest, e));
+    }
+    file.sync_all().map_err(|e| io_error(dest, e))?;
+    Ok(written)
 }
 
 fn write_tree<S: Store>(registry: &Registry<S>, metadata: &ModelMetadata, root: &Path) -> Result<u64> {

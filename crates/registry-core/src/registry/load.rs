@@ -193,6 +193,58 @@ impl<S: Store> Registry<S> {
         self.read_checked(&metadata.version, file, false, f)
     }
 
+    /// Passes the file `path` of a loaded version to `f` block by block
+    /// (at most [`crate::store::READ_BLOCK`] bytes each), digesting it on
+    /// the way, and returns its size; the digest (BLAKE3 where recorded,
+    /// else sha256) is checked after the last block, so `f` must treat
+    /// what it got as unconfirmed until this returns `Ok` (`registry get`
+    /// writes under a temporary name). A file of any size costs a block.
+    pub fn stream_version_file(&self, metadata: &ModelMetadata, path: &str, f: &mut dyn FnMut(&[u8])) -> Result<u64> {
+        use sha2::Digest;
+        let files = metadata.stored_files();
+        let Some(file) = files.iter().find(|file| file.path == path) else {
+            return Err(RegistryError::FileNotFound {
+                version: metadata.version.to_string(),
+                path: path.to_string(),
+                available: files.iter().map(|f| f.path.to_string()).collect(),
+            });
+        };
+        let key = self.keys.version_file(&metadata.version, file.path);
+        let mut blake3 = file.blake3.map(|_| blake3::Hasher::new());
+        let mut sha256 = sha2::Sha256::new();
+        self.store
+            .read_blocks(&key, file.size, &mut |block| {
+                match &mut blake3 {
+                    Some(h) if block.len() >= 1 << 20 => {
+                        h.update_rayon(block);
+                    }
+                    Some(h) => {
+                        h.update(block);
+                    }
+                    None => sha256.update(block),
+                }
+                f(block);
+            })
+            .map_err(size_mismatch)?;
+        let (what, expected, actual) = match (blake3, file.blake3) {
+            (Some(h), Some(expected)) => ("blake3", expected, h.finalize().to_hex().to_string()),
+            _ => (
+                "sha256",
+                file.sha256,
+                sha256.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+            ),
+        };
+        if actual != expected {
+            return Err(RegistryError::IntegrityMismatch {
+                location: self.store.location(&key),
+                what,
+                expected: expected.to_string(),
+                actual,
+            });
+        }
+        Ok(file.size)
+    }
+
     /// Checks every file of a version against its size and digest (with
     /// `all`, every recorded digest) and validates its artifact, if any, as
     /// the model type it claims (where a validator knows the type): what
@@ -222,7 +274,7 @@ impl<S: Store> Registry<S> {
     /// whatever the file's size. BLAKE3 (on every core) is checked first and
     /// sha256 only for bytes that passed it, so damaged or hostile bytes
     /// cost one fast pass.
-    fn check_streamed(&self, version: &ModelVersion, file: &StoredFile<'_>, all: bool) -> Result<()> {
+    pub(super) fn check_streamed(&self, version: &ModelVersion, file: &StoredFile<'_>, all: bool) -> Result<()> {
         use sha2::Digest;
         let key = self.keys.version_file(version, file.path);
         let location = self.store.location(&key);

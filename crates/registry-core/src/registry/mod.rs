@@ -36,6 +36,7 @@ mod signatures;
 pub(crate) mod target;
 mod validators;
 mod verify;
+mod write;
 
 pub use catalog::{COMPACT_AT as CATALOG_COMPACT_AT, CatalogEntry, CatalogRow};
 pub use deprecate::DeprecationRecord;
@@ -44,6 +45,7 @@ pub use repair::{DEFAULT_GRACE, RepairReport};
 pub use signatures::{MAX_SIGNATURE_BYTES, SignatureCheck, SignaturePolicy, SignedVersion, VersionSigner};
 pub use validators::ModelValidator;
 pub use verify::{Finding, VerifyReport};
+pub use write::FileSource;
 
 use crate::error::{RegistryError, Result};
 use crate::metadata::{

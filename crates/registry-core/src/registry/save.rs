@@ -1,9 +1,8 @@
 //! Saving: a version's files are created, metadata last (the commit
 //! point), then `latest` moves forward.
 
-use super::keys;
-use super::load::check_digest;
-use super::{Artifact, NewFile, Registry, StoredVersion};
+use super::write::{FileSource, InMemory, StoredSource};
+use super::{Artifact, Registry, StoredVersion};
 use crate::error::{RegistryError, Result};
 use crate::metadata::{
     AliasAction, ArtifactInfo, BASE_FORMAT_VERSION, Encoding, FORMAT_VERSION, FileInfo, MAX_FILES, ModelInfo,
@@ -134,7 +133,11 @@ impl<S: Store> Registry<S> {
         self.validate_declared(&metadata)?;
         self.validate_model(&metadata, &artifact.bytes)?;
         let metadata_bytes = metadata.seal()?;
-        self.commit_version(&metadata, &metadata_bytes, &[(file.as_str(), &artifact.bytes)])?;
+        let source = InMemory {
+            path: &file,
+            bytes: &artifact.bytes,
+        };
+        self.commit_version(&metadata, &metadata_bytes, &[source])?;
         Ok(metadata)
     }
 
@@ -142,7 +145,12 @@ impl<S: Store> Registry<S> {
     /// with their relative paths, as `local_files::collect` reads them) as
     /// `version`: each is digested and listed in the metadata (format 2),
     /// with the same atomicity and immutability as any save.
-    pub fn save_files(&self, version: &ModelVersion, files: &[NewFile], mut info: ModelInfo) -> Result<ModelMetadata> {
+    pub fn save_files<F: FileSource>(
+        &self,
+        version: &ModelVersion,
+        files: &[F],
+        mut info: ModelInfo,
+    ) -> Result<ModelMetadata> {
         let location = || self.version_location(version);
         if files.is_empty() {
             return Err(RegistryError::InvalidFiles {
@@ -170,8 +178,8 @@ impl<S: Store> Registry<S> {
             });
         }
         for f in files {
-            check_file_path(&f.path).map_err(|reason| RegistryError::InvalidFiles {
-                location: f.path.clone(),
+            check_file_path(f.path()).map_err(|reason| RegistryError::InvalidFiles {
+                location: f.path().to_string(),
                 reason,
             })?;
         }
@@ -185,13 +193,16 @@ impl<S: Store> Registry<S> {
             model: Some(self.model_label().to_string()),
             timestamp: OffsetDateTime::now_utc(),
             artifact: None,
+            // Placeholders until the files are written and digested: the
+            // document is checked as a reader will (duplicates, a file
+            // inside another file's path) before anything is written.
             files: files
                 .iter()
                 .map(|f| FileInfo {
-                    path: f.path.clone(),
-                    size: f.bytes.len() as u64,
-                    sha256: sha256_hex(&f.bytes),
-                    blake3: blake3_hex(&f.bytes),
+                    path: f.path().to_string(),
+                    size: f.size(),
+                    sha256: "0".repeat(64),
+                    blake3: "0".repeat(64),
                 })
                 .collect(),
             info,
@@ -199,19 +210,25 @@ impl<S: Store> Registry<S> {
             canonicalization: None,
             extra: Default::default(),
         };
-        // Checked once more as a reader will (duplicates, a file inside
-        // another file's path), before anything is written.
-        let metadata_bytes = metadata.seal()?;
-        ModelMetadata::from_json(&metadata_bytes, &location())?;
-        let contents: Vec<(&str, &[u8])> = files.iter().map(|f| (f.path.as_str(), f.bytes.as_slice())).collect();
-        self.commit_version(&metadata, &metadata_bytes, &contents)?;
+        ModelMetadata::from_json(&metadata.seal()?, &location())?;
+        self.ensure_absent(version)?;
+        let (written, created) = self.write_sources(version, files)?;
+        metadata.files = written;
+        let metadata_bytes = match metadata.seal() {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.undo(&created);
+                return Err(e);
+            }
+        };
+        self.commit_written(&metadata, &metadata_bytes, created)?;
         Ok(metadata)
     }
 
     /// [`Registry::save_files`] under the next free version after the
     /// highest existing one, retrying with a higher version when a
     /// concurrent writer takes it.
-    pub fn save_files_next(&self, bump: Bump, files: &[NewFile], info: ModelInfo) -> Result<ModelMetadata> {
+    pub fn save_files_next<F: FileSource>(&self, bump: Bump, files: &[F], info: ModelInfo) -> Result<ModelMetadata> {
         self.save_in_slot(&VersionSlot::Next(bump), |v| self.save_files(v, files, info.clone()))
     }
 
@@ -224,9 +241,43 @@ impl<S: Store> Registry<S> {
     /// already holds the identical version (same metadata digest), and
     /// [`RegistryError::VersionExists`] if it holds a different one.
     pub fn import_version(&self, stored: &StoredVersion) -> Result<bool> {
-        let version = stored.metadata.version.clone();
+        let contents: Vec<InMemory<'_>> = stored
+            .files
+            .iter()
+            .map(|(path, bytes)| InMemory { path, bytes })
+            .collect();
+        self.import_sources(&stored.metadata.version, &stored.metadata_bytes, &contents)
+    }
+
+    /// [`Registry::import_version`] streamed from the registry `from`: each
+    /// file goes from its store into this one in blocks, checked against
+    /// every digest the metadata records before the commit point, so a
+    /// version of any size is copied in bounded memory. Bytes that fail the
+    /// check are [`RegistryError::IntegrityMismatch`] and nothing is left.
+    pub fn import_from<A: Store>(&self, from: &Registry<A>, version: &ModelVersion) -> Result<bool> {
+        let (metadata_bytes, metadata) = from.read_metadata(version)?;
+        let sources: Vec<StoredSource<'_>> = metadata
+            .stored_files()
+            .iter()
+            .map(|file| StoredSource {
+                store: &*from.store,
+                key: from.keys.version_file(version, file.path),
+                path: file.path.to_string(),
+                size: file.size,
+            })
+            .collect();
+        self.import_sources(version, &metadata_bytes, &sources)
+    }
+
+    fn import_sources<F: FileSource>(
+        &self,
+        version: &ModelVersion,
+        metadata_bytes: &[u8],
+        files: &[F],
+    ) -> Result<bool> {
+        let version = version.clone();
         let location = format!("the copy of version {version}");
-        let metadata = ModelMetadata::from_json(&stored.metadata_bytes, &location)?;
+        let metadata = ModelMetadata::from_json(metadata_bytes, &location)?;
         if metadata.version != version {
             return Err(RegistryError::InvalidMetadata {
                 location,
@@ -243,130 +294,67 @@ impl<S: Store> Registry<S> {
             });
         }
         let expected = metadata.stored_files();
-        if expected.len() != stored.files.len() {
+        if expected.len() != files.len() {
             return Err(RegistryError::InvalidMetadata {
                 location,
-                reason: format!("it lists {} files, the copy has {}", expected.len(), stored.files.len()),
+                reason: format!("it lists {} files, the copy has {}", expected.len(), files.len()),
             });
         }
-        for (file, (path, bytes)) in expected.iter().zip(&stored.files) {
-            let location = format!("{location}: {path}");
-            if file.path != path {
+        for (file, source) in expected.iter().zip(files) {
+            if file.path != source.path() {
                 return Err(RegistryError::InvalidMetadata {
-                    location,
+                    location: format!("{location}: {}", source.path()),
                     reason: format!("expected file {:?}", file.path),
                 });
             }
-            check_digest(file, bytes, &location, true)?;
         }
         match self.metadata_unchecked(&version) {
             Ok(existing) if existing.metadata_sha256 == metadata.metadata_sha256 => return Ok(false),
-            Ok(_) => {
-                return Err(RegistryError::VersionExists {
-                    version: version.to_string(),
-                    location: self.store.location(&self.keys.version_prefix(&version)),
-                    complete: true,
-                });
-            }
+            Ok(_) => return Err(self.version_exists(&version, true)),
             Err(RegistryError::VersionNotFound { .. }) => {}
             Err(e) => return Err(e),
         }
         self.ensure_marker()?;
-        let contents: Vec<(&str, &[u8])> = stored.files.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
-        self.commit_version(&metadata, &stored.metadata_bytes, &contents)?;
+        // Every recorded digest of each written file is compared with the
+        // metadata's before the commit point.
+        self.commit_version(&metadata, metadata_bytes, files)?;
         Ok(true)
     }
 
-    /// Writes a version's files (in the metadata's order), then its metadata
-    /// (the commit point), then moves `latest` forward. Whoever creates the
-    /// first file owns the version; a writer that meets a file it did not
-    /// create removes the ones it did and reports `VersionExists`.
-    pub(super) fn commit_version(
+    /// Writes a version whose metadata is made already: its files (in the
+    /// metadata's order, each checked against the digests it records before
+    /// the commit point), then the rest as [`Registry::commit_written`].
+    pub(super) fn commit_version<F: FileSource>(
         &self,
         metadata: &ModelMetadata,
         metadata_bytes: &[u8],
-        contents: &[(&str, &[u8])],
+        contents: &[F],
     ) -> Result<()> {
         let version = &metadata.version;
-        let exists = |complete| RegistryError::VersionExists {
-            version: version.to_string(),
-            location: self.store.location(&self.keys.version_prefix(version)),
-            complete,
-        };
-        if self
-            .store
-            .list(&self.keys.version_prefix(version))?
-            .iter()
-            .any(|k| k.ends_with(keys::METADATA_FILE))
-        {
-            return Err(exists(true));
-        }
-        // Signed before anything is written, and written before the commit
-        // point: a version is never visible unsigned.
-        let mut signed_files: Vec<(&str, &[u8])> = contents.to_vec();
-        signed_files.push((keys::METADATA_FILE, metadata_bytes));
-        let signature = self.sign_new(version, &signed_files)?;
-        let mut contents: Vec<(&str, &[u8])> = contents.to_vec();
-        if let Some(signature) = &signature {
-            contents.push((crate::metadata::SIGNATURE_FILE, signature));
-        }
-        let mut created: Vec<String> = Vec::with_capacity(contents.len());
-        // Takes back the files this save created: no reader can see them
-        // without metadata, so a failed save (a full disk, a lost race)
-        // leaves the registry as it was.
-        let undo = |created: &[String]| {
-            for key in created {
-                let _ = self.store.delete(key);
-            }
-        };
-        for (path, bytes) in &contents {
-            let key = self.keys.version_file(version, path);
-            match self.store.create(&key, bytes) {
-                Ok(()) => created.push(key),
-                Err(StoreError::AlreadyExists { .. }) => {
-                    undo(&created);
-                    let complete = self.store.read(&self.keys.metadata(version)).is_ok();
-                    return Err(exists(complete));
+        self.ensure_absent(version)?;
+        let (written, created) = self.write_sources(version, contents)?;
+        // The bytes read are named by where they came from: a damaged
+        // source is what a copy reports.
+        for ((file, got), source) in metadata.stored_files().iter().zip(&written).zip(contents) {
+            let mismatch = match file.blake3 {
+                _ if file.path != got.path || file.size != got.size => {
+                    Some(("size", file.size.to_string(), got.size.to_string()))
                 }
-                Err(e) => {
-                    undo(&created);
-                    return Err(e.into());
-                }
-            }
-        }
-        // The commit point: from here on the version exists.
-        match self.store.create(&self.keys.metadata(version), metadata_bytes) {
-            Ok(()) => {}
-            Err(StoreError::AlreadyExists { .. }) => return Err(exists(true)),
-            Err(e) => {
-                undo(&created);
-                return Err(e.into());
-            }
-        }
-        // Still ours? A file removed or replaced between our writes (by a
-        // repair with a grace period shorter than this save took, or by
-        // hand) must not be reported as a successful save; and `latest` must
-        // not move to it.
-        for file in metadata.stored_files() {
-            if let Err(e) = self.read_checked(version, &file, false, |_| ()) {
-                return Err(RegistryError::CommitLost {
-                    version: version.to_string(),
-                    location: self.store.location(&self.keys.version_file(version, file.path)),
-                    reason: e.to_string(),
+                Some(b) if b != got.blake3 => Some(("blake3", b.to_string(), got.blake3.clone())),
+                _ if file.sha256 != got.sha256 => Some(("sha256", file.sha256.to_string(), got.sha256.clone())),
+                _ => None,
+            };
+            if let Some((what, expected, actual)) = mismatch {
+                self.undo(&created);
+                return Err(RegistryError::IntegrityMismatch {
+                    location: source.location(),
+                    what,
+                    expected,
+                    actual,
                 });
             }
         }
-        // The version is committed; a failure from here on (a full disk
-        // while recording latest's history, say) must not read as "nothing
-        // was saved".
-        let moved = self
-            .advance_latest(metadata, AliasAction::Save)
-            .map_err(|source| RegistryError::LatestNotMoved {
-                version: version.to_string(),
-                source: Box::new(source),
-            });
-        self.add_to_catalog(metadata);
-        moved
+        self.commit_written(metadata, metadata_bytes, created)
     }
 
     /// Moves `latest` to `metadata.version` unless it already names a newer

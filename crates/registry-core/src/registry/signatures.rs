@@ -31,9 +31,11 @@ pub const MAX_SIGNATURE_BYTES: u64 = 8 << 20;
 /// Writes signatures.
 pub trait VersionSigner: Send + Sync + std::fmt::Debug {
     /// The signature file for the version `name` (`MODEL@VERSION`, the
-    /// in-toto subject's name) made of `files` (relative path and bytes,
-    /// `metadata.json` included), or why it cannot be made.
-    fn sign(&self, name: &str, files: &[(&str, &[u8])]) -> std::result::Result<Vec<u8>, String>;
+    /// in-toto subject's name) made of `files` (relative path and the
+    /// sha256 of its bytes, `metadata.json` included), or why it cannot be
+    /// made. Digests, not bytes: a file of any size is signed without
+    /// holding it.
+    fn sign(&self, name: &str, files: &[(&str, [u8; 32])]) -> std::result::Result<Vec<u8>, String>;
 }
 
 /// What a signature check sees of a version.
@@ -105,37 +107,47 @@ impl<S: Store> Registry<S> {
     }
 
     /// `model.sig` for the files of a version about to be committed.
-    pub(super) fn sign_new(&self, version: &ModelVersion, files: &[(&str, &[u8])]) -> Result<Option<Vec<u8>>> {
+    pub(super) fn sign_new(&self, metadata: &ModelMetadata, metadata_bytes: &[u8]) -> Result<Option<Vec<u8>>> {
         let Some(signer) = &self.signatures.signer else {
             return Ok(None);
         };
-        signer
-            .sign(&self.subject_name(version), files)
-            .map(Some)
-            .map_err(|reason| RegistryError::Encode {
-                version: version.to_string(),
-                reason: format!("cannot sign it: {reason}"),
-            })
+        self.sign_with(signer.as_ref(), metadata, metadata_bytes).map(Some)
+    }
+
+    /// Signs the digests `metadata` records (and `metadata.json` itself).
+    fn sign_with(
+        &self,
+        signer: &dyn VersionSigner,
+        metadata: &ModelMetadata,
+        metadata_bytes: &[u8],
+    ) -> Result<Vec<u8>> {
+        use sha2::Digest;
+        let version = &metadata.version;
+        let encode = |reason: String| RegistryError::Encode {
+            version: version.to_string(),
+            reason: format!("cannot sign it: {reason}"),
+        };
+        let mut files: Vec<(&str, [u8; 32])> = Vec::new();
+        for file in metadata.stored_files() {
+            files.push((
+                file.path,
+                sha256_bytes(file.sha256).ok_or_else(|| encode(format!("{} has no valid sha256", file.path)))?,
+            ));
+        }
+        files.push((METADATA_FILE, sha2::Sha256::digest(metadata_bytes).into()));
+        signer.sign(&self.subject_name(version), &files).map_err(encode)
     }
 
     /// Signs an existing version with `signer`: every file is checked
-    /// against the metadata's digests first, and `model.sig` is created if
-    /// absent (a version is signed once: [`RegistryError::AlreadySigned`]).
+    /// against the metadata's digests first (block by block, so a file of
+    /// any size), and `model.sig` is created if absent (a version is signed
+    /// once: [`RegistryError::AlreadySigned`]).
     pub fn sign_version(&self, version: &ModelVersion, signer: &dyn VersionSigner) -> Result<()> {
         let (metadata_bytes, metadata) = self.read_metadata_unchecked(version)?;
-        let mut contents: Vec<(String, Vec<u8>)> = Vec::new();
         for file in metadata.stored_files() {
-            let bytes = self.read_checked(version, &file, true, <[u8]>::to_vec)?;
-            contents.push((file.path.to_string(), bytes));
+            self.check_streamed(version, &file, true)?;
         }
-        let mut files: Vec<(&str, &[u8])> = contents.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
-        files.push((METADATA_FILE, &metadata_bytes));
-        let signature = signer
-            .sign(&self.subject_name(version), &files)
-            .map_err(|reason| RegistryError::Encode {
-                version: version.to_string(),
-                reason: format!("cannot sign it: {reason}"),
-            })?;
+        let signature = self.sign_with(signer, &metadata, &metadata_bytes)?;
         let key = self.keys.version_file(version, SIGNATURE_FILE);
         match self.store.create(&key, &signature) {
             Ok(()) => Ok(()),
@@ -260,4 +272,16 @@ impl<S: Store> Registry<S> {
             _ => Ok(()),
         }
     }
+}
+
+/// A sha256 digest written as 64 hex digits, as bytes.
+fn sha256_bytes(hex: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if hex.len() != 64 {
+        return None;
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }

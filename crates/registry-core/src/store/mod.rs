@@ -168,8 +168,46 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// succeeds.
     fn create(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError>;
 
+    /// [`Store::create`] from a stream: the object is everything `src`
+    /// yields (`size` is what the caller expects it to yield, for the
+    /// store to plan its writes by: an object store uploads a large object
+    /// in parts). Same guarantees as `create`, and the object is written in
+    /// bounded blocks, never held whole. An error reading `src` fails the
+    /// create and leaves nothing behind. The default reads `src` into
+    /// memory (at most `size + 1` bytes), then creates.
+    fn create_from(&self, key: &str, src: &mut dyn std::io::Read, size: u64) -> Result<(), StoreError> {
+        let mut bytes = Vec::new();
+        let io = |source| StoreError::Io {
+            location: self.location(key),
+            source,
+        };
+        let n = usize::try_from(size).map_err(|_| StoreError::OutOfMemory {
+            location: self.location(key),
+            size,
+            reason: "it does not fit in this process's address space".into(),
+        })?;
+        bytes.try_reserve_exact(n).map_err(|_| StoreError::OutOfMemory {
+            location: self.location(key),
+            size,
+            reason: "reserving that much memory failed".into(),
+        })?;
+        std::io::Read::read_to_end(&mut std::io::Read::take(src, size.saturating_add(1)), &mut bytes).map_err(io)?;
+        self.create(key, &bytes)
+    }
+
     /// Reads a whole object; [`StoreError::NotFound`] if absent.
     fn read(&self, key: &str) -> Result<Vec<u8>, StoreError>;
+
+    /// A stream of an object of `expected` bytes (its size checked as in
+    /// [`Store::read_sized_into`] before a byte is read), for copying an
+    /// object of any size in bounded memory. The stream yields at most
+    /// `expected` bytes; one that ends early is an I/O error. The default
+    /// reads the sized object into memory.
+    fn open_sized(&self, key: &str, expected: u64) -> Result<Box<dyn std::io::Read + Send + '_>, StoreError> {
+        let mut bytes = None;
+        self.read_sized_into(key, expected, &mut |b| bytes = Some(b.to_vec()))?;
+        Ok(Box::new(std::io::Cursor::new(bytes.unwrap_or_default())))
+    }
 
     /// Reads a whole object of at most `limit` bytes; a larger one is
     /// [`StoreError::TooLarge`], refused before its bytes are read where the
@@ -344,8 +382,14 @@ impl<T: Store + ?Sized> Store for Box<T> {
     fn create(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         (**self).create(key, bytes)
     }
+    fn create_from(&self, key: &str, src: &mut dyn std::io::Read, size: u64) -> Result<(), StoreError> {
+        (**self).create_from(key, src, size)
+    }
     fn read(&self, key: &str) -> Result<Vec<u8>, StoreError> {
         (**self).read(key)
+    }
+    fn open_sized(&self, key: &str, expected: u64) -> Result<Box<dyn std::io::Read + Send + '_>, StoreError> {
+        (**self).open_sized(key, expected)
     }
     fn read_into(&self, key: &str, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
         (**self).read_into(key, f)

@@ -90,7 +90,7 @@ impl FsStore {
     /// file, before a page is mapped or a byte is reserved: a metadata
     /// document declaring 64 GiB, or a sparse file of that size, costs one
     /// fstat.
-    fn open_sized(&self, key: &str, expected: u64) -> Result<(PathBuf, std::fs::File), StoreError> {
+    fn open_checked(&self, key: &str, expected: u64) -> Result<(PathBuf, std::fs::File), StoreError> {
         let (path, file) = self.open_for_reading(key)?;
         let len = file.metadata().map_err(self.io(&path))?.len();
         if len != expected {
@@ -127,6 +127,43 @@ impl FsStore {
             None => f(&self.read_open(path, file, len)?),
         }
         Ok(())
+    }
+
+    /// Creates `key` from a temporary file `write` makes (and fsyncs) in
+    /// its directory: linked into place, so it appears whole or not at all,
+    /// and never over an existing object.
+    fn create_with(
+        &self,
+        key: &str,
+        write: &mut dyn FnMut(&Path) -> Result<PathBuf, StoreError>,
+    ) -> Result<(), StoreError> {
+        let path = self.path(key)?;
+        let dir = self.parent_of(&path).to_path_buf();
+        let created = self.ensure_dir(&dir)?;
+        if path.exists() {
+            return Err(StoreError::AlreadyExists {
+                location: path.display().to_string(),
+            });
+        }
+        let tmp = match write(&dir) {
+            Ok(tmp) => tmp,
+            Err(e) => {
+                Self::undo_dirs(&created);
+                return Err(e);
+            }
+        };
+        let linked = fs::hard_link(&tmp, &path);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => sync_dir(&dir).map_err(self.io(&dir)),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(StoreError::AlreadyExists {
+                location: path.display().to_string(),
+            }),
+            Err(e) => {
+                Self::undo_dirs(&created);
+                Err(self.io(&path)(e))
+            }
+        }
     }
 
     fn walk(&self, dir: &Path, key_prefix: &str, out: &mut Vec<String>) -> Result<(), StoreError> {
@@ -171,33 +208,17 @@ impl Store for FsStore {
     }
 
     fn create(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let path = self.path(key)?;
-        let dir = self.parent_of(&path).to_path_buf();
-        let created = self.ensure_dir(&dir)?;
-        if path.exists() {
-            return Err(StoreError::AlreadyExists {
-                location: path.display().to_string(),
-            });
-        }
-        let tmp = match self.write_temp(&dir, bytes) {
-            Ok(tmp) => tmp,
-            Err(e) => {
-                Self::undo_dirs(&created);
-                return Err(e);
-            }
-        };
-        let linked = fs::hard_link(&tmp, &path);
-        let _ = fs::remove_file(&tmp);
-        match linked {
-            Ok(()) => sync_dir(&dir).map_err(self.io(&dir)),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(StoreError::AlreadyExists {
-                location: path.display().to_string(),
-            }),
-            Err(e) => {
-                Self::undo_dirs(&created);
-                Err(self.io(&path)(e))
-            }
-        }
+        self.create_with(key, &mut |dir| self.write_temp(dir, bytes))
+    }
+
+    fn create_from(&self, key: &str, src: &mut dyn io::Read, size: u64) -> Result<(), StoreError> {
+        let _ = size;
+        self.create_with(key, &mut |dir| self.write_temp_from(dir, src))
+    }
+
+    fn open_sized(&self, key: &str, expected: u64) -> Result<Box<dyn io::Read + Send + '_>, StoreError> {
+        let (_, file) = self.open_checked(key, expected)?;
+        Ok(Box::new(io::Read::take(file, expected)))
     }
 
     fn read(&self, key: &str) -> Result<Vec<u8>, StoreError> {
@@ -213,7 +234,7 @@ impl Store for FsStore {
     }
 
     fn read_blocks(&self, key: &str, expected: u64, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
-        let (path, mut file) = self.open_sized(key, expected)?;
+        let (path, mut file) = self.open_checked(key, expected)?;
         // No bigger than the file: a small file costs a small buffer.
         let mut block = vec![0u8; super::READ_BLOCK.min(expected.max(1) as usize)];
         let mut seen = 0u64;
@@ -240,7 +261,7 @@ impl Store for FsStore {
     }
 
     fn read_sized_into(&self, key: &str, expected: u64, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
-        let (path, file) = self.open_sized(key, expected)?;
+        let (path, file) = self.open_checked(key, expected)?;
         self.pass_bytes(&path, file, expected, f)
     }
 

@@ -93,6 +93,34 @@ impl FsStore {
         }
     }
 
+    /// [`Self::write_temp`] from a stream, in blocks of [`READ_BLOCK`]
+    /// bytes: what is written is never held whole.
+    pub(super) fn write_temp_from(&self, dir: &Path, src: &mut dyn io::Read) -> Result<PathBuf, StoreError> {
+        let tmp = self.temp_path(dir);
+        let mut block = vec![0u8; crate::store::READ_BLOCK];
+        let result = (|| {
+            let mut f = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp)?;
+            self.share_file(&f)?;
+            loop {
+                let n = match src.read(&mut block) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                f.write_all(&block[..n])?;
+            }
+            f.sync_all()
+        })();
+        match result {
+            Ok(()) => Ok(tmp),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(self.io(&tmp)(e))
+            }
+        }
+    }
+
     /// Is this temporary file a leftover of a writer that is gone?
     pub(super) fn is_dead_leftover(&self, name: &str, path: &Path) -> bool {
         let Some(rest) = name.strip_prefix(TEMP_PREFIX) else {
