@@ -28,6 +28,8 @@
 //! The store is synchronous like the trait: it owns a single-threaded tokio
 //! runtime and blocks on each request.
 
+mod large;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -60,7 +62,18 @@ pub struct S3Config {
     pub max_retries: usize,
     /// Give up on a request (with its retries) after this long.
     pub request_deadline: Duration,
+    /// Objects of at least this many bytes are uploaded in parts
+    /// (`MODELREG_S3_MULTIPART_FROM`, default 64 MiB); AWS refuses a single
+    /// PUT over 5 GiB.
+    pub multipart_from: u64,
+    /// The size of each part (`MODELREG_S3_PART_SIZE`, default 16 MiB; S3
+    /// wants at least 5 MiB for every part but the last). Memory is about
+    /// this times [`PARTS_IN_FLIGHT`] + 1.
+    pub part_size: usize,
 }
+
+/// Parts uploaded at once by one multipart upload.
+pub const PARTS_IN_FLIGHT: usize = 2;
 
 impl S3Config {
     /// Credentials and region come from the usual `AWS_*` variables
@@ -77,8 +90,23 @@ impl S3Config {
                 .filter(|e| !e.is_empty()),
             max_retries: 4,
             request_deadline: Duration::from_secs(60),
+            multipart_from: env_size("MODELREG_S3_MULTIPART_FROM").unwrap_or(64 << 20),
+            part_size: env_size("MODELREG_S3_PART_SIZE").map_or(16 << 20, |n| n as usize),
         }
     }
+}
+
+/// A size from the environment: bytes, or with a K, M or G suffix (binary).
+fn env_size(name: &str) -> Option<u64> {
+    let text = std::env::var(name).ok()?;
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().last()? {
+        (i, 'K' | 'k') => (&text[..i], 1u64 << 10),
+        (i, 'M' | 'm') => (&text[..i], 1 << 20),
+        (i, 'G' | 'g') => (&text[..i], 1 << 30),
+        _ => (text, 1),
+    };
+    digits.parse::<u64>().ok()?.checked_mul(unit)
 }
 
 /// A registry store in an S3 bucket. See the module docs.
@@ -89,6 +117,8 @@ pub struct S3Store {
     prefix: String,
     /// The outcome of the conditional-write probe, run before the first write.
     writes_checked: OnceLock<Result<(), String>>,
+    multipart_from: u64,
+    part_size: usize,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -131,6 +161,9 @@ impl S3Store {
             bucket: config.bucket,
             prefix: config.prefix,
             writes_checked: OnceLock::new(),
+            multipart_from: config.multipart_from,
+            // S3's floor for every part but the last.
+            part_size: config.part_size.max(5 << 20),
         })
     }
 
@@ -348,6 +381,53 @@ impl Store for S3Store {
             location: self.location(key),
             reason: format!("{CREATE_ATTEMPTS} conditional creates were refused although the object does not exist"),
         })
+    }
+
+    fn create_from(&self, key: &str, src: &mut dyn std::io::Read, size: u64) -> Result<(), StoreError> {
+        validate_key(key)?;
+        if size < self.multipart_from {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::Read::take(src, self.multipart_from), &mut bytes).map_err(
+                |source| StoreError::Io {
+                    location: self.location(key),
+                    source,
+                },
+            )?;
+            return self.create(key, &bytes);
+        }
+        self.create_in_parts(key, src)
+    }
+
+    fn open_sized(&self, key: &str, expected: u64) -> Result<Box<dyn std::io::Read + Send + '_>, StoreError> {
+        validate_key(key)?;
+        self.open_stream(key, expected)
+    }
+
+    fn read_blocks(&self, key: &str, expected: u64, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
+        let mut stream = self.open_sized(key, expected)?;
+        let mut block = vec![0u8; registry_core::store::READ_BLOCK.min(expected.max(1) as usize)];
+        loop {
+            // Filled whole (but the last), so a reader sees blocks of the
+            // advertised size whatever the network's chunks were.
+            let mut filled = 0;
+            while filled < block.len() {
+                match std::io::Read::read(&mut stream, &mut block[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(source) => {
+                        return Err(StoreError::Io {
+                            location: self.location(key),
+                            source,
+                        });
+                    }
+                }
+            }
+            if filled == 0 {
+                return Ok(());
+            }
+            f(&block[..filled]);
+        }
     }
 
     fn read(&self, key: &str) -> Result<Vec<u8>, StoreError> {

@@ -7,16 +7,19 @@
 #![cfg(feature = "s3")]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use registry_core::store::{Store, StoreError, conformance};
 use registry_core::{AliasName, Expect, ModelInfo, ModelVersion, Registry, RegistryError};
 use registry_open::s3::{S3Config, S3Store};
 use registry_open::{OpenOptions, open};
+
+#[path = "cutting_proxy.rs"]
+mod cutting_proxy;
+use cutting_proxy::{Cut, CuttingProxy};
 
 use test_support::{s3_bucket as bucket, s3_endpoint as endpoint, unique};
 
@@ -27,6 +30,8 @@ fn config(prefix: &str, endpoint: &str, max_retries: usize) -> S3Config {
         endpoint: Some(endpoint.to_string()),
         max_retries,
         request_deadline: Duration::from_secs(20),
+        multipart_from: 64 << 20,
+        part_size: 16 << 20,
     }
 }
 
@@ -315,115 +320,6 @@ fn a_server_that_ignores_conditional_writes_is_refused_before_any_write() {
 }
 
 /// How the network dies when a request would cross the byte budget.
-#[derive(Clone, Copy, Debug)]
-enum Cut {
-    /// The request never reaches the server (lost on the way).
-    BeforeRequest,
-    /// The request reaches the server whole, its answer never comes back
-    /// (the client cannot tell whether it was applied).
-    BeforeAnswer,
-}
-
-/// A TCP proxy in front of the server that forwards `budget` whole HTTP
-/// requests, then cuts every connection at the next one and refuses new
-/// connections: the network dies at that point.
-///
-/// It cuts between requests, never inside one, because moto (unlike S3,
-/// which answers a short body with `IncompleteBody` and stores nothing)
-/// stores whatever part of a body arrived before the connection closed;
-/// cutting inside a body would test moto, not modelreg.
-struct CuttingProxy {
-    address: String,
-    budget: Arc<AtomicI64>,
-    sent: Arc<AtomicI64>,
-}
-
-/// Splits the first complete request (headers + Content-Length body) off
-/// the front of `buffer`.
-fn take_request(buffer: &mut Vec<u8>) -> Option<Vec<u8>> {
-    let end = buffer.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-    assert!(
-        !head.contains("transfer-encoding: chunked"),
-        "the proxy handles Content-Length bodies only"
-    );
-    let body = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .map_or(0, |v| v.trim().parse::<usize>().unwrap());
-    (buffer.len() >= end + body).then(|| buffer.drain(..end + body).collect())
-}
-
-impl CuttingProxy {
-    fn start(upstream: &str, budget: i64, cut: Cut) -> CuttingProxy {
-        let upstream = upstream.trim_start_matches("http://").to_string();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = format!("http://{}", listener.local_addr().unwrap());
-        let budget = Arc::new(AtomicI64::new(budget));
-        let sent = Arc::new(AtomicI64::new(0));
-        let (b, s) = (budget.clone(), sent.clone());
-        std::thread::spawn(move || {
-            let dead = Arc::new(AtomicBool::new(false));
-            for client in listener.incoming() {
-                let Ok(client) = client else { continue };
-                if dead.load(Ordering::SeqCst) {
-                    let _ = client.shutdown(Shutdown::Both);
-                    continue;
-                }
-                let server = TcpStream::connect(&upstream).unwrap();
-                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let answers_dead = dead.clone();
-                std::thread::spawn(move || {
-                    let mut buffer = [0u8; 8192];
-                    loop {
-                        let n = match (&s2).read(&mut buffer) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        if answers_dead.load(Ordering::SeqCst) || (&c2).write_all(&buffer[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = c2.shutdown(Shutdown::Both);
-                });
-                let (b, s, dead) = (b.clone(), s.clone(), dead.clone());
-                std::thread::spawn(move || {
-                    let mut pending = Vec::new();
-                    let mut chunk = [0u8; 8192];
-                    'connection: loop {
-                        let n = match (&client).read(&mut chunk) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        pending.extend_from_slice(&chunk[..n]);
-                        while let Some(request) = take_request(&mut pending) {
-                            let fits = b.fetch_sub(1, Ordering::SeqCst) >= 1;
-                            if !fits && matches!(cut, Cut::BeforeRequest) {
-                                dead.store(true, Ordering::SeqCst);
-                                break 'connection;
-                            }
-                            if (&server).write_all(&request).is_err() {
-                                break 'connection;
-                            }
-                            s.fetch_add(1, Ordering::SeqCst);
-                            if !fits {
-                                dead.store(true, Ordering::SeqCst);
-                                break 'connection;
-                            }
-                        }
-                    }
-                    let _ = client.shutdown(Shutdown::Both);
-                    // Give a forwarded last request time to be applied before
-                    // the server side closes too.
-                    std::thread::sleep(Duration::from_millis(50));
-                    let _ = server.shutdown(Shutdown::Both);
-                });
-            }
-        });
-        CuttingProxy { address, budget, sent }
-    }
-}
-
 /// 150 KB that postcard stores as 150 KB.
 fn model() -> Vec<u8> {
     (0..150_000u32).map(|i| (i * 7 % 251) as u8).collect()

@@ -1,0 +1,192 @@
+//! Large files on S3 (moto, as tests/s3.rs): a 120 MiB file is uploaded
+//! in parts (5 MiB each here), read back and copied in blocks, and a
+//! network cut in the middle of its upload leaves no partial version.
+#![cfg(feature = "s3")]
+
+#[path = "cutting_proxy.rs"]
+mod cutting_proxy;
+
+use cutting_proxy::{Cut, CuttingProxy};
+use registry_core::local_files::{collect, export};
+use registry_core::{AliasName, ModelInfo, ModelVersion, Registry, RegistryError};
+use registry_open::s3::{S3Config, S3Store};
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use test_support::{s3_bucket as bucket, s3_endpoint as endpoint, unique};
+
+const SIZE: usize = 120 << 20;
+const PART: usize = 5 << 20;
+
+fn config(prefix: &str, endpoint: &str, max_retries: usize) -> S3Config {
+    S3Config {
+        bucket: bucket(),
+        prefix: prefix.to_string(),
+        endpoint: Some(endpoint.to_string()),
+        max_retries,
+        request_deadline: Duration::from_secs(30),
+        multipart_from: 8 << 20,
+        part_size: PART,
+    }
+}
+
+fn registry(prefix: &str, endpoint: &str, max_retries: usize) -> Registry<S3Store> {
+    Registry::open_store(S3Store::connect(config(prefix, endpoint, max_retries)).unwrap()).unwrap()
+}
+
+fn v(text: &str) -> ModelVersion {
+    text.parse().unwrap()
+}
+
+/// `size` bytes that do not repeat at any part boundary, written in blocks.
+fn big_file(dir: &Path, size: usize) -> PathBuf {
+    let path = dir.join("weights.bin");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut block = vec![0u8; 1 << 20];
+    for _ in 0..size / block.len() {
+        for word in block.chunks_exact_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            word.copy_from_slice(&state.to_le_bytes());
+        }
+        file.write_all(&block).unwrap();
+    }
+    file.flush().unwrap();
+    path
+}
+
+fn sha256_of(path: &Path) -> String {
+    let mut file = std::fs::File::open(path).unwrap();
+    let mut h = Sha256::new();
+    let mut block = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut block).unwrap();
+        if n == 0 {
+            break;
+        }
+        h.update(&block[..n]);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The ETag moto gives the object (moto checks no signature).
+fn etag(prefix: &str, key: &str) -> String {
+    let address = endpoint().trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "HEAD /{}/{prefix}/{key} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n",
+        bucket()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("etag:")
+                .map(|v| v.trim().trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| panic!("no ETag in {answer}"))
+}
+
+#[test]
+fn a_large_file_goes_up_in_parts_and_comes_back_whole() {
+    if !test_support::s3_ready() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let path = big_file(tmp.path(), SIZE);
+    let prefix = unique("large");
+    let reg = registry(&prefix, &endpoint(), 2);
+    let saved = reg
+        .save_files(&v("1.0.0"), &collect(&path).unwrap(), ModelInfo::default())
+        .unwrap();
+    assert_eq!(saved.files[0].size, SIZE as u64);
+    assert_eq!(saved.files[0].sha256, sha256_of(&path));
+    // The multipart form of an ETag: the digest of the parts' digests, and
+    // their number.
+    let tag = etag(&prefix, "versions/1.0.0/weights.bin");
+    assert!(tag.ends_with(&format!("-{}", SIZE.div_ceil(PART))), "{tag}");
+    assert!(reg.verify().unwrap().is_ok());
+
+    let out = tmp.path().join("back.bin");
+    let md = reg.metadata(&v("1.0.0")).unwrap();
+    export(&reg, &md, &out, false).unwrap();
+    assert_eq!(sha256_of(&out), saved.files[0].sha256);
+
+    // Copied down to a local registry, and from there up under another
+    // prefix: both streamed, both whole.
+    let local = Registry::open(tmp.path().join("local")).unwrap();
+    let report = registry_core::copy::copy(&reg, &local, false).unwrap();
+    assert_eq!(report.copied, vec![v("1.0.0")]);
+    assert!(local.verify().unwrap().is_ok());
+    let again = registry(&unique("large-copy"), &endpoint(), 2);
+    registry_core::copy::copy(&local, &again, false).unwrap();
+    assert!(again.verify().unwrap().is_ok());
+    assert_eq!(again.metadata(&v("1.0.0")).unwrap().metadata_sha256, md.metadata_sha256);
+}
+
+#[test]
+fn a_network_cut_in_the_middle_of_an_upload_leaves_no_partial_version() {
+    if !test_support::s3_ready() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // 40 MiB: eight parts, enough requests to cut between.
+    let path = big_file(tmp.path(), 40 << 20);
+    let files = collect(&path).unwrap();
+    let save_through = |proxy: &CuttingProxy, prefix: &str| -> Result<(), RegistryError> {
+        registry(prefix, &proxy.address, 0)
+            .save_files(&v("1.0.1"), &files, ModelInfo::default())
+            .map(|_| ())
+    };
+    let measure = CuttingProxy::start(&endpoint(), i64::MAX, Cut::BeforeRequest);
+    let prefix = unique("large-cut-measure");
+    save_through(&measure, &prefix).unwrap();
+    let total = measure.sent.load(Ordering::SeqCst);
+    assert!(total >= 12, "a save of eight parts took only {total} requests");
+    let mut failed = 0;
+    // Cuts before the claim, at the first part, in the middle of the parts,
+    // at the completing request and at the metadata.
+    for budget in [1, 4, total / 2, total - 6, total - 4, total - 2] {
+        for cut in [Cut::BeforeRequest, Cut::BeforeAnswer] {
+            let case = format!("{cut:?} at request {budget} of {total}");
+            let prefix = unique(&format!("large-cut{budget}"));
+            let direct = registry(&prefix, &endpoint(), 2);
+            let proxy = CuttingProxy::start(&endpoint(), budget, cut);
+            let outcome = save_through(&proxy, &prefix);
+            let visible = direct.list_versions().unwrap().contains(&v("1.0.1"));
+            if outcome.is_err() {
+                failed += 1;
+            }
+            if visible {
+                // The commit reached the server: the version is whole.
+                let md = direct.metadata(&v("1.0.1")).unwrap();
+                assert_eq!(md.files[0].sha256, sha256_of(&path), "{case}");
+            }
+            assert!(direct.verify().unwrap().is_ok(), "{case}");
+            direct.repair_older_than(Duration::ZERO).unwrap();
+            assert!(direct.verify().unwrap().leftovers.is_empty(), "{case}");
+            match direct.save_files(&v("1.0.1"), &files, ModelInfo::default()) {
+                Ok(_) | Err(RegistryError::VersionExists { complete: true, .. }) => {}
+                Err(e) => panic!("{case}: the retried save failed: {e}"),
+            }
+            assert_eq!(
+                direct.resolve(&AliasName::latest()).unwrap().version,
+                v("1.0.1"),
+                "{case}"
+            );
+            assert!(direct.verify().unwrap().is_ok(), "{case}");
+        }
+    }
+    assert!(
+        failed >= 8,
+        "only {failed} of 12 cut saves failed: the cuts miss the upload"
+    );
+}
