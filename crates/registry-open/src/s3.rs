@@ -404,30 +404,8 @@ impl Store for S3Store {
     }
 
     fn read_blocks(&self, key: &str, expected: u64, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
-        let mut stream = self.open_sized(key, expected)?;
-        let mut block = vec![0u8; registry_core::store::READ_BLOCK.min(expected.max(1) as usize)];
-        loop {
-            // Filled whole (but the last), so a reader sees blocks of the
-            // advertised size whatever the network's chunks were.
-            let mut filled = 0;
-            while filled < block.len() {
-                match std::io::Read::read(&mut stream, &mut block[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(source) => {
-                        return Err(StoreError::Io {
-                            location: self.location(key),
-                            source,
-                        });
-                    }
-                }
-            }
-            if filled == 0 {
-                return Ok(());
-            }
-            f(&block[..filled]);
-        }
+        validate_key(key)?;
+        self.read_stream_blocks(key, expected, f)
     }
 
     fn read(&self, key: &str) -> Result<Vec<u8>, StoreError> {

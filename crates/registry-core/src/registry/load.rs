@@ -182,15 +182,8 @@ impl<S: Store> Registry<S> {
     /// (see [`Registry::read_checked`]). A path the metadata does not list
     /// is [`RegistryError::FileNotFound`].
     pub fn read_version_file<T>(&self, metadata: &ModelMetadata, path: &str, f: impl FnOnce(&[u8]) -> T) -> Result<T> {
-        let files = metadata.stored_files();
-        let Some(file) = files.iter().find(|file| file.path == path) else {
-            return Err(RegistryError::FileNotFound {
-                version: metadata.version.to_string(),
-                path: path.to_string(),
-                available: files.iter().map(|f| f.path.to_string()).collect(),
-            });
-        };
-        self.read_checked(&metadata.version, file, false, f)
+        let file = find_file(metadata, path)?;
+        self.read_checked(&metadata.version, &file, false, f)
     }
 
     /// Passes the file `path` of a loaded version to `f` block by block
@@ -201,14 +194,7 @@ impl<S: Store> Registry<S> {
     /// writes under a temporary name). A file of any size costs a block.
     pub fn stream_version_file(&self, metadata: &ModelMetadata, path: &str, f: &mut dyn FnMut(&[u8])) -> Result<u64> {
         use sha2::Digest;
-        let files = metadata.stored_files();
-        let Some(file) = files.iter().find(|file| file.path == path) else {
-            return Err(RegistryError::FileNotFound {
-                version: metadata.version.to_string(),
-                path: path.to_string(),
-                available: files.iter().map(|f| f.path.to_string()).collect(),
-            });
-        };
+        let file = find_file(metadata, path)?;
         let key = self.keys.version_file(&metadata.version, file.path);
         let mut blake3 = file.blake3.map(|_| blake3::Hasher::new());
         let mut sha256 = sha2::Sha256::new();
@@ -434,4 +420,19 @@ fn artifact_file(metadata: &ModelMetadata) -> Result<StoredFile<'_>> {
             files: metadata.files.iter().map(|f| f.path.clone()).collect(),
         }),
     }
+}
+
+/// The file `path` of a version, or [`RegistryError::FileNotFound`] naming
+/// the files it has.
+fn find_file<'a>(metadata: &'a ModelMetadata, path: &str) -> Result<StoredFile<'a>> {
+    let files = metadata.stored_files();
+    files
+        .iter()
+        .find(|file| file.path == path)
+        .copied()
+        .ok_or_else(|| RegistryError::FileNotFound {
+            version: metadata.version.to_string(),
+            path: path.to_string(),
+            available: files.iter().map(|f| f.path.to_string()).collect(),
+        })
 }

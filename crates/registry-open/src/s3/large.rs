@@ -93,6 +93,30 @@ impl S3Store {
     }
 }
 
+impl S3Store {
+    /// A streamed GET passed on in blocks of `READ_BLOCK` bytes (the last
+    /// may be shorter), whatever the network's chunks were.
+    pub(super) fn read_stream_blocks(
+        &self,
+        key: &str,
+        expected: u64,
+        f: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), StoreError> {
+        let mut stream = self.open_stream(key, expected)?;
+        let mut block = vec![0u8; registry_core::store::READ_BLOCK.min(expected.max(1) as usize)];
+        loop {
+            let filled = fill(&mut stream, &mut block).map_err(|source| StoreError::Io {
+                location: self.location(key),
+                source,
+            })?;
+            if filled == 0 {
+                return Ok(());
+            }
+            f(&block[..filled]);
+        }
+    }
+}
+
 /// Reads until `buf` is full or `src` ends.
 fn fill(src: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;

@@ -211,8 +211,7 @@ impl Store for FsStore {
         self.create_with(key, &mut |dir| self.write_temp(dir, bytes))
     }
 
-    fn create_from(&self, key: &str, src: &mut dyn io::Read, size: u64) -> Result<(), StoreError> {
-        let _ = size;
+    fn create_from(&self, key: &str, src: &mut dyn io::Read, _size: u64) -> Result<(), StoreError> {
         self.create_with(key, &mut |dir| self.write_temp_from(dir, src))
     }
 

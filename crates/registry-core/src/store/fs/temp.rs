@@ -77,39 +77,36 @@ impl FsStore {
 
     /// Writes `bytes` to a new temporary file in `dir` and fsyncs it.
     pub(super) fn write_temp(&self, dir: &Path, bytes: &[u8]) -> Result<PathBuf, StoreError> {
-        let tmp = self.temp_path(dir);
-        let result = (|| {
-            let mut f = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp)?;
-            self.share_file(&f)?;
-            f.write_all(bytes)?;
-            f.sync_all()
-        })();
-        match result {
-            Ok(()) => Ok(tmp),
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                Err(self.io(&tmp)(e))
-            }
-        }
+        self.write_temp_with(dir, &mut |f| f.write_all(bytes))
     }
 
     /// [`Self::write_temp`] from a stream, in blocks of [`READ_BLOCK`]
     /// bytes: what is written is never held whole.
     pub(super) fn write_temp_from(&self, dir: &Path, src: &mut dyn io::Read) -> Result<PathBuf, StoreError> {
-        let tmp = self.temp_path(dir);
         let mut block = vec![0u8; crate::store::READ_BLOCK];
+        self.write_temp_with(dir, &mut |f| loop {
+            let n = match src.read(&mut block) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            f.write_all(&block[..n])?;
+        })
+    }
+
+    /// A new temporary file in `dir` (shared as the registry is), filled
+    /// by `fill` and fsynced; removed again if anything fails.
+    fn write_temp_with(
+        &self,
+        dir: &Path,
+        fill: &mut dyn FnMut(&mut File) -> io::Result<()>,
+    ) -> Result<PathBuf, StoreError> {
+        let tmp = self.temp_path(dir);
         let result = (|| {
             let mut f = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp)?;
             self.share_file(&f)?;
-            loop {
-                let n = match src.read(&mut block) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                f.write_all(&block[..n])?;
-            }
+            fill(&mut f)?;
             f.sync_all()
         })();
         match result {
