@@ -59,6 +59,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cache;
 pub mod copy;
 pub mod diff;
 mod error;

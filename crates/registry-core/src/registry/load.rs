@@ -43,7 +43,7 @@ pub(super) fn check_digest(file: &StoredFile<'_>, bytes: &[u8], location: &str, 
 
 /// A stored file of another size than its metadata declares is the same
 /// integrity failure as a wrong digest, wherever it was noticed.
-fn size_mismatch(e: StoreError) -> RegistryError {
+pub(super) fn size_mismatch(e: StoreError) -> RegistryError {
     match e {
         StoreError::SizeMismatch {
             location,
@@ -85,11 +85,37 @@ impl<S: Store> Registry<S> {
     pub(super) fn read_metadata_unchecked(&self, version: &ModelVersion) -> Result<(Vec<u8>, ModelMetadata)> {
         let key = self.keys.metadata(version);
         let location = self.store.location(&key);
+        if let Some(cache) = self.cache.as_deref()
+            && let Some(bytes) = cache.document(&key)
+        {
+            // Checked as the store's copy would be; a damaged copy is
+            // reported and read again from the store.
+            match self.parse_metadata(version, bytes, &location) {
+                Ok(found) => return Ok(found),
+                Err(e) => cache.damaged(&key, &e.to_string()),
+            }
+        }
         let bytes = match self.store.read_limited(&key, keys::MAX_METADATA_BYTES) {
             Ok(b) => b,
             Err(StoreError::NotFound { .. }) => return Err(self.version_not_found(version)),
             Err(e) => return Err(e.into()),
         };
+        let found = self.parse_metadata(version, bytes, &location)?;
+        if let Some(cache) = self.cache.as_deref() {
+            cache.put_document(&key, &found.0);
+        }
+        Ok(found)
+    }
+
+    /// `metadata.json` of `version` parsed and checked (see
+    /// [`Registry::read_metadata`]), from whichever copy.
+    fn parse_metadata(
+        &self,
+        version: &ModelVersion,
+        bytes: Vec<u8>,
+        location: &str,
+    ) -> Result<(Vec<u8>, ModelMetadata)> {
+        let location = location.to_string();
         let metadata = ModelMetadata::from_json(&bytes, &location)?;
         if &metadata.version != version {
             return Err(RegistryError::InvalidMetadata {
@@ -153,28 +179,14 @@ impl<S: Store> Registry<S> {
         all: bool,
         f: impl FnOnce(&[u8]) -> T,
     ) -> Result<T> {
-        let key = self.keys.version_file(version, file.path);
-        let location = self.store.location(&key);
         let mut f = Some(f);
-        let mut outcome = None;
-        // The declared size is checked against the stored object before any
-        // memory is reserved or mapped for it (a lie costs one fstat or the
-        // response headers), then every byte against the digests.
-        self.store
-            .read_sized_into(&key, file.size, &mut |bytes| {
-                let Some(f) = f.take() else { return };
-                // Checked first: nothing is decoded before the bytes are known good.
-                outcome = Some(check_digest(file, bytes, &location, all).map(|()| f(bytes)));
-            })
-            .map_err(size_mismatch)?;
-        outcome.unwrap_or_else(|| {
-            Err(RegistryError::IntegrityMismatch {
-                location,
-                what: "read",
-                expected: "the store to pass the file's bytes once".into(),
-                actual: "no bytes".into(),
-            })
-        })
+        if let Some(cached) = self.blob_cache(file)
+            && let Some(out) = self.read_through_cache(cached, version, file, all, &mut f)?
+        {
+            return Ok(out);
+        }
+        let key = self.keys.version_file(version, file.path);
+        read_checked_at(&*self.store, &key, file, all, &mut f)
     }
 
     /// Reads the file `path` of a version whose metadata was loaded, checked
@@ -193,42 +205,26 @@ impl<S: Store> Registry<S> {
     /// what it got as unconfirmed until this returns `Ok` (`registry get`
     /// writes under a temporary name). A file of any size costs a block.
     pub fn stream_version_file(&self, metadata: &ModelMetadata, path: &str, f: &mut dyn FnMut(&[u8])) -> Result<u64> {
-        use sha2::Digest;
         let file = find_file(metadata, path)?;
-        let key = self.keys.version_file(&metadata.version, file.path);
-        let mut blake3 = file.blake3.map(|_| blake3::Hasher::new());
-        let mut sha256 = sha2::Sha256::new();
-        self.store
-            .read_blocks(&key, file.size, &mut |block| {
-                match &mut blake3 {
-                    Some(h) if block.len() >= 1 << 20 => {
-                        h.update_rayon(block);
-                    }
-                    Some(h) => {
-                        h.update(block);
-                    }
-                    None => sha256.update(block),
+        if let Some(cached) = self.blob_cache(&file) {
+            let (cache, blobs, blake3) = cached;
+            // The blob is checked whole before its first block is passed on,
+            // so a damaged one is refetched instead of failing half-way.
+            let good = match stream_at(blobs, blake3, &file, &mut |_| {}) {
+                Ok(_) => true,
+                Err(RegistryError::Store(StoreError::NotFound { .. })) => false,
+                Err(e) => {
+                    cache.damaged(blake3, &e.to_string());
+                    false
                 }
-                f(block);
-            })
-            .map_err(size_mismatch)?;
-        let (what, expected, actual) = match (blake3, file.blake3) {
-            (Some(h), Some(expected)) => ("blake3", expected, h.finalize().to_hex().to_string()),
-            _ => (
-                "sha256",
-                file.sha256,
-                sha256.finalize().iter().map(|b| format!("{b:02x}")).collect(),
-            ),
-        };
-        if actual != expected {
-            return Err(RegistryError::IntegrityMismatch {
-                location: self.store.location(&key),
-                what,
-                expected: expected.to_string(),
-                actual,
-            });
+            };
+            if good || self.fill_blob(cached, &metadata.version, &file)? {
+                cache.used(blake3);
+                return stream_at(blobs, blake3, &file, f);
+            }
         }
-        Ok(file.size)
+        let key = self.keys.version_file(&metadata.version, file.path);
+        stream_at(&*self.store, &key, &file, f)
     }
 
     /// Checks every file of a version against its size and digest (with
@@ -435,4 +431,82 @@ fn find_file<'a>(metadata: &'a ModelMetadata, path: &str) -> Result<StoredFile<'
             path: path.to_string(),
             available: files.iter().map(|f| f.path.to_string()).collect(),
         })
+}
+
+/// Reads `key` of `store` (the registry's store, or a cache's blobs),
+/// checks it against `file`'s recorded size and digest (with `all`, every
+/// recorded digest), then calls `f` with its bytes, which are valid only
+/// during the call. The declared size is checked against the stored object
+/// before any memory is reserved or mapped for it (a lie costs one fstat or
+/// the response headers), then every byte against the digests; nothing is
+/// decoded before the bytes are known good, and `f` is taken only then.
+pub(super) fn read_checked_at<T, St: Store + ?Sized, F: FnOnce(&[u8]) -> T>(
+    store: &St,
+    key: &str,
+    file: &StoredFile<'_>,
+    all: bool,
+    f: &mut Option<F>,
+) -> Result<T> {
+    let location = store.location(key);
+    let mut outcome = None;
+    store
+        .read_sized_into(key, file.size, &mut |bytes| {
+            if let Err(e) = check_digest(file, bytes, &location, all) {
+                outcome = Some(Err(e));
+            } else if let Some(f) = f.take() {
+                outcome = Some(Ok(f(bytes)));
+            }
+        })
+        .map_err(size_mismatch)?;
+    outcome.unwrap_or_else(|| {
+        Err(RegistryError::IntegrityMismatch {
+            location,
+            what: "read",
+            expected: "the store to pass the file's bytes once".into(),
+            actual: "no bytes".into(),
+        })
+    })
+}
+
+/// [`Registry::stream_version_file`] from `key` of `store`.
+fn stream_at<St: Store + ?Sized>(
+    store: &St,
+    key: &str,
+    file: &StoredFile<'_>,
+    f: &mut dyn FnMut(&[u8]),
+) -> Result<u64> {
+    use sha2::Digest;
+    let mut blake3 = file.blake3.map(|_| blake3::Hasher::new());
+    let mut sha256 = sha2::Sha256::new();
+    store
+        .read_blocks(key, file.size, &mut |block| {
+            match &mut blake3 {
+                Some(h) if block.len() >= 1 << 20 => {
+                    h.update_rayon(block);
+                }
+                Some(h) => {
+                    h.update(block);
+                }
+                None => sha256.update(block),
+            }
+            f(block);
+        })
+        .map_err(size_mismatch)?;
+    let (what, expected, actual) = match (blake3, file.blake3) {
+        (Some(h), Some(expected)) => ("blake3", expected, h.finalize().to_hex().to_string()),
+        _ => (
+            "sha256",
+            file.sha256,
+            sha256.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        ),
+    };
+    if actual != expected {
+        return Err(RegistryError::IntegrityMismatch {
+            location: store.location(key),
+            what,
+            expected: expected.to_string(),
+            actual,
+        });
+    }
+    Ok(file.size)
 }

@@ -23,6 +23,7 @@
 //! (repair.rs); the on-disk keys are built in keys.rs only.
 
 mod aliases;
+mod cached;
 pub(crate) mod catalog;
 mod catalog_write;
 mod deprecate;
@@ -145,6 +146,9 @@ pub struct Registry<S: Store = FsStore> {
     model: Option<ModelName>,
     keys: keys::Keys,
     signatures: signatures::Signatures,
+    /// A local cache of the store's immutable content, for remote stores
+    /// (cache.rs); `None` reads the store alone.
+    cache: Option<std::sync::Arc<dyn crate::cache::ReadCache>>,
 }
 
 impl Registry<FsStore> {
@@ -176,6 +180,7 @@ impl<S: Store> Registry<S> {
             model: None,
             keys: keys::Keys::default(),
             signatures: signatures::Signatures::default(),
+            cache: None,
         }
     }
 
@@ -192,13 +197,40 @@ impl<S: Store> Registry<S> {
     /// format marker, no versions) is [`RegistryError::NoRegistry`], so a
     /// mistyped path fails instead of looking like an empty registry.
     pub fn open_existing_store(store: S) -> Result<Self> {
-        let registry = Registry::with_store(store);
+        Registry::open_existing_cached(store, None)
+    }
+
+    /// [`Registry::open_existing_store`] reading through `cache` (see
+    /// [`Registry::with_cache`]): a registry whose format marker is cached
+    /// opens without a request to the store.
+    pub fn open_existing_cached(store: S, cache: Option<std::sync::Arc<dyn crate::cache::ReadCache>>) -> Result<Self> {
+        let registry = Registry {
+            cache,
+            ..Registry::with_store(store)
+        };
         if registry.check_marker()? || !registry.store.list_groups(&registry.keys.versions(), None)?.is_empty() {
             return Ok(registry);
         }
         Err(RegistryError::NoRegistry {
             location: registry.location(),
         })
+    }
+
+    /// The same registry reading its immutable content (committed
+    /// metadata, signatures, files by BLAKE3 digest) through `cache`, so a
+    /// pinned version already read loads with no request to the store.
+    /// Alias pointers are always read from the store. Commands that check
+    /// the store itself (verify, repair, sign) use a handle without one.
+    pub fn with_cache(self, cache: std::sync::Arc<dyn crate::cache::ReadCache>) -> Self {
+        Registry {
+            cache: Some(cache),
+            ..self
+        }
+    }
+
+    /// Whether reads go through a cache.
+    pub fn has_cache(&self) -> bool {
+        self.cache.is_some()
     }
 
     /// Attribute saves and alias moves to `actor` instead of the OS user.
@@ -211,6 +243,7 @@ impl<S: Store> Registry<S> {
             model: self.model,
             keys: self.keys,
             signatures: self.signatures,
+            cache: self.cache,
         }
     }
 
@@ -237,6 +270,7 @@ impl<S: Store> Registry<S> {
             model: None,
             keys: keys::Keys::default(),
             signatures: self.signatures.clone(),
+            cache: self.cache.clone(),
         }
         .for_model(model)
     }
@@ -275,6 +309,12 @@ impl<S: Store> Registry<S> {
     /// instead of looking like an empty model.
     pub fn require_model(&self) -> Result<()> {
         let Some(model) = &self.model else { return Ok(()) };
+        // Models are never renamed: one the cache holds versions of exists.
+        if let Some(cache) = &self.cache
+            && cache.has_documents_under(&self.keys.versions())
+        {
+            return Ok(());
+        }
         let models = self.list_models()?;
         if models.contains(model) {
             return Ok(());
@@ -324,7 +364,7 @@ impl<S: Store> Registry<S> {
 
     /// Checks the format marker if there is one; `Ok(false)`: no marker yet.
     fn check_marker(&self) -> Result<bool> {
-        match self.store.read_limited(keys::MARKER, keys::MAX_SMALL_DOCUMENT_BYTES) {
+        match self.read_document(keys::MARKER, keys::MAX_SMALL_DOCUMENT_BYTES) {
             Ok(bytes) => {
                 let location = self.store.location(keys::MARKER);
                 let map = parse_versioned(&bytes, &location)?;

@@ -167,7 +167,9 @@ impl<S: Store> Registry<S> {
     /// `model.sig` of `version` as stored, if it is signed.
     pub fn signature(&self, version: &ModelVersion) -> Result<Option<Vec<u8>>> {
         let key = self.keys.version_file(version, SIGNATURE_FILE);
-        match self.store.read_limited(&key, MAX_SIGNATURE_BYTES) {
+        // Cached once present; a missing one is asked for every time
+        // (`registry sign` may add it).
+        match self.read_document(&key, MAX_SIGNATURE_BYTES) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(StoreError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
