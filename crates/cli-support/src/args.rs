@@ -34,12 +34,21 @@ pub struct RegistryArgs {
         value_delimiter = ':'
     )]
     pub trusted_keys: Vec<PathBuf>,
+    /// Local cache of remote (s3://) registries: versions read once load from here, pinned ones with no request to the store (default: MODELREG_CACHE, else ~/.cache/modelreg; bounded by MODELREG_CACHE_MAX, default 10GB).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Read a remote registry without the local cache.
+    #[arg(long, global = true, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
 }
 
 impl RegistryArgs {
     pub fn options(&self) -> OpenOptions {
         OpenOptions {
             s3_endpoint: self.s3_endpoint.clone(),
+            cache: (!self.no_cache).then(|| registry_open::CacheSettings {
+                dir: self.cache_dir.clone(),
+            }),
         }
     }
 

@@ -17,6 +17,8 @@ fn three_servers_on_one_bucket_converge_within_two_polls() {
     let remote = test_support::s3_registry("serve");
     let options = registry_open::OpenOptions {
         s3_endpoint: Some(endpoint.clone()),
+
+        ..Default::default()
     };
     let registry = registry_open::open(&remote, &options).unwrap();
     common::save(&registry, "1.0.0", 1.0);

@@ -187,7 +187,20 @@ fn is_digest(name: &str) -> bool {
 impl ReadCache for FsCache {
     fn document(&self, key: &str) -> Option<Vec<u8>> {
         // Committed documents are small; anything larger is not one of ours.
-        self.documents.read_limited(key, 4 << 20).ok()
+        let hit = self.documents.read_limited(key, 4 << 20).ok();
+        if hit.is_some() {
+            // Said once: a pinned version read from here makes no request,
+            // so this line is how a user learns why an unreachable store
+            // did not stop the read (and where the bytes came from).
+            self.say_once(
+                "hit",
+                &format!(
+                    "reading cached content of this registry from {} (a pinned version cached there needs no request to the store)",
+                    self.root.display()
+                ),
+            );
+        }
+        hit
     }
 
     fn put_document(&self, key: &str, bytes: &[u8]) {

@@ -142,6 +142,11 @@ pub enum Command {
         #[arg(long, requires = "repair", default_value = "1h", value_parser = cli_support::parse::age)]
         older_than: std::time::Duration,
     },
+    /// The local cache of remote registries (--cache-dir, MODELREG_CACHE): list, verify or clear it.
+    Cache {
+        #[command(subcommand)]
+        command: crate::cache::CacheCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -163,6 +168,23 @@ pub enum AliasCommand {
 }
 
 impl Command {
+    /// Whether the command reads through the local cache of a remote
+    /// registry. Those that check or change the store itself (verify,
+    /// promote, sign, ...) read the store alone, so a cached copy can never
+    /// vouch for the store's.
+    pub fn reads_cache(&self) -> bool {
+        matches!(
+            self,
+            Command::Get { .. }
+                | Command::Show { .. }
+                | Command::List(_)
+                | Command::History { .. }
+                | Command::Diff { .. }
+                | Command::Report { .. }
+                | Command::Models
+        )
+    }
+
     /// The versions and aliases this command names (the model a `models:/`
     /// URI among them names is the model it works on).
     pub fn targets(&self) -> Vec<&str> {

@@ -6,6 +6,7 @@
 //! the others) that calls a library and prints; the policy (the promotion
 //! gate, diff, copy) lives in `registry-core`. Exit codes: see `cli-support`.
 
+mod cache;
 mod cli;
 mod inspect;
 mod manage;
@@ -18,8 +19,14 @@ use cli::{AliasCommand, Cli, Command};
 use cli_support::Failure;
 use std::process::ExitCode;
 
-fn try_main(cli: Cli) -> Result<(), Failure> {
+fn try_main(mut cli: Cli) -> Result<(), Failure> {
     let json = cli.json;
+    if let Command::Cache { command } = &cli.command {
+        return cache::run(&cli.registry, command, json);
+    }
+    if !cli.command.reads_cache() {
+        cli.registry.no_cache = true;
+    }
     if let Command::Copy { from, to, aliases } = &cli.command {
         // Copy works on two registries of its own, not on --registry.
         return manage::copy(
@@ -95,7 +102,7 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
         } => signing::sign(r, &target, &key, key_password_env.as_deref(), json),
         Command::Deprecate { target, reason, undo } => retire::deprecate(r, &target, reason.as_deref(), undo, json),
         Command::Verify { repair, older_than } => manage::verify(r, all_models, repair.then_some(older_than), json),
-        Command::Copy { .. } | Command::Add(_) => Ok(()),
+        Command::Copy { .. } | Command::Add(_) | Command::Cache { .. } => Ok(()),
     }
 }
 

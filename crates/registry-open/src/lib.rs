@@ -34,6 +34,7 @@ pub mod s3;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use registry_core::cache::ReadCache;
 use registry_core::store::{FsStore, Store};
 use registry_core::{Registry, RegistryError};
 
@@ -56,6 +57,17 @@ pub struct OpenOptions {
     /// test server): `http://127.0.0.1:9000`. `None` uses `AWS_ENDPOINT_URL`
     /// / `AWS_ENDPOINT` if set, else AWS itself.
     pub s3_endpoint: Option<String>,
+    /// Read a remote registry's immutable content through the local cache
+    /// (registry-cache); `None` reads the store alone. Local registries are
+    /// never cached: they are local already.
+    pub cache: Option<CacheSettings>,
+}
+
+/// Where the cache is (`--cache-dir`; `None`: `MODELREG_CACHE`, else
+/// `~/.cache/modelreg`). Its bound is `MODELREG_CACHE_MAX`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheSettings {
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +84,8 @@ pub enum OpenError {
     Registry(#[from] RegistryError),
     #[error("{0}")]
     Key(#[from] model_sign::SignError),
+    #[error(transparent)]
+    Cache(#[from] registry_cache::CacheError),
 }
 
 impl OpenError {
@@ -84,6 +98,7 @@ impl OpenError {
             OpenError::S3Setup { .. } => K::Storage,
             OpenError::Registry(e) => e.kind(),
             OpenError::Key(_) => K::InvalidInput,
+            OpenError::Cache(e) => e.kind(),
         }
     }
 
@@ -95,6 +110,7 @@ impl OpenError {
             OpenError::S3Setup { .. } => "s3_setup",
             OpenError::Registry(e) => e.code(),
             OpenError::Key(_) => "invalid_key_file",
+            OpenError::Cache(_) => "cache",
         }
     }
 }
@@ -173,14 +189,24 @@ pub fn with_trusted_keys(registry: AnyRegistry, paths: &[PathBuf]) -> Result<Any
 /// save). Local directories get [`FsStore`]; `s3://` URLs get
 /// [`s3::S3Store`] in a build with the `s3` feature.
 pub fn open(location: &str, options: &OpenOptions) -> Result<AnyRegistry, OpenError> {
-    Ok(Registry::open_store(store(location, options)?)?)
+    let registry = Registry::open_store(store(location, options)?)?;
+    Ok(match cache(location, options)? {
+        Some(cache) => registry.with_cache(cache),
+        None => registry,
+    })
 }
 
 /// Like [`open`], but a location holding no registry is an error
 /// ([`RegistryError::NoRegistry`]) instead of an empty registry, so that a
 /// mistyped `--registry` fails loudly in every command that reads.
+///
+/// A remote registry opened with [`OpenOptions::cache`] reads its immutable
+/// content through the local cache: a registry and model already cached
+/// open without a request to the store.
 pub fn open_existing(location: &str, options: &OpenOptions) -> Result<AnyRegistry, OpenError> {
-    Ok(Registry::open_existing_store(store(location, options)?)?)
+    let store = store(location, options)?;
+    let cache = cache(location, options)?;
+    Ok(Registry::open_existing_cached(store, cache)?)
 }
 
 fn store(location: &str, options: &OpenOptions) -> Result<Box<dyn Store>, OpenError> {
@@ -188,6 +214,34 @@ fn store(location: &str, options: &OpenOptions) -> Result<Box<dyn Store>, OpenEr
         Location::Local(path) => Box::new(FsStore::new(path)),
         Location::S3 { bucket, prefix } => s3_store(location, &bucket, &prefix, options)?,
     })
+}
+
+/// The cache for a remote `location`, if `options` ask for one. A cache
+/// directory that cannot be made costs a warning and the cache, never the
+/// read; a malformed `MODELREG_CACHE_MAX` is an error (a typo should not
+/// silently fill a disk).
+fn cache(location: &str, options: &OpenOptions) -> Result<Option<Arc<dyn ReadCache>>, OpenError> {
+    let Some(settings) = &options.cache else {
+        return Ok(None);
+    };
+    if matches!(Location::parse(location)?, Location::Local(_)) {
+        return Ok(None);
+    }
+    let max = registry_cache::max_bytes_from_env()?;
+    let server = options
+        .s3_endpoint
+        .clone()
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+        .or_else(|| std::env::var("AWS_ENDPOINT").ok());
+    let opened = registry_cache::cache_dir(settings.dir.as_deref())
+        .and_then(|dir| registry_cache::FsCache::open(&dir, location, server.as_deref(), max));
+    match opened {
+        Ok(cache) => Ok(Some(Arc::new(cache))),
+        Err(e) => {
+            eprintln!("warning: reading {location} without a local cache: {e}");
+            Ok(None)
+        }
+    }
 }
 
 #[cfg(feature = "s3")]

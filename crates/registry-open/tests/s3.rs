@@ -71,6 +71,8 @@ fn a_registry_works_unchanged_on_s3() {
     let location = format!("s3://{}/{prefix}", bucket());
     let options = OpenOptions {
         s3_endpoint: Some(endpoint()),
+
+        ..Default::default()
     };
     let writer = open(&location, &options).unwrap();
     assert!(matches!(

@@ -117,6 +117,10 @@ class Registry:
     With ``trusted_keys`` (public keys in PEM; default: MODELREG_TRUSTED_KEYS)
     only versions signed by one of them are loaded or promoted; anything
     else raises ``SignatureError`` (see docs/SECURITY.md).
+    A remote registry's versions are read through the local cache
+    (``cache_dir``; default MODELREG_CACHE, else ~/.cache/modelreg), so a
+    pinned version read once loads again with no request to the store;
+    ``cache=False`` reads the store alone.
     Every method is safe to call from several threads and processes at
     once; saves are atomic, versions immutable, alias moves
     compare-and-swap. I/O, hashing and prediction release the GIL.
@@ -129,13 +133,22 @@ class Registry:
         *,
         s3_endpoint: Optional[str] = None,
         trusted_keys: Union[PathLike, List[PathLike], None] = None,
+        cache: bool = True,
+        cache_dir: Optional[PathLike] = None,
     ) -> None:
         if not isinstance(location, (str, os.PathLike)):
             raise InvalidType(f"location must be a path or an s3:// URL, not a {type(location).__name__}")
         if model is not None and not isinstance(model, str):
             raise InvalidType(f"model must be a name (a string), not a {type(model).__name__}")
         self._location = os.fspath(location)
-        self._native = _native.NativeRegistry(self._location, model, s3_endpoint, _trusted_key_paths(trusted_keys))
+        self._native = _native.NativeRegistry(
+            self._location,
+            model,
+            s3_endpoint,
+            _trusted_key_paths(trusted_keys),
+            bool(cache),
+            None if cache_dir is None else os.fspath(cache_dir),
+        )
 
     @property
     def location(self) -> str:

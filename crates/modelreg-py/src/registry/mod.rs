@@ -75,12 +75,14 @@ impl NativeRegistry {
 #[pymethods]
 impl NativeRegistry {
     #[new]
-    #[pyo3(signature = (location, model=None, s3_endpoint=None, trusted_keys=None))]
+    #[pyo3(signature = (location, model=None, s3_endpoint=None, trusted_keys=None, cache=true, cache_dir=None))]
     fn new(
         location: &str,
         model: Option<&str>,
         s3_endpoint: Option<String>,
         trusted_keys: Option<Vec<PathBuf>>,
+        cache: bool,
+        cache_dir: Option<PathBuf>,
     ) -> PyResult<Self> {
         // None: MODELREG_TRUSTED_KEYS, read as the command-line tools read it.
         let trusted_keys = trusted_keys.unwrap_or_else(registry_open::trusted_keys_from_env);
@@ -88,7 +90,13 @@ impl NativeRegistry {
             Some(name) => ModelName::parse_optional(name).map_err(errors::registry)?,
             None => None,
         };
-        let reg = registry_open::open(location, &OpenOptions { s3_endpoint })
+        // A remote registry's versions read once load from the local cache
+        // (MODELREG_CACHE, else ~/.cache/modelreg), as the CLI's do.
+        let options = OpenOptions {
+            s3_endpoint,
+            cache: cache.then_some(registry_open::CacheSettings { dir: cache_dir }),
+        };
+        let reg = registry_open::open(location, &options)
             .and_then(|reg| registry_open::with_trusted_keys(reg, &trusted_keys))
             .map_err(errors::open)?
             .for_model(model)
