@@ -1,5 +1,5 @@
 //! Three servers on one s3:// registry converge on a new production
-//! version within two poll intervals (`--features s3`, against the local
+//! version within two poll intervals (in the default build, against the local
 //! S3 server: `eval "$(.ci/s3-test-server)"`).
 #![cfg(feature = "s3")]
 

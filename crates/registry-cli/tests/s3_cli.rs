@@ -1,5 +1,5 @@
 //! The three binaries against an s3:// registry on a local S3 server
-//! (`--features s3`; start the server with `eval "$(.ci/s3-test-server)"`).
+//! (in the default build; start the server with `eval "$(.ci/s3-test-server)"`).
 #![cfg(feature = "s3")]
 
 mod common;

@@ -75,7 +75,7 @@ pub enum OpenError {
     #[error("invalid registry location {location:?}: {reason}")]
     InvalidLocation { location: String, reason: String },
     #[error(
-        "{location} is an S3 location, but this build has no S3 support: rebuild with `--features s3` (for example `cargo install --path crates/registry-cli --features s3`)"
+        "{location} is an S3 location, but this build has no S3 support (it was built with `--no-default-features`): rebuild with the default features (for example `cargo install --path crates/registry-cli`)"
     )]
     S3NotBuilt { location: String },
     #[error("cannot set up the S3 client for {location}: {reason}")]
@@ -306,11 +306,11 @@ mod tests {
 
     #[cfg(not(feature = "s3"))]
     #[test]
-    fn a_default_build_says_how_to_get_s3() {
+    fn a_minimal_build_says_how_to_get_s3() {
         let err = open("s3://bucket/models", &OpenOptions::default())
             .unwrap_err()
             .to_string();
-        assert!(err.contains("--features s3"), "{err}");
+        assert!(err.contains("--no-default-features"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Large files: `just bench-large` (or `python3 bench/large.py [GIB...]`,
+default 1 3 8; `--no-s3` skips the S3 part).
+
+For each size, one file of random bytes, then in one run:
+- `cp` + `sync` of it (the anchor: what copying the bytes durably costs);
+- `registry add`, `registry get --out`, `registry verify` on a local
+  registry (each durable: add and get fsync what they write);
+then, on the local S3 server (moto, `.ci/s3-test-server`), a 1 GiB file:
+- `registry add` to and `registry get` from an s3:// registry, against
+  boto3's `upload_file` / `download_file` (its default multipart transfer)
+  on the same server;
+- `registry get` of that version again with the local cache filled against
+  one with `--no-cache`.
+
+Every row: seconds, the ratio to its anchor, and peak memory (the child's
+maximum resident set, from wait4). Work files live under
+target/bench-large/ (same filesystem as the registry), deleted as it goes:
+the 8 GiB run needs about 3 x 8 GiB free.
+"""
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+WORK = ROOT / "target" / "bench-large"
+REGISTRY = ROOT / "target" / "release" / "registry"
+GIB = 1 << 30
+
+
+def run(cmd, env=None):
+    """(seconds, peak MB) of one child, which must succeed."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        raise RuntimeError(f"{cmd} failed:\n{err.decode(errors='replace')}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def make_file(path, size):
+    block = 16 << 20
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(block, left)
+            f.write(os.urandom(n))
+            left -= n
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def row(what, size_gib, seconds, mb, anchor=None):
+    ratio = f"{seconds / anchor:.2f}×" if anchor else "1×"
+    print(f"| {what} | {size_gib} GiB | {seconds:.2f} | {ratio} | {mb:.0f} |", flush=True)
+
+
+def local(sizes):
+    print("| command | size | seconds | vs anchor | peak MB |")
+    print("|---|---:|---:|---:|---:|")
+    for gib in sizes:
+        src = WORK / f"model-{gib}g.bin"
+        make_file(src, gib * GIB)
+        copy = WORK / "copy.bin"
+        cp_s, cp_mb = run(["sh", "-c", f'cp "{src}" "{copy}" && sync "{copy}"'])
+        copy.unlink()
+        row("`cp` + `sync` (anchor)", gib, cp_s, cp_mb)
+        reg = WORK / "registry"
+        shutil.rmtree(reg, ignore_errors=True)
+        base = [str(REGISTRY), "--registry", str(reg)]
+        s, mb = run(base + ["add", str(src), "--type", "bench"])
+        row("`registry add`", gib, s, mb, cp_s)
+        out = WORK / "out.bin"
+        s, mb = run(base + ["get", "latest", "--out", str(out)])
+        row("`registry get --out`", gib, s, mb, cp_s)
+        out.unlink()
+        s, mb = run(base + ["verify"])
+        row("`registry verify`", gib, s, mb, cp_s)
+        shutil.rmtree(reg)
+        src.unlink()
+
+
+def s3():
+    env_lines = subprocess.run(
+        ["bash", "-c", f'eval "$({ROOT}/.ci/s3-test-server)" >/dev/null && env'],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()
+    env = dict(os.environ)
+    for line in env_lines:
+        key, _, value = line.partition("=")
+        if key.startswith(("AWS_", "MODELREG_S3")):
+            env[key] = value
+    endpoint = env["MODELREG_S3_TEST_ENDPOINT"]
+    bucket = env["MODELREG_S3_TEST_BUCKET"]
+    python = pathlib.Path.home() / ".cache" / "modelreg" / "moto-venv" / "bin" / "python"
+    env["MODELREG_S3_ENDPOINT"] = endpoint
+    env["MODELREG_CACHE"] = str(WORK / "cache")
+    shutil.rmtree(WORK / "cache", ignore_errors=True)
+    src = WORK / "model-1g.bin"
+    make_file(src, GIB)
+    prefix = f"bench-large-{os.getpid()}"
+    boto = (
+        "import boto3, sys; c = boto3.client('s3', endpoint_url=sys.argv[1]);"
+        " getattr(c, sys.argv[2])(*sys.argv[3:])"
+    )
+    up_s, up_mb = run([str(python), "-c", boto, endpoint, "upload_file", str(src), bucket, f"{prefix}-boto/model.bin"], env)
+    out = WORK / "out.bin"
+    down_s, down_mb = run([str(python), "-c", boto, endpoint, "download_file", bucket, f"{prefix}-boto/model.bin", str(out)], env)
+    out.unlink()
+    print()
+    print("| S3 (moto), 1 GiB | seconds | vs anchor | peak MB |")
+    print("|---|---:|---:|---:|")
+    print(f"| boto3 `upload_file` (anchor) | {up_s:.2f} | 1× | {up_mb:.0f} |")
+    base = [str(REGISTRY), "--registry", f"s3://{bucket}/{prefix}"]
+    s, mb = run(base + ["add", str(src), "--type", "bench"], env)
+    print(f"| `registry add` to s3:// | {s:.2f} | {s / up_s:.2f}× | {mb:.0f} |")
+    print(f"| boto3 `download_file` (anchor) | {down_s:.2f} | 1× | {down_mb:.0f} |")
+    s, mb = run(base + ["--no-cache", "get", "1.0.0", "--out", str(out)], env)
+    out.unlink()
+    print(f"| `registry get --no-cache` from s3:// | {s:.2f} | {s / down_s:.2f}× | {mb:.0f} |")
+    uncached = s
+    s, mb = run(base + ["get", "1.0.0", "--out", str(out)], env)
+    out.unlink()
+    print(f"| `registry get`, cache empty (fills it) | {s:.2f} | {s / down_s:.2f}× | {mb:.0f} |")
+    s, mb = run(base + ["get", "1.0.0", "--out", str(out)], env)
+    out.unlink()
+    print(f"| `registry get`, cached | {s:.2f} | {s / uncached:.2f}× of uncached | {mb:.0f} |")
+    src.unlink()
+    shutil.rmtree(WORK / "cache", ignore_errors=True)
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    sizes = [int(a) for a in args] or [1, 3, 8]
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "registry-cli"], check=True, cwd=ROOT)
+    WORK.mkdir(parents=True, exist_ok=True)
+    try:
+        local(sizes)
+        if "--no-s3" not in sys.argv:
+            s3()
+    finally:
+        for leftover in WORK.glob("*.bin"):
+            leftover.unlink()
+        shutil.rmtree(WORK / "registry", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
