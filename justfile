@@ -66,3 +66,7 @@ bench-python:
 # model-server against FastAPI + uvicorn + scikit-learn under wrk (apt-get install wrk; installs the Python side into bench/python/.venv-serve).
 bench-serve:
     python3 bench/serve.py
+
+# Large files: add/get/verify of 1, 3 and 8 GiB against cp + sync, S3 (moto) against boto3, cached against uncached loads, with peak memory (needs ~24 GB free under target/).
+bench-large *GIB:
+    python3 bench/large.py {{GIB}}

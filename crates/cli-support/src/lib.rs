@@ -47,6 +47,7 @@
 mod args;
 mod exit;
 pub mod parse;
+pub mod progress;
 
 pub use args::{BumpArg, RegistryArgs, SignArgs};
 pub use exit::{Exit, Failure, emit, exit_for, finish, finish_as, printable};

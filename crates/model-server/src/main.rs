@@ -168,5 +168,6 @@ fn try_main(args: Args) -> Result<(), Failure> {
 }
 
 fn main() -> ExitCode {
+    cli_support::progress::install();
     cli_support::finish(try_main(Args::parse()))
 }

@@ -165,6 +165,7 @@ fn four_decimals(p: f64) -> String {
 }
 
 fn main() -> ExitCode {
+    cli_support::progress::install();
     let args = Args::parse();
     let json = args.json;
     cli_support::finish_as(try_main(args), json)

@@ -107,6 +107,7 @@ fn try_main(mut cli: Cli) -> Result<(), Failure> {
 }
 
 fn main() -> ExitCode {
+    cli_support::progress::install();
     let args = Cli::parse();
     let json = args.json;
     cli_support::finish_as(try_main(args), json)

@@ -69,6 +69,7 @@ pub mod local_files;
 mod metadata;
 pub mod metrics;
 mod names;
+pub mod progress;
 pub mod query;
 mod registry;
 pub mod store;

@@ -310,9 +310,9 @@ pub fn export<S: Store>(registry: &Registry<S>, metadata: &ModelMetadata, out: &
     let _ = fs::remove_dir_all(&tmp);
     let _ = fs::remove_file(&tmp);
     let written = if single {
-        write_file(registry, metadata, files[0].path, &tmp)
+        write_single(registry, metadata, files[0].path, &parent, &tmp, &out)
     } else {
-        write_tree(registry, metadata, &tmp).and_then(|bytes| {
+        write_tree(registry, metadata, &tmp, &out).and_then(|bytes| {
             let marker = serde_json::json!({
                 "version": metadata.version.to_string(),
                 "model": registry.model_name().map(|m| m.to_string()),
@@ -346,17 +346,18 @@ pub fn export<S: Store>(registry: &Registry<S>, metadata: &ModelMetadata, out: &
     })
 }
 
-/// Writes one checked file to `dest` (created, never replacing anything),
-/// in blocks: the digests are checked as the bytes pass, and a file that
-/// fails them is an error (the caller removes the partial output, which
-/// lives under a temporary name until everything passed).
-fn write_file<S: Store>(registry: &Registry<S>, metadata: &ModelMetadata, path: &str, dest: &Path) -> Result<u64> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o666)
-        .open(dest)
-        .map_err(|e| io_error(dest, e))?;
+/// Streams the checked file `path` of the version into `file` and syncs
+/// it: the digests are checked as the bytes pass, and a file that fails
+/// them is an error (the caller removes the partial output, which has no
+/// name or a temporary one until everything passed). Errors name `shown`,
+/// the path the user asked for.
+fn fill<S: Store>(
+    registry: &Registry<S>,
+    metadata: &ModelMetadata,
+    path: &str,
+    file: &mut File,
+    shown: &Path,
+) -> Result<u64> {
     let mut failed = None;
     let written = registry.stream_version_file(metadata, path, &mut |block| {
         if failed.is_none()
@@ -366,22 +367,82 @@ fn write_file<S: Store>(registry: &Registry<S>, metadata: &ModelMetadata, path: 
         }
     })?;
     if let Some(e) = failed {
-        return Err(io_error(dest, e));
+        return Err(io_error(shown, e));
     }
-    file.sync_all().map_err(|e| io_error(dest, e))?;
+    file.sync_all().map_err(|e| io_error(shown, e))?;
     Ok(written)
 }
 
-fn write_tree<S: Store>(registry: &Registry<S>, metadata: &ModelMetadata, root: &Path) -> Result<u64> {
-    fs::create_dir(root).map_err(|e| io_error(root, e))?;
+/// Writes one checked file to `dest`, created (never replacing anything).
+fn write_file<S: Store>(
+    registry: &Registry<S>,
+    metadata: &ModelMetadata,
+    path: &str,
+    dest: &Path,
+    shown: &Path,
+) -> Result<u64> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o666)
+        .open(dest)
+        .map_err(|e| io_error(shown, e))?;
+    fill(registry, metadata, path, &mut file, shown)
+}
+
+/// Writes the single file of a version to `tmp`: first as a file with no
+/// name in `dir` (`O_TMPFILE`), given the name `tmp` only once it is
+/// complete and synced, so a process killed while writing a model of many
+/// gigabytes leaves nothing behind in the user's directory. Where the file
+/// system has no unnamed files, `tmp` is written directly.
+fn write_single<S: Store>(
+    registry: &Registry<S>,
+    metadata: &ModelMetadata,
+    path: &str,
+    dir: &Path,
+    tmp: &Path,
+    shown: &Path,
+) -> Result<u64> {
+    let unnamed = OpenOptions::new()
+        .write(true)
+        .mode(0o666)
+        .custom_flags(libc::O_TMPFILE)
+        .open(dir);
+    let Ok(mut file) = unnamed else {
+        return write_file(registry, metadata, path, tmp, shown);
+    };
+    let written = fill(registry, metadata, path, &mut file, shown)?;
+    use std::os::fd::AsRawFd;
+    let c = |p: &[u8]| CString::new(p).map_err(|_| invalid(tmp, "the path contains a NUL byte"));
+    let from = c(format!("/proc/self/fd/{}", file.as_raw_fd()).as_bytes())?;
+    let to = c(tmp.as_os_str().as_bytes())?;
+    // SAFETY: both are valid NUL-terminated paths; linkat only reads them.
+    let rc = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if rc != 0 {
+        return Err(io_error(shown, std::io::Error::last_os_error()));
+    }
+    Ok(written)
+}
+
+fn write_tree<S: Store>(registry: &Registry<S>, metadata: &ModelMetadata, root: &Path, out: &Path) -> Result<u64> {
+    fs::create_dir(root).map_err(|e| io_error(out, e))?;
     let mut total = 0;
     for file in metadata.stored_files() {
-        let mut dest = root.to_path_buf();
+        let (mut dest, mut shown) = (root.to_path_buf(), out.to_path_buf());
         dest.extend(file.path.split('/'));
+        shown.extend(file.path.split('/'));
         if let Some(dir) = dest.parent() {
             fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         }
-        total += write_file(registry, metadata, file.path, &dest)?;
+        total += write_file(registry, metadata, file.path, &dest, &shown)?;
     }
     Ok(total)
 }

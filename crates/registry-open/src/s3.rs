@@ -133,6 +133,9 @@ impl std::fmt::Debug for S3Store {
 impl S3Store {
     /// Builds the client; no request is sent until the first operation.
     pub fn connect(config: S3Config) -> Result<S3Store, String> {
+        // reqwest's rustls has no crypto provider of its own in this build
+        // (see Cargo.toml); an error only means one is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(&config.bucket)
             .with_retry(RetryConfig {

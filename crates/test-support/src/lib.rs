@@ -1,6 +1,6 @@
 //! Helpers the workspace's tests share, so each is written once: the local
-//! S3 test server (`eval "$(.ci/s3-test-server)"` sets its variables) and
-//! prefixes no other test run uses. A dev-dependency only; it depends on no
+//! S3 test server (`eval "$(.ci/s3-test-server)"` sets its variables),
+//! prefixes no other test run uses, and a small tmpfs for disk-full tests. A dev-dependency only; it depends on no
 //! crate of the workspace, so any crate's tests can use it.
 //!
 //! ```
@@ -8,6 +8,8 @@
 //! let b = test_support::unique("story");
 //! assert!(a.starts_with("story-") && a != b);
 //! ```
+
+pub mod disk;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

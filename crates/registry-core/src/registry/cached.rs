@@ -18,6 +18,7 @@ struct Blake3Reader<'a> {
     hasher: blake3::Hasher,
     seen: u64,
     failed: Option<std::io::Error>,
+    progress: Option<Box<dyn crate::progress::Transfer>>,
 }
 
 impl Read for Blake3Reader<'_> {
@@ -37,6 +38,9 @@ impl Read for Blake3Reader<'_> {
             self.hasher.update(block);
         }
         self.seen += n as u64;
+        if let Some(p) = &mut self.progress {
+            p.advance(n as u64);
+        }
         Ok(n)
     }
 }
@@ -75,6 +79,7 @@ impl<S: Store> Registry<S> {
             hasher: blake3::Hasher::new(),
             seen: 0,
             failed: None,
+            progress: crate::progress::begin(|| format!("cache {}", file.path), file.size),
         };
         match blobs.create_from(blake3, &mut src, file.size) {
             Ok(()) => {}

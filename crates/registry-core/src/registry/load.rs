@@ -206,6 +206,13 @@ impl<S: Store> Registry<S> {
     /// writes under a temporary name). A file of any size costs a block.
     pub fn stream_version_file(&self, metadata: &ModelMetadata, path: &str, f: &mut dyn FnMut(&[u8])) -> Result<u64> {
         let file = find_file(metadata, path)?;
+        let mut progress = crate::progress::begin(|| format!("read {path}"), file.size);
+        let f = &mut |block: &[u8]| {
+            f(block);
+            if let Some(p) = &mut progress {
+                p.advance(block.len() as u64);
+            }
+        };
         if let Some(cached) = self.blob_cache(&file) {
             let (cache, blobs, blake3) = cached;
             // The blob is checked whole before its first block is passed on,

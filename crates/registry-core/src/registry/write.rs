@@ -98,6 +98,7 @@ struct Digesting<'a> {
     seen: u64,
     limit: u64,
     failed: Option<std::io::Error>,
+    progress: Option<Box<dyn crate::progress::Transfer>>,
 }
 
 impl Read for Digesting<'_> {
@@ -125,6 +126,9 @@ impl Read for Digesting<'_> {
             self.sha256.update(block);
         });
         self.seen += n as u64;
+        if let Some(p) = &mut self.progress {
+            p.advance(n as u64);
+        }
         Ok(n)
     }
 }
@@ -197,6 +201,7 @@ impl<S: Store> Registry<S> {
             seen: 0,
             limit: size,
             failed: None,
+            progress: crate::progress::begin(|| format!("write {}", file.path()), size),
         };
         let changed = |actual: String| RegistryError::InvalidFiles {
             location: file.location(),
@@ -217,7 +222,21 @@ impl<S: Store> Registry<S> {
                         source,
                     }
                     .into(),
-                    None => e.into(),
+                    // The store names its temporary object; say which
+                    // file of which version that was, and from where.
+                    None => match e {
+                        StoreError::Io { source, .. } => StoreError::Io {
+                            location: format!(
+                                "{} (writing file {} of version {version} from {})",
+                                self.store.location(&key),
+                                file.path(),
+                                file.location()
+                            ),
+                            source,
+                        }
+                        .into(),
+                        e => e.into(),
+                    },
                 });
             }
         }
