@@ -152,11 +152,9 @@ pub fn verify(root: &Path) -> std::io::Result<CacheVerifyReport> {
     for (name, size, _) in blobs(root)? {
         let mut h = blake3::Hasher::new();
         let outcome = store.read_blocks(&name, size, &mut |block| {
-            if block.len() >= 1 << 20 {
-                h.update_rayon(block);
-            } else {
-                h.update(block);
-            }
+            // One core per block: waking rayon for every block of a
+            // stream costs more than it saves (see registry-core's write.rs).
+            h.update(block);
         });
         let problem = match outcome {
             Ok(()) => {

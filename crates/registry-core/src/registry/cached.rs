@@ -32,11 +32,8 @@ impl Read for Blake3Reader<'_> {
             }
         };
         let block = &buf[..n];
-        if block.len() >= 1 << 20 {
-            self.hasher.update_rayon(block);
-        } else {
-            self.hasher.update(block);
-        }
+        // One core: see `Digesting` in write.rs on rayon per block.
+        self.hasher.update(block);
         self.seen += n as u64;
         if let Some(p) = &mut self.progress {
             p.advance(n as u64);

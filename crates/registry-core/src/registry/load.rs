@@ -277,13 +277,9 @@ impl<S: Store> Registry<S> {
             let mut h = blake3::Hasher::new();
             self.store
                 .read_blocks(&key, file.size, &mut |block| {
-                    // On every core for big blocks; rayon costs more than it
-                    // saves on small files.
-                    if block.len() >= 1 << 20 {
-                        h.update_rayon(block);
-                    } else {
-                        h.update(block);
-                    }
+                    // One core (SIMD): waking rayon for every block of a
+                    // stream cost more than it saved (see write.rs).
+                    h.update(block);
                 })
                 .map_err(size_mismatch)?;
             let actual = h.finalize().to_hex().to_string();
@@ -488,9 +484,6 @@ fn stream_at<St: Store + ?Sized>(
     store
         .read_blocks(key, file.size, &mut |block| {
             match &mut blake3 {
-                Some(h) if block.len() >= 1 << 20 => {
-                    h.update_rayon(block);
-                }
                 Some(h) => {
                     h.update(block);
                 }

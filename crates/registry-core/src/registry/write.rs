@@ -116,10 +116,13 @@ impl Read for Digesting<'_> {
             }
         };
         let block = &buf[..n];
-        // sha256 on this thread while BLAKE3 takes the other cores.
+        // sha256 on this thread, BLAKE3 (SIMD, faster than sha256 on one
+        // core) on another. Not rayon: waking the pool for every block of a
+        // stream cost more system time than both digests together (an
+        // add of 1 GiB: 4.0 s, 2.8 s of it system time, before; 2.2 s after).
         std::thread::scope(|s| {
             if block.len() >= 1 << 20 {
-                s.spawn(|| self.blake3.update_rayon(block));
+                s.spawn(|| self.blake3.update(block));
             } else {
                 self.blake3.update(block);
             }
