@@ -29,7 +29,15 @@ pub fn raise(class: &str, code: &str, message: String) -> PyErr {
 
 /// A registry error as its Python exception.
 pub fn registry(e: RegistryError) -> PyErr {
-    raise(e.kind().python_class(), e.code(), e.to_string())
+    let mut message = e.to_string();
+    if matches!(e, RegistryError::VersionExists { .. }) {
+        // The core's text names the command-line flag; here it is an argument.
+        message = message.replace(
+            "use --bump",
+            "leave the version out and pass bump=\"patch\" (or \"minor\", \"major\")",
+        );
+    }
+    raise(e.kind().python_class(), e.code(), message)
 }
 
 /// An error opening a registry as its Python exception.
