@@ -111,8 +111,10 @@ def test_classifier_inputs():
     clf = modelreg.TextClassifier()
     with pytest.raises(modelreg.NotFitted):
         clf.predict(["x"])
-    with pytest.raises(modelreg.InvalidInput, match=r"labels\[0\] is a int"):
-        clf.fit(["a", "b"], [0, 1])
+    # Integers are labels, as in scikit-learn (test_classifier.py); floats
+    # are not.
+    with pytest.raises(modelreg.InvalidInput, match=r"labels\[0\] is a float, not a string"):
+        clf.fit(["a", "b"], [0.5, 1.5])
     with pytest.raises(modelreg.InvalidInput, match="not one string"):
         clf.fit("text", ["a"])
     with pytest.raises(modelreg.InvalidInput, match="texts but"):

@@ -72,3 +72,41 @@ def test_prediction_releases_the_gil(fitted):
         time.sleep(0.0005)
     worker.join()
     assert ticks > 5, "the main thread did not run while predict() worked"
+
+
+def test_integer_labels_come_back_as_integers_ordered_as_numbers(tmp_path):
+    # As scikit-learn: fit on ints, get ints back, classes_ in numeric order
+    # (10 after 2, which a string sort would not give), also after a pickle
+    # and through the registry.
+    import pickle
+
+    texts, labels = read_tsv("uci_sentiment_sentences.tsv", limit=600)
+    numbers = [10 if label == "positive" else 2 for label in labels]
+    clf = modelreg.TextClassifier().fit(texts, numbers, grid=WORDS_ONLY, folds=3)
+    assert clf.classes_ == [2, 10]
+    predicted = clf.predict(["I love it", "I hate it"])
+    assert predicted == [10, 2] and all(type(p) is int for p in predicted)
+    proba = clf.predict_proba(["I love it", "I hate it"])
+    assert [clf.classes_[row.index(max(row))] for row in proba] == predicted
+
+    # The same model on string labels: the same choices, as strings.
+    words = modelreg.TextClassifier().fit(texts, [str(n) for n in numbers], grid=WORDS_ONLY, folds=3)
+    assert words.classes_ == ["10", "2"]
+    assert words.predict(["I love it", "I hate it"]) == ["10", "2"]
+
+    again = pickle.loads(pickle.dumps(clf))
+    assert again.classes_ == [2, 10] and again.predict(["I love it"]) == [10]
+
+    reg = modelreg.Registry(str(tmp_path / "registry"))
+    reg.save_model("1.0.0", clf)
+    loaded, metadata = reg.get_model("1.0.0")
+    assert loaded.classes_ == [2, 10] and loaded.predict(["I hate it"]) == [2]
+    assert metadata["tags"]["modelreg.labels"] == "int"
+
+
+def test_mixed_or_boolean_labels_are_refused_by_position():
+    texts = ["good", "bad", "fine"]
+    with pytest.raises(modelreg.InvalidInput, match=r"labels\[2\] is a str, but labels\[0\] is an integer"):
+        modelreg.TextClassifier().fit(texts, [1, 0, "1"])
+    with pytest.raises(modelreg.InvalidInput, match=r"labels\[0\] is a bool"):
+        modelreg.TextClassifier().fit(texts, [True, False, True])

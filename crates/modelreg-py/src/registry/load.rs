@@ -49,11 +49,16 @@ impl NativeRegistry {
             Ok((Loaded::Bytes(bytes), metadata))
         });
         let (loaded, metadata) = loaded.map_err(errors::registry)?;
+        let int_labels = metadata
+            .info
+            .tags
+            .get(crate::classifier::INT_LABELS_TAG)
+            .is_some_and(|t| t == "int");
         let metadata = to_json(&metadata)?;
         Ok(match loaded {
             Loaded::Classifier(model) => (
                 "classifier".into(),
-                Py::new(py, TextClassifier::from_model(*model))?.into_any(),
+                Py::new(py, TextClassifier::from_model(*model, int_labels))?.into_any(),
                 metadata,
             ),
             Loaded::Bytes(bytes) => ("bytes".into(), bytes, metadata),

@@ -156,6 +156,9 @@ impl NativeRegistry {
         info.lineage.code = user.lineage.code;
         info.description = user.description.or(info.description);
         info.tags.extend(user.tags);
+        if classifier.int_labels() {
+            info.tags.insert(crate::classifier::INT_LABELS_TAG.into(), "int".into());
+        }
         info.hyperparameters.extend(user.hyperparameters);
         info.metrics.extend(user.metrics);
         info.test_score = user.test_score.or(info.test_score);
