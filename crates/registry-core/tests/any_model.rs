@@ -124,6 +124,39 @@ fn a_changed_file_is_refused_and_nothing_appears_at_the_output() {
     assert!(!reg.verify().unwrap().is_ok());
 }
 
+/// The single-file path copies in the kernel and checks what landed: a
+/// changed byte (same size) and a shorter file are refused just the same,
+/// and nothing, not even a temporary file, is left beside the output.
+#[test]
+fn a_changed_single_file_is_refused_after_the_kernel_copy_and_nothing_is_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = open(tmp.path());
+    let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let md = reg
+        .save_files(&v("1.0.0"), &[file("weights.bin", &bytes)], ModelInfo::default())
+        .unwrap();
+    let stored = reg.root().join("versions/1.0.0/weights.bin");
+    let out_dir = tmp.path().join("out");
+    fs::create_dir(&out_dir).unwrap();
+    let out = out_dir.join("weights.bin");
+    export(&reg, &md, &out, false).unwrap();
+    assert_eq!(fs::read(&out).unwrap(), bytes);
+    fs::remove_file(&out).unwrap();
+
+    let mut flipped = bytes.clone();
+    flipped[2_999_000] ^= 1;
+    fs::write(&stored, &flipped).unwrap();
+    let err = export(&reg, &md, &out, false).unwrap_err();
+    assert!(matches!(err, RegistryError::IntegrityMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("weights.bin"), "{err}");
+    assert_eq!(fs::read_dir(&out_dir).unwrap().count(), 0, "nothing left");
+
+    fs::write(&stored, &bytes[..1000]).unwrap();
+    let err = export(&reg, &md, &out, false).unwrap_err();
+    assert!(matches!(err, RegistryError::IntegrityMismatch { .. }), "{err}");
+    assert_eq!(fs::read_dir(&out_dir).unwrap().count(), 0, "nothing left");
+}
+
 #[test]
 fn links_special_files_and_unstorable_names_are_refused() {
     let tmp = tempfile::tempdir().unwrap();

@@ -423,7 +423,7 @@ fn artifact_file(metadata: &ModelMetadata) -> Result<StoredFile<'_>> {
 
 /// The file `path` of a version, or [`RegistryError::FileNotFound`] naming
 /// the files it has.
-fn find_file<'a>(metadata: &'a ModelMetadata, path: &str) -> Result<StoredFile<'a>> {
+pub(super) fn find_file<'a>(metadata: &'a ModelMetadata, path: &str) -> Result<StoredFile<'a>> {
     let files = metadata.stored_files();
     files
         .iter()
@@ -471,6 +471,58 @@ pub(super) fn read_checked_at<T, St: Store + ?Sized, F: FnOnce(&[u8]) -> T>(
     })
 }
 
+/// The digest a file's bytes are checked against as they stream: BLAKE3
+/// where the metadata records it, else sha256.
+pub(super) struct FileDigest {
+    blake3: Option<blake3::Hasher>,
+    sha256: sha2::Sha256,
+}
+
+impl FileDigest {
+    pub(super) fn new(file: &StoredFile<'_>) -> FileDigest {
+        use sha2::Digest;
+        FileDigest {
+            blake3: file.blake3.map(|_| blake3::Hasher::new()),
+            sha256: sha2::Sha256::new(),
+        }
+    }
+
+    pub(super) fn update(&mut self, block: &[u8]) {
+        use sha2::Digest;
+        match &mut self.blake3 {
+            // One core (SIMD): waking rayon for every block of a stream
+            // cost more than it saved (see write.rs).
+            Some(h) => {
+                h.update(block);
+            }
+            None => self.sha256.update(block),
+        }
+    }
+
+    /// [`RegistryError::IntegrityMismatch`] at `location` unless the bytes
+    /// seen are `file`'s.
+    pub(super) fn check(self, file: &StoredFile<'_>, location: impl FnOnce() -> String) -> Result<()> {
+        use sha2::Digest;
+        let (what, expected, actual) = match (self.blake3, file.blake3) {
+            (Some(h), Some(expected)) => ("blake3", expected, h.finalize().to_hex().to_string()),
+            _ => (
+                "sha256",
+                file.sha256,
+                self.sha256.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+            ),
+        };
+        if actual != expected {
+            return Err(RegistryError::IntegrityMismatch {
+                location: location(),
+                what,
+                expected: expected.to_string(),
+                actual,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// [`Registry::stream_version_file`] from `key` of `store`.
 fn stream_at<St: Store + ?Sized>(
     store: &St,
@@ -478,35 +530,13 @@ fn stream_at<St: Store + ?Sized>(
     file: &StoredFile<'_>,
     f: &mut dyn FnMut(&[u8]),
 ) -> Result<u64> {
-    use sha2::Digest;
-    let mut blake3 = file.blake3.map(|_| blake3::Hasher::new());
-    let mut sha256 = sha2::Sha256::new();
+    let mut digest = FileDigest::new(file);
     store
         .read_blocks(key, file.size, &mut |block| {
-            match &mut blake3 {
-                Some(h) => {
-                    h.update(block);
-                }
-                None => sha256.update(block),
-            }
+            digest.update(block);
             f(block);
         })
         .map_err(size_mismatch)?;
-    let (what, expected, actual) = match (blake3, file.blake3) {
-        (Some(h), Some(expected)) => ("blake3", expected, h.finalize().to_hex().to_string()),
-        _ => (
-            "sha256",
-            file.sha256,
-            sha256.finalize().iter().map(|b| format!("{b:02x}")).collect(),
-        ),
-    };
-    if actual != expected {
-        return Err(RegistryError::IntegrityMismatch {
-            location: store.location(key),
-            what,
-            expected: expected.to_string(),
-            actual,
-        });
-    }
+    digest.check(file, || store.location(key))?;
     Ok(file.size)
 }

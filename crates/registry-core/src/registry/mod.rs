@@ -26,6 +26,7 @@ mod aliases;
 mod cached;
 pub(crate) mod catalog;
 mod catalog_write;
+mod copy_out;
 mod deprecate;
 pub(crate) mod keys;
 mod list;

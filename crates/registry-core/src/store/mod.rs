@@ -272,6 +272,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         self.read_sized_into(key, expected, &mut |bytes| bytes.chunks(READ_BLOCK).for_each(&mut *f))
     }
 
+    /// Copies the object of `expected` bytes to the end of `out` without
+    /// passing its bytes through this process, where the store can (a
+    /// local file: `copy_file_range`, as `cp` does), calling `advance` as
+    /// it goes. `Ok(Ok(false))` where it cannot, with nothing written: the
+    /// caller streams instead. The outer error is the object's (not found,
+    /// a size that differs), the inner one `out`'s (a full disk). Nothing is
+    /// checked here: the caller checks what landed in `out`. The default
+    /// cannot.
+    fn copy_to_file(
+        &self,
+        _key: &str,
+        _expected: u64,
+        _out: &std::fs::File,
+        _advance: &mut dyn FnMut(u64),
+    ) -> Result<std::io::Result<bool>, StoreError> {
+        Ok(Ok(false))
+    }
+
     /// Every key that starts with `prefix`, sorted bytewise. `prefix` is a
     /// key prefix, usually ending in `/`; the empty prefix lists everything.
     /// Objects created before the call started are listed; objects being
@@ -402,6 +420,15 @@ impl<T: Store + ?Sized> Store for Box<T> {
     }
     fn read_blocks(&self, key: &str, expected: u64, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
         (**self).read_blocks(key, expected, f)
+    }
+    fn copy_to_file(
+        &self,
+        key: &str,
+        expected: u64,
+        out: &std::fs::File,
+        advance: &mut dyn FnMut(u64),
+    ) -> Result<std::io::Result<bool>, StoreError> {
+        (**self).copy_to_file(key, expected, out, advance)
     }
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         (**self).list(prefix)

@@ -259,6 +259,62 @@ impl Store for FsStore {
         Ok(())
     }
 
+    fn copy_to_file(
+        &self,
+        key: &str,
+        expected: u64,
+        out: &std::fs::File,
+        advance: &mut dyn FnMut(u64),
+    ) -> Result<io::Result<bool>, StoreError> {
+        use std::os::fd::AsRawFd;
+        let (path, file) = self.open_checked(key, expected)?;
+        let mut done = 0u64;
+        while done < expected {
+            // Bounded calls, so progress moves and a signal is seen.
+            let want = (expected - done).min(64 << 20) as usize;
+            // SAFETY: two open descriptors; null offsets use and move each
+            // file's own position.
+            let n = unsafe {
+                libc::copy_file_range(
+                    file.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    out.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    want,
+                    0,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                // Not between these two files (another file system on an
+                // old kernel, a file system without it): nothing was
+                // copied, and the caller streams.
+                let unsupported = matches!(
+                    e.raw_os_error(),
+                    Some(libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP | libc::EBADF)
+                );
+                if done == 0 && unsupported {
+                    return Ok(Ok(false));
+                }
+                return Ok(Err(e));
+            }
+            if n == 0 {
+                break;
+            }
+            done += n as u64;
+            advance(n as u64);
+        }
+        // Objects never change; one that shrank while being copied is damage.
+        if done != expected {
+            return Err(StoreError::SizeMismatch {
+                location: path.display().to_string(),
+                expected,
+                actual: done,
+            });
+        }
+        Ok(Ok(true))
+    }
+
     fn read_sized_into(&self, key: &str, expected: u64, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
         let (path, file) = self.open_checked(key, expected)?;
         self.pass_bytes(&path, file, expected, f)
