@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Large files: `just bench-large` (or `python3 bench/large.py [GIB...]`,
-default 1 3 8; `--no-s3` skips the S3 part).
+default 1 3 8; `--no-s3` skips the S3 part; `--repeat=N` rounds of the
+local commands, default 3, each row the median).
 
 For each size, one file of random bytes, then in one run:
 - `cp` + `sync` of it (the anchor: what copying the bytes durably costs;
@@ -63,40 +64,57 @@ def make_file(path, size):
         os.fsync(f.fileno())
 
 
-def row(what, size_gib, seconds, mb, anchor=None):
-    ratio = f"{seconds / anchor:.2f}×" if anchor else "1×"
-    print(f"| {what} | {size_gib} GiB | {seconds:.2f} | {ratio} | {mb:.0f} |", flush=True)
-
-
-def local(sizes):
+def local(sizes, repeat):
+    """Each size: the five commands in turn, `repeat` rounds of them
+    (interleaved, so a slow spell of the shared disk hits every command
+    alike); each row the median seconds, the median of the round-by-round
+    ratios to `cp`, and the highest peak."""
     print("| command | size | seconds | vs anchor | peak MB |")
     print("|---|---:|---:|---:|---:|")
     for gib in sizes:
         src = WORK / f"model-{gib}g.bin"
         make_file(src, gib * GIB)
         copy = WORK / "copy.bin"
-        cp_s, cp_mb = run(["sh", "-c", f'cp "{src}" "{copy}" && sync "{copy}"'])
-        copy.unlink()
-        row("`cp` + `sync` (anchor)", gib, cp_s, cp_mb)
-        # cp copies in the kernel (copy_file_range); a program that reads
-        # what it writes (to digest it) pays for the copies through its own
-        # memory, as dd does: the second anchor.
-        dd_s, dd_mb = run(["dd", f"if={src}", f"of={copy}", "bs=4M", "conv=fsync", "status=none"])
-        copy.unlink()
-        row("`dd bs=4M conv=fsync` (read/write anchor)", gib, dd_s, dd_mb, cp_s)
         reg = WORK / "registry"
-        shutil.rmtree(reg, ignore_errors=True)
-        base = [str(REGISTRY), "--registry", str(reg)]
-        s, mb = run(base + ["add", str(src), "--type", "bench"])
-        row("`registry add`", gib, s, mb, cp_s)
         out = WORK / "out.bin"
-        s, mb = run(base + ["get", "latest", "--out", str(out)])
-        row("`registry get --out`", gib, s, mb, cp_s)
-        out.unlink()
-        s, mb = run(base + ["verify"])
-        row("`registry verify`", gib, s, mb, cp_s)
-        shutil.rmtree(reg)
+        base = [str(REGISTRY), "--registry", str(reg)]
+        rounds = {k: [] for k in ("cp", "dd", "add", "get", "verify")}
+        for _ in range(repeat):
+            rounds["cp"].append(run(["sh", "-c", f'cp "{src}" "{copy}" && sync "{copy}"']))
+            copy.unlink()
+            # cp copies in the kernel (copy_file_range); a program that reads
+            # what it writes (to digest it) pays for the copies through its
+            # own memory, as dd does: the second anchor.
+            rounds["dd"].append(run(["dd", f"if={src}", f"of={copy}", "bs=4M", "conv=fsync", "status=none"]))
+            copy.unlink()
+            shutil.rmtree(reg, ignore_errors=True)
+            rounds["add"].append(run(base + ["add", str(src), "--type", "bench"]))
+            rounds["get"].append(run(base + ["get", "latest", "--out", str(out)]))
+            out.unlink()
+            rounds["verify"].append(run(base + ["verify"]))
+            shutil.rmtree(reg)
+        names = {
+            "cp": "`cp` + `sync` (anchor)",
+            "dd": "`dd bs=4M conv=fsync` (read/write anchor)",
+            "add": "`registry add`",
+            "get": "`registry get --out`",
+            "verify": "`registry verify`",
+        }
+        for k, name in names.items():
+            seconds = median([s for s, _ in rounds[k]])
+            # The ratio of each round to the cp of that round, then the
+            # median: the disk's speed drifts between rounds.
+            ratio = median([s / c for (s, _), (c, _) in zip(rounds[k], rounds["cp"])])
+            peak = max(mb for _, mb in rounds[k])
+            shown = "1×" if k == "cp" else f"{ratio:.2f}×"
+            print(f"| {name} | {gib} GiB | {seconds:.2f} | {shown} | {peak:.0f} |", flush=True)
         src.unlink()
+
+
+def median(values):
+    """The median; of an even count, the smaller middle one."""
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def s3():
@@ -151,6 +169,7 @@ def s3():
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     sizes = [int(a) for a in args] or [1, 3, 8]
+    repeat = next((int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--repeat=")), 3)
     # The set the other benches build, so this is not a second release build.
     subprocess.run(
         ["cargo", "build", "--release", "-q", "-p", "trainer", "-p", "registry-cli", "-p", "model-server", "-p", "predictor"],
@@ -158,7 +177,7 @@ def main():
     )
     WORK.mkdir(parents=True, exist_ok=True)
     try:
-        local(sizes)
+        local(sizes, repeat)
         if "--no-s3" not in sys.argv:
             s3()
     finally:

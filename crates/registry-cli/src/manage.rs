@@ -142,6 +142,17 @@ fn verify_model(
             for removed in &r.removed {
                 let _ = writeln!(out, "removed {removed}");
             }
+            if !r.uploads_aborted.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "aborted {} unfinished upload(s) older than {}s (parts of saves killed mid-upload):",
+                    r.uploads_aborted.len(),
+                    grace.as_secs()
+                );
+                for upload in &r.uploads_aborted {
+                    let _ = writeln!(out, "  {upload}");
+                }
+            }
             for kept in &r.kept {
                 let _ = writeln!(
                     out,

@@ -29,19 +29,20 @@
 //! runtime and blocks on each request.
 
 mod large;
+mod uploads;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{
     Attribute, AttributeValue, Attributes, BackoffConfig, ClientOptions, GetOptions, ObjectStore, ObjectStoreExt,
     PutMode, PutOptions, PutPayload, RetryConfig, UpdateVersion,
 };
-use registry_core::store::{Pointer, PointerRead, PointerTag, Store, StoreError, validate_key};
+use registry_core::store::{Pointer, PointerRead, PointerTag, Store, StoreError, UploadSweep, validate_key};
 
 /// The metadata key that names the writer of an object.
 const WRITER_ATTRIBUTE: &str = "modelreg-writer";
@@ -112,6 +113,9 @@ fn env_size(name: &str) -> Option<u64> {
 /// A registry store in an S3 bucket. See the module docs.
 pub struct S3Store {
     client: Arc<dyn ObjectStore>,
+    /// The same client, for what only S3 has (aborting uploads).
+    s3: Arc<AmazonS3>,
+    uploads: uploads::UploadLister,
     runtime: tokio::runtime::Runtime,
     bucket: String,
     prefix: String,
@@ -153,13 +157,16 @@ impl S3Store {
                 builder = builder.with_region("us-east-1");
             }
         }
-        let client = builder.build().map_err(|e| e.to_string())?;
+        let uploads = uploads::UploadLister::new(&builder, &config.bucket, config.request_deadline);
+        let s3 = Arc::new(builder.build().map_err(|e| e.to_string())?);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the I/O runtime: {e}"))?;
         Ok(S3Store {
-            client: Arc::new(client),
+            client: s3.clone(),
+            s3,
+            uploads,
             runtime,
             bucket: config.bucket,
             prefix: config.prefix,
@@ -581,6 +588,10 @@ impl Store for S3Store {
         // server clock ahead of ours makes an object look new: kept.
         let seconds = (now - meta.last_modified.timestamp()).max(0) as u64;
         Ok(Some(std::time::Duration::from_secs(seconds)))
+    }
+
+    fn abort_stale_uploads(&self, prefix: &str, older_than: Duration) -> Result<UploadSweep, StoreError> {
+        self.sweep_uploads(prefix, older_than)
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {

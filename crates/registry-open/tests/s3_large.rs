@@ -152,6 +152,7 @@ fn a_network_cut_in_the_middle_of_an_upload_leaves_no_partial_version() {
     let total = measure.sent.load(Ordering::SeqCst);
     assert!(total >= 12, "a save of eight parts took only {total} requests");
     let mut failed = 0;
+    let mut aborted = 0;
     // Cuts before the claim, at the first part, in the middle of the parts,
     // at the completing request and at the metadata.
     for budget in [1, 4, total / 2, total - 6, total - 4, total - 2] {
@@ -171,8 +172,10 @@ fn a_network_cut_in_the_middle_of_an_upload_leaves_no_partial_version() {
                 assert_eq!(md.files[0].sha256, sha256_of(&path), "{case}");
             }
             assert!(direct.verify().unwrap().is_ok(), "{case}");
-            direct.repair_older_than(Duration::ZERO).unwrap();
+            aborted += direct.repair_older_than(Duration::ZERO).unwrap().uploads_aborted.len();
             assert!(direct.verify().unwrap().leftovers.is_empty(), "{case}");
+            let again = direct.repair_older_than(Duration::ZERO).unwrap();
+            assert!(again.uploads_aborted.is_empty(), "{case}: {again:?}");
             match direct.save_files(&v("1.0.1"), &files, ModelInfo::default()) {
                 Ok(_) | Err(RegistryError::VersionExists { complete: true, .. }) => {}
                 Err(e) => panic!("{case}: the retried save failed: {e}"),
@@ -189,4 +192,63 @@ fn a_network_cut_in_the_middle_of_an_upload_leaves_no_partial_version() {
         failed >= 8,
         "only {failed} of 12 cut saves failed: the cuts miss the upload"
     );
+    // Cut among the parts, the upload's abort is cut too: repair aborts it.
+    assert!(aborted >= 2, "repair aborted only {aborted} uploads of cut saves");
+}
+
+/// A save cut off in the middle of its parts: the upload was begun and
+/// never completed nor aborted (the abort was cut too), as a killed
+/// writer leaves it.
+fn leave_an_unfinished_upload(prefix: &str, files: &[registry_core::local_files::LocalFile]) {
+    let measure = CuttingProxy::start(&endpoint(), i64::MAX, Cut::BeforeRequest);
+    registry(&unique("uploads-measure"), &measure.address, 0)
+        .save_files(&v("1.0.0"), files, ModelInfo::default())
+        .unwrap();
+    // Half way through: among the parts (eight of them, most of the
+    // requests), after the upload began.
+    let half = measure.sent.load(Ordering::SeqCst) / 2;
+    let proxy = CuttingProxy::start(&endpoint(), half, Cut::BeforeRequest);
+    let cut = registry(prefix, &proxy.address, 0).save_files(&v("1.0.0"), files, ModelInfo::default());
+    assert!(cut.is_err(), "the cut save succeeded");
+}
+
+#[test]
+fn repair_aborts_the_uploads_of_killed_saves_after_the_grace_period_and_only_its_own() {
+    if !test_support::s3_ready() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let path = big_file(tmp.path(), 40 << 20);
+    let files = collect(&path).unwrap();
+    let prefix = unique("uploads");
+    let other = unique("uploads-other");
+    leave_an_unfinished_upload(&prefix, &files);
+    leave_an_unfinished_upload(&other, &files);
+    let reg = registry(&prefix, &endpoint(), 2);
+
+    // Within the grace period the upload may be a running save's: kept.
+    let young = reg.repair_older_than(Duration::from_secs(3600)).unwrap();
+    assert!(young.uploads_aborted.is_empty(), "{young:?}");
+    let kept: Vec<_> = young.kept.iter().filter(|k| k.contains("(upload ")).collect();
+    assert_eq!(kept.len(), 1, "{young:?}");
+    assert!(
+        kept[0].contains(&format!("/{prefix}/versions/1.0.0/weights.bin")),
+        "{kept:?}"
+    );
+
+    let swept = reg.repair_older_than(Duration::ZERO).unwrap();
+    assert_eq!(swept.uploads_aborted.len(), 1, "{swept:?}");
+    assert!(swept.uploads_aborted[0].contains(&format!("/{prefix}/versions/1.0.0/weights.bin (upload ")));
+    let again = reg.repair_older_than(Duration::ZERO).unwrap();
+    assert!(again.uploads_aborted.is_empty(), "aborted twice: {again:?}");
+    assert!(reg.verify().unwrap().is_ok());
+    // The save goes through once the leftovers are gone.
+    reg.save_files(&v("1.0.0"), &files, ModelInfo::default()).unwrap();
+    assert!(reg.verify().unwrap().is_ok());
+
+    // The other registry's upload was not this repair's to abort.
+    let neighbour = registry(&other, &endpoint(), 2)
+        .repair_older_than(Duration::ZERO)
+        .unwrap();
+    assert_eq!(neighbour.uploads_aborted.len(), 1, "{neighbour:?}");
 }

@@ -30,6 +30,9 @@ pub struct RepairReport {
     /// Files of unfinished saves younger than the grace period (or of
     /// unknown age): a save may still be writing them.
     pub kept: Vec<String>,
+    /// Unfinished uploads (S3 multipart) older than the grace period,
+    /// aborted: what writers killed mid-upload left on the server.
+    pub uploads_aborted: Vec<String>,
     pub latest_moved_to: Option<ModelVersion>,
     /// The catalog listed other versions than exist, and was rebuilt.
     pub catalog_rebuilt: bool,
@@ -43,14 +46,17 @@ impl<S: Store> Registry<S> {
     }
 
     /// Removes what interrupted saves left (the store's temporary files of
-    /// writers that are gone, and versions without metadata whose files are
-    /// all older than `grace`) and moves `latest` forward to the newest
+    /// writers that are gone, unfinished uploads and versions without
+    /// metadata whose files are all older than `grace`) and moves `latest` forward to the newest
     /// complete version. Never deletes or rewrites a complete version.
     pub fn repair_older_than(&self, grace: Duration) -> Result<RepairReport> {
         let mut report = RepairReport {
             removed: self.store.remove_leftovers()?,
             ..RepairReport::default()
         };
+        let uploads = self.store.abort_stale_uploads(&self.keys.versions(), grace)?;
+        report.uploads_aborted = uploads.aborted;
+        report.kept.extend(uploads.kept);
         let scan = self.scan_versions()?;
         for (version, files) in &scan.incomplete {
             self.remove_interrupted_save(version, files, grace, &mut report)?;

@@ -389,6 +389,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn remove_leftovers(&self) -> Result<Vec<String>, StoreError> {
         Ok(Vec::new())
     }
+
+    /// Aborts the store's unfinished uploads under `prefix` (multipart
+    /// uploads on S3, whose parts a killed writer leaves on the server,
+    /// billed and in no listing) begun at least `older_than` ago; younger
+    /// ones may belong to a running save and are kept. Used only by
+    /// explicit repair. The default has no such uploads.
+    fn abort_stale_uploads(&self, prefix: &str, older_than: std::time::Duration) -> Result<UploadSweep, StoreError> {
+        let _ = (prefix, older_than);
+        Ok(UploadSweep::default())
+    }
+}
+
+/// What [`Store::abort_stale_uploads`] did: locations of the uploads it
+/// aborted, and of those it kept as too young (or of unknown age).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadSweep {
+    pub aborted: Vec<String>,
+    pub kept: Vec<String>,
 }
 
 /// A boxed store is a store, so a program can choose its backend at run time
@@ -462,6 +480,9 @@ impl<T: Store + ?Sized> Store for Box<T> {
     }
     fn remove_leftovers(&self) -> Result<Vec<String>, StoreError> {
         (**self).remove_leftovers()
+    }
+    fn abort_stale_uploads(&self, prefix: &str, older_than: std::time::Duration) -> Result<UploadSweep, StoreError> {
+        (**self).abort_stale_uploads(prefix, older_than)
     }
 }
 
