@@ -14,6 +14,7 @@ pub enum Exit {
     NotFound = 3,
     Integrity = 4,
     Io = 5,
+    Deleted = 6,
 }
 
 impl Exit {
@@ -25,6 +26,7 @@ impl Exit {
             Exit::NotFound => "not_found",
             Exit::Integrity => "integrity",
             Exit::Io => "io",
+            Exit::Deleted => "deleted",
         }
     }
 }
@@ -76,6 +78,7 @@ impl Exit {
             2 => Exit::Usage,
             3 => Exit::NotFound,
             4 => Exit::Integrity,
+            6 => Exit::Deleted,
             _ => Exit::Io,
         }
     }

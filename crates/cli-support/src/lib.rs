@@ -24,6 +24,7 @@
 //! | 3 | `NotFound` | no such version or alias, or no versions yet |
 //! | 4 | `Integrity` | damage: a digest mismatch, invalid metadata, a model that does not decode, `verify` found problems |
 //! | 5 | `Io` | storage could not be read or written: permissions, a full disk, the network |
+//! | 6 | `Deleted` | the version was deleted; `registry undelete` restores it |
 //!
 //! ```
 //! use clap::Parser;

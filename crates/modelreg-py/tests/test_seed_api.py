@@ -126,6 +126,35 @@ def test_aliases_promote_rollback_history(reg):
     assert {a["alias"] for a in reg.aliases()} >= {"production", "staging", "latest"}
 
 
+def test_delete_refuses_an_aliased_version_hides_and_refuses_a_deleted_one_and_undelete_restores_it(reg):
+    for v in ("1.0.0", "1.1.0", "1.2.0"):
+        reg.save_model(v, v)
+    reg.promote("1.0.0", "production")
+    with pytest.raises(modelreg.Refused, match="alias production names it") as refused:
+        reg.delete("1.0.0")
+    assert refused.value.code == "version_in_use"
+    with pytest.raises(modelreg.Refused, match="alias latest names it"):
+        reg.delete("latest")
+
+    record = reg.delete("1.1.0", reason="leaked labels")
+    assert record["deleted"] and record["reason"] == "leaked labels" and record["seq"] == 1
+    assert reg.list_versions() == ["1.0.0", "1.2.0"]
+    with pytest.raises(modelreg.VersionDeleted, match=r"deleted on .* \(leaked labels\)") as deleted:
+        reg.get_model("1.1.0")
+    assert isinstance(deleted.value, modelreg.NotFound) and deleted.value.code == "version_deleted"
+    with pytest.raises(modelreg.VersionDeleted):
+        reg.promote("1.1.0", "staging")
+    with pytest.raises(modelreg.VersionDeleted):
+        reg.delete("1.1.0")
+    assert reg.verify()["ok"]
+
+    assert not reg.undelete("1.1.0")["deleted"]
+    assert reg.get_model("1.1.0")[0] == "1.1.0"
+    assert reg.list_versions() == ["1.0.0", "1.1.0", "1.2.0"]
+    with pytest.raises(modelreg.Refused, match="not deleted"):
+        reg.undelete("1.1.0")
+
+
 def test_list_versions_filters_like_the_cli(reg):
     for i, score in enumerate([0.7, 0.9, 0.8]):
         reg.save_model(f"1.{i}.0", i, {"test_score": score, "metrics": {"f1": score - 0.1}, "tags": {"team": "a"}})

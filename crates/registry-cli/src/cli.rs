@@ -101,6 +101,19 @@ pub enum Command {
         #[arg(long)]
         undo: bool,
     },
+    /// Delete a version: refused while an alias names it; recorded, then absent from list and latest, and every load says it was deleted. `undelete` restores it until gc.
+    Delete {
+        /// A version, or models:/NAME/VERSION.
+        target: String,
+        /// Why (shown by every load of it).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Restore a deleted version.
+    Undelete {
+        /// A version, or models:/NAME/VERSION.
+        target: String,
+    },
     /// Two versions side by side: the hyperparameters, metrics, data and digests that differ.
     Diff {
         a: String,
@@ -192,6 +205,8 @@ impl Command {
             Command::Get { target, .. }
             | Command::Show { target, .. }
             | Command::Deprecate { target, .. }
+            | Command::Delete { target, .. }
+            | Command::Undelete { target }
             | Command::Sign { target, .. } => {
                 vec![target]
             }

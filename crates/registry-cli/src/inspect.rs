@@ -210,6 +210,19 @@ pub fn list(registry: &AnyRegistry, args: &ListArgs, json: bool) -> Result<(), F
             printable(error, false)
         );
     }
+    if args.all {
+        // The catalog leaves deleted versions out; --all names them, so
+        // there is a way to find what `undelete` can restore.
+        let deleted = registry.deleted_versions().map_err(failure)?;
+        if !deleted.is_empty() {
+            let names: Vec<String> = deleted.keys().map(ToString::to_string).collect();
+            let _ = writeln!(
+                out,
+                "deleted (until gc; `registry undelete VERSION` restores one): {}",
+                names.join(", ")
+            );
+        }
+    }
     cli_support::emit(&out)
 }
 

@@ -101,6 +101,8 @@ fn try_main(mut cli: Cli) -> Result<(), Failure> {
             key_password_env,
         } => signing::sign(r, &target, &key, key_password_env.as_deref(), json),
         Command::Deprecate { target, reason, undo } => retire::deprecate(r, &target, reason.as_deref(), undo, json),
+        Command::Delete { target, reason } => retire::delete(r, &target, reason.as_deref(), json),
+        Command::Undelete { target } => retire::undelete(r, &target, json),
         Command::Verify { repair, older_than } => manage::verify(r, all_models, repair.then_some(older_than), json),
         Command::Copy { .. } | Command::Add(_) | Command::Cache { .. } => Ok(()),
     }

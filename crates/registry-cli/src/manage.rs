@@ -229,6 +229,9 @@ pub fn copy(
             if !report.present.is_empty() {
                 let _ = writeln!(out, "already there (identical): {}", list(&report.present));
             }
+            if !report.deleted.is_empty() {
+                let _ = writeln!(out, "left out (deleted): {}", list(&report.deleted));
+            }
             for (alias, before, after) in &report.aliases_moved {
                 let before = before.as_ref().map_or("(new)".to_string(), ToString::to_string);
                 let _ = writeln!(out, "{alias}: {before} -> {after}");

@@ -1,5 +1,5 @@
-//! Retiring without deleting: `alias delete` and `deprecate` (each
-//! recorded, each undone by `rollback` / `deprecate --undo`).
+//! Retiring: `alias delete`, `deprecate` and `delete` (each recorded,
+//! each undone by `rollback` / `deprecate --undo` / `undelete`).
 
 use crate::inspect::{failure, record_json};
 use cli_support::{Failure, printable};
@@ -53,4 +53,31 @@ pub fn deprecate(
         )
     };
     cli_support::emit(&text)
+}
+
+/// `registry delete TARGET [--reason TEXT]`.
+pub fn delete(registry: &AnyRegistry, target: &str, reason: Option<&str>, json: bool) -> Result<(), Failure> {
+    let version = registry.resolve_target(target).map_err(failure)?;
+    let record = registry.delete_version(&version, reason).map_err(failure)?;
+    if json {
+        return cli_support::emit(&format!("{}\n", serde_json::to_value(&record).unwrap_or_default()));
+    }
+    cli_support::emit(&format!(
+        "deleted version {version}{}: absent from `registry list` and never latest, every load of it refused; `registry undelete {version}` restores it until `registry gc` removes its files\n",
+        record
+            .reason
+            .as_deref()
+            .map(|r| format!(" ({})", printable(r, false)))
+            .unwrap_or_default()
+    ))
+}
+
+/// `registry undelete TARGET`.
+pub fn undelete(registry: &AnyRegistry, target: &str, json: bool) -> Result<(), Failure> {
+    let version = registry.resolve_target(target).map_err(failure)?;
+    let record = registry.undelete_version(&version).map_err(failure)?;
+    if json {
+        return cli_support::emit(&format!("{}\n", serde_json::to_value(&record).unwrap_or_default()));
+    }
+    cli_support::emit(&format!("version {version} is restored: listed and loadable again\n"))
 }

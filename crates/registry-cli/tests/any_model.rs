@@ -211,6 +211,75 @@ fn a_scikit_learn_file_and_an_onnx_directory_live_beside_each_other() {
 }
 
 #[test]
+fn a_deleted_version_is_hidden_and_refused_with_its_own_exit_code_until_undeleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("registry");
+    let model = write(dir.path(), "model.onnx", b"onnx");
+    for _ in 0..3 {
+        ok("registry", &reg, &["add", &model]);
+    }
+    ok("registry", &reg, &["promote", "1.0.0", "--to", "production"]);
+
+    let err = fails("registry", &reg, &["delete", "1.0.0"], 1);
+    assert!(
+        err.contains("alias production names it") && err.contains("--to production"),
+        "{err}"
+    );
+    let err = fails("registry", &reg, &["delete", "1.0.2"], 1);
+    assert!(
+        err.contains("alias latest names it") && err.contains("registry deprecate 1.0.2"),
+        "{err}"
+    );
+    let err = fails("registry", &reg, &["delete", "9.9.9"], 3);
+    assert!(err.contains("not found"), "{err}");
+
+    let said = ok(
+        "registry",
+        &reg,
+        &["delete", "1.0.1", "--reason", "trained on leaked data"],
+    );
+    assert!(
+        said.contains("deleted version 1.0.1 (trained on leaked data)"),
+        "{said}"
+    );
+    assert!(said.contains("registry undelete 1.0.1"), "{said}");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reg.join("deletions/1.0.1.json")).unwrap()).unwrap();
+    assert_eq!(record["deleted"], true);
+    assert_eq!(record["reason"], "trained on leaked data");
+    assert_eq!(record["seq"], 1);
+
+    let listed = ok("registry", &reg, &["list"]);
+    assert!(!listed.contains("1.0.1"), "{listed}");
+    let listed = ok("registry", &reg, &["list", "--all"]);
+    assert!(
+        listed.contains("deleted (until gc; `registry undelete VERSION` restores one): 1.0.1"),
+        "{listed}"
+    );
+    for args in [
+        &["show", "1.0.1"][..],
+        &["get", "1.0.1", "--out", "-"],
+        &["promote", "1.0.1", "--to", "staging"],
+        &["delete", "1.0.1"],
+    ] {
+        let err = fails("registry", &reg, args, 6);
+        assert!(
+            err.contains("version 1.0.1 was deleted on ") && err.contains("(trained on leaked data)"),
+            "{args:?}: {err}"
+        );
+    }
+    let verified = ok("registry", &reg, &["verify"]);
+    assert!(verified.contains("0 problems, 0 leftovers"), "{verified}");
+
+    let said = ok("registry", &reg, &["undelete", "1.0.1"]);
+    assert!(said.contains("restored"), "{said}");
+    assert!(ok("registry", &reg, &["list"]).contains("1.0.1"));
+    assert!(ok("registry", &reg, &["show", "1.0.1"]).contains("1.0.1"));
+    let err = fails("registry", &reg, &["undelete", "1.0.1"], 1);
+    assert!(err.contains("not deleted"), "{err}");
+}
+
+#[test]
 fn deprecating_and_deleting_are_recorded_and_undone() {
     let dir = tempfile::tempdir().unwrap();
     let reg = dir.path().join("registry");

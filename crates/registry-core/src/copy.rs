@@ -28,6 +28,8 @@ pub struct CopyReport {
     /// Damaged in FROM (a digest mismatch, invalid metadata, a file that is
     /// not a regular one, ...): not copied, with the reason.
     pub damaged: Vec<(ModelVersion, String)>,
+    /// Versions deleted in FROM, left out.
+    pub deleted: Vec<ModelVersion>,
     /// Aliases moved in TO: (alias, from, to).
     pub aliases_moved: Vec<(String, Option<ModelVersion>, ModelVersion)>,
 }
@@ -36,7 +38,13 @@ pub struct CopyReport {
 /// `with_aliases`, also points `to`'s aliases where `from`'s point.
 pub fn copy<A: Store, B: Store>(from: &Registry<A>, to: &Registry<B>, with_aliases: bool) -> Result<CopyReport> {
     let mut report = CopyReport::default();
+    let deleted = from.deleted_versions()?;
     for version in from.list_versions()? {
+        // A deleted version is not copied: it is on its way out.
+        if deleted.contains_key(&version) {
+            report.deleted.push(version);
+            continue;
+        }
         // A damaged source version is reported and skipped: the healthy
         // ones are still copied.
         // Streamed store to store; the copy is checked against every

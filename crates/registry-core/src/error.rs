@@ -191,6 +191,27 @@ pub enum RegistryError {
     NothingToRollBack { alias: String },
 
     #[error(
+        "version {version} was deleted on {at} by {by}{}; `registry undelete {version}` restores it (until `registry gc` removes its files)",
+        reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+    )]
+    VersionDeleted {
+        version: String,
+        at: String,
+        by: String,
+        reason: Option<String>,
+    },
+
+    #[error("version {version} cannot be deleted: {alias} names it; {how}, then delete it")]
+    VersionInUse {
+        version: String,
+        alias: String,
+        how: String,
+    },
+
+    #[error("version {version} is not deleted: nothing to undelete")]
+    NotDeleted { version: String },
+
+    #[error(
         "integrity check failed for {location}: expected {what} {expected}, found {actual}; the file was changed or damaged after it was saved (restore it from a backup, or save a new version)"
     )]
     IntegrityMismatch {

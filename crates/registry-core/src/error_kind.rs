@@ -44,11 +44,13 @@ pub enum ErrorKind {
     SignatureRequired,
     /// The storage below the registry failed: disk, permissions, network.
     Storage,
+    /// The version was deleted (`registry delete`); `undelete` restores it.
+    Deleted,
 }
 
 impl ErrorKind {
     /// Every kind, for tables and tests.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::InvalidName,
         ErrorKind::InvalidInput,
         ErrorKind::Unsupported,
@@ -62,11 +64,12 @@ impl ErrorKind {
         ErrorKind::SignatureRefused,
         ErrorKind::SignatureRequired,
         ErrorKind::Storage,
+        ErrorKind::Deleted,
     ];
 
     /// The exit code every binary ends with (the README's table): 1 the
     /// rules said no, 2 bad arguments or input, 3 not found, 4 damage,
-    /// 5 storage.
+    /// 5 storage, 6 deleted.
     pub const fn exit_code(self) -> u8 {
         match self {
             ErrorKind::VersionExists
@@ -81,6 +84,7 @@ impl ErrorKind {
             ErrorKind::NotFound => 3,
             ErrorKind::Integrity | ErrorKind::SignatureRefused => 4,
             ErrorKind::Storage => 5,
+            ErrorKind::Deleted => 6,
         }
     }
 
@@ -99,6 +103,7 @@ impl ErrorKind {
             ErrorKind::Integrity => "IntegrityError",
             ErrorKind::SignatureRefused | ErrorKind::SignatureRequired => "SignatureError",
             ErrorKind::Storage => "StoreError",
+            ErrorKind::Deleted => "VersionDeleted",
         }
     }
 
@@ -118,6 +123,7 @@ impl ErrorKind {
             ErrorKind::Unsupported => 501,
             ErrorKind::Integrity => 500,
             ErrorKind::Storage => 503,
+            ErrorKind::Deleted => 410,
         }
     }
 }
@@ -144,7 +150,10 @@ impl RegistryError {
             E::ReservedAlias { .. }
             | E::NothingToRollBack { .. }
             | E::NotAnEarlierTarget { .. }
-            | E::AlreadySigned { .. } => K::Refused,
+            | E::AlreadySigned { .. }
+            | E::VersionInUse { .. }
+            | E::NotDeleted { .. } => K::Refused,
+            E::VersionDeleted { .. } => K::Deleted,
             E::OutputExists { .. } | E::OutputRefused { .. } => K::OutputExists,
             // No single model file to decode: what was asked for is not there.
             E::NoArtifact { .. }
@@ -192,6 +201,9 @@ impl RegistryError {
             E::ReservedAlias { .. } => "reserved_alias",
             E::PromotionRefused { .. } => "promotion_refused",
             E::NothingToRollBack { .. } => "nothing_to_roll_back",
+            E::VersionDeleted { .. } => "version_deleted",
+            E::VersionInUse { .. } => "version_in_use",
+            E::NotDeleted { .. } => "not_deleted",
             E::NotAnEarlierTarget { .. } => "not_an_earlier_target",
             E::AlreadySigned { .. } => "already_signed",
             E::NoArtifact { .. } => "no_single_model_file",

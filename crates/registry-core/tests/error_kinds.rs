@@ -188,6 +188,18 @@ fn every_variant() -> Vec<RegistryError> {
             size: 9,
             reason: s(),
         }),
+        E::VersionDeleted {
+            version: s(),
+            at: s(),
+            by: s(),
+            reason: None,
+        },
+        E::VersionInUse {
+            version: s(),
+            alias: s(),
+            how: s(),
+        },
+        E::NotDeleted { version: s() },
         E::Store(StoreError::InvalidKey { key: s(), reason: s() }),
         E::Store(StoreError::Unsafe {
             location: s(),
@@ -239,6 +251,9 @@ fn every_variant() -> Vec<RegistryError> {
             | E::SignatureRequired { .. }
             | E::Encode { .. }
             | E::Decode { .. }
+            | E::VersionDeleted { .. }
+            | E::VersionInUse { .. }
+            | E::NotDeleted { .. }
             | E::Store(_) => {}
         }
     }
@@ -298,6 +313,7 @@ fn no_client_error_is_a_5xx() {
         ErrorKind::OutputExists,
         ErrorKind::SignatureRefused,
         ErrorKind::SignatureRequired,
+        ErrorKind::Deleted,
     ] {
         assert!((400..500).contains(&kind.http_status()), "{kind:?}");
     }

@@ -25,8 +25,9 @@
 //! carries a unique `x-amz-meta-modelreg-writer` value, and a refused write
 //! whose object carries our value counts as done.
 //!
-//! The store is synchronous like the trait: it owns a single-threaded tokio
-//! runtime and blocks on each request.
+//! The store is synchronous like the trait: it owns a small tokio runtime
+//! and blocks on each request. Two worker threads, so that the parts of a
+//! multipart upload go out while the caller reads and digests the next one.
 
 mod large;
 mod uploads;
@@ -159,7 +160,8 @@ impl S3Store {
         }
         let uploads = uploads::UploadLister::new(&builder, &config.bucket, config.request_deadline);
         let s3 = Arc::new(builder.build().map_err(|e| e.to_string())?);
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the I/O runtime: {e}"))?;

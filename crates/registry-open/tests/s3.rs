@@ -118,6 +118,46 @@ fn a_registry_works_unchanged_on_s3() {
 }
 
 #[test]
+fn a_version_is_deleted_and_restored_on_s3_as_on_disk() {
+    if !test_support::s3_ready() {
+        return;
+    }
+    let prefix = unique("delete");
+    let reg = registry(&prefix);
+    for (version, score) in [("1.0.0", 0.7), ("1.1.0", 0.8), ("1.2.0", 0.9)] {
+        reg.save_model(&v(version), &vec![1u32], info(score)).unwrap();
+    }
+    let production = "production".parse::<AliasName>().unwrap();
+    reg.set_alias(&production, &v("1.0.0"), Expect::Nothing).unwrap();
+    assert!(matches!(
+        reg.delete_version(&v("1.0.0"), None),
+        Err(RegistryError::VersionInUse { .. })
+    ));
+    reg.delete_version(&v("1.1.0"), Some("bad labels")).unwrap();
+
+    // Another client sees the deletion: absent from the catalog, refused.
+    let other = registry(&prefix);
+    let listed: Vec<ModelVersion> = other
+        .catalog()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.unwrap().version)
+        .collect();
+    assert_eq!(listed, [v("1.0.0"), v("1.2.0")]);
+    let err = other.get_model::<Vec<u32>>(&v("1.1.0")).unwrap_err();
+    assert!(err.to_string().contains("(bad labels)"), "{err}");
+    assert!(matches!(
+        other.set_alias(&production, &v("1.1.0"), Expect::Anything),
+        Err(RegistryError::VersionDeleted { .. })
+    ));
+    assert!(other.verify().unwrap().is_ok());
+
+    other.undelete_version(&v("1.1.0")).unwrap();
+    assert_eq!(reg.get_model::<Vec<u32>>(&v("1.1.0")).unwrap().0, vec![1]);
+    assert_eq!(reg.deletion_history(&v("1.1.0")).unwrap().len(), 2);
+}
+
+#[test]
 fn copying_a_version_between_stores_keeps_it_identical() {
     if !test_support::s3_ready() {
         return;

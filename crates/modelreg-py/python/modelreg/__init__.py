@@ -29,6 +29,7 @@ from .errors import (
     SignatureError,
     StoreError,
     Unsupported,
+    VersionDeleted,
     VersionExists,
 )
 from .follow import Follower, Served

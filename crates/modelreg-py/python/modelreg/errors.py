@@ -33,6 +33,11 @@ class NotFound(RegistryError, LookupError):
     """No such version, alias, model, file or registry."""
 
 
+class VersionDeleted(NotFound):
+    """The version was deleted (`delete`); `undelete` restores it until gc
+    removes its files."""
+
+
 class AliasConflict(Refused):
     """A compare-and-swap lost: the alias (or latest) moved meanwhile."""
 
@@ -85,6 +90,7 @@ __all__ = [
     "Refused",
     "VersionExists",
     "NotFound",
+    "VersionDeleted",
     "AliasConflict",
     "PromotionRefused",
     "IntegrityError",

@@ -387,6 +387,20 @@ class Registry:
         earlier one); returns its new record."""
         return _doc(self._native.rollback(alias, to=to))
 
+    def delete(self, target: str, *, reason: Optional[str] = None) -> Metadata:
+        """Deletes a version (``registry delete``): refused (``Refused``)
+        while an alias names it, ``latest`` included. From then on it is
+        absent from ``versions()`` and every load of it raises
+        ``VersionDeleted`` saying when, by whom and why; ``undelete``
+        restores it until gc removes its files. Returns the deletion
+        record."""
+        return _doc(self._native.delete(target, reason))
+
+    def undelete(self, target: str) -> Metadata:
+        """Restores a deleted version (``registry undelete``); returns its
+        deletion record, now with ``deleted`` False."""
+        return _doc(self._native.undelete(target))
+
     def history(self, alias: str) -> List[Metadata]:
         """Every state of ``alias``, oldest first."""
         return _docs(self._native.history(alias))

@@ -25,6 +25,7 @@ mod aliases;
 mod integrity;
 mod list;
 mod load;
+mod retire;
 mod save;
 
 pub(crate) type Result<T> = std::result::Result<T, RegistryError>;

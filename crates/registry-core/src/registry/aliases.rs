@@ -273,7 +273,10 @@ impl<S: Store> Registry<S> {
                 });
             }
             match self.swap_alias(alias, current, version, &metadata.metadata_sha256, action) {
-                Ok(record) => return Ok(AliasMove { record, changed: true }),
+                Ok(record) => {
+                    self.restore_if_deleted_meanwhile(alias, version)?;
+                    return Ok(AliasMove { record, changed: true });
+                }
                 // Someone moved it between our read and our swap: read it
                 // again, and report a conflict only if the expectation no
                 // longer holds (it may have moved away and back).

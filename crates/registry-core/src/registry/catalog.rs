@@ -243,7 +243,11 @@ impl<S: Store> Registry<S> {
         // The complete versions (one directory read and one look for each
         // one's metadata.json: on a local disk cheaper than looking into
         // every directory for any file).
-        let listed = self.list_versions()?;
+        let mut listed = self.list_versions()?;
+        // Deleted versions are not in the catalog (their rows stay in the
+        // stored one until gc, so undelete needs no rewrite).
+        let deleted = self.deleted_versions()?;
+        listed.retain(|v| !deleted.contains_key(v));
         let (mut base, mut segments) = if self.checks_signatures() {
             (Vec::new(), BTreeMap::new())
         } else {

@@ -8,6 +8,23 @@
 
 use crate::names::{AliasName, ModelName, ModelVersion};
 
+/// The states a version can be put in and taken out of, each a pointer
+/// per version with a history (version_state.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StateKind {
+    Deprecation,
+    Deletion,
+}
+
+impl StateKind {
+    const fn dir(self) -> &'static str {
+        match self {
+            StateKind::Deprecation => "deprecations",
+            StateKind::Deletion => "deletions",
+        }
+    }
+}
+
 /// The format marker at the registry's root (one per registry, shared by
 /// all its models).
 pub(crate) const MARKER: &str = "registry.json";
@@ -110,28 +127,34 @@ impl Keys {
         format!("{}policy.json", self.prefix)
     }
 
-    /// `deprecations/`: the deprecation pointers, one per version ever
-    /// deprecated.
-    pub(crate) fn deprecations(&self) -> String {
-        format!("{}deprecations/", self.prefix)
+    /// `deprecations/` or `deletions/`: the state pointers of that kind,
+    /// one per version whose state ever changed.
+    pub(crate) fn states(&self, kind: StateKind) -> String {
+        format!("{}{}/", self.prefix, kind.dir())
     }
 
-    /// `deprecations/<v>.json`: whether version `v` is deprecated now.
-    pub(crate) fn deprecation(&self, v: &ModelVersion) -> String {
-        format!("{}deprecations/{v}.json", self.prefix)
+    /// `deprecations/<v>.json` (or `deletions/`): version `v`'s state now.
+    pub(crate) fn state(&self, kind: StateKind, v: &ModelVersion) -> String {
+        format!("{}{}/{v}.json", self.prefix, kind.dir())
     }
 
-    /// The version a deprecation pointer key names, if it is one.
-    pub(crate) fn deprecation_of(&self, key: &str) -> Option<ModelVersion> {
-        key.strip_prefix(&self.deprecations())?
+    /// The version a state pointer key names, if it is one.
+    pub(crate) fn state_of(&self, kind: StateKind, key: &str) -> Option<ModelVersion> {
+        key.strip_prefix(&self.states(kind))?
             .strip_suffix(".json")?
             .parse()
             .ok()
     }
 
-    /// `deprecations-history/<v>/<seq>.json`: every state of that pointer.
-    pub(crate) fn deprecation_history(&self, v: &ModelVersion, seq: u64) -> String {
-        format!("{}deprecations-history/{v}/{seq:010}.json", self.prefix)
+    /// `deprecations-history/<v>/` (or `deletions-history/`): the prefix
+    /// of every state that pointer has had.
+    pub(crate) fn state_history_prefix(&self, kind: StateKind, v: &ModelVersion) -> String {
+        format!("{}{}-history/{v}/", self.prefix, kind.dir())
+    }
+
+    /// `deprecations-history/<v>/<seq>.json`: one state of that pointer.
+    pub(crate) fn state_history(&self, kind: StateKind, v: &ModelVersion, seq: u64) -> String {
+        format!("{}{seq:010}.json", self.state_history_prefix(kind, v))
     }
 
     /// `history/<alias>/`: the prefix of every recorded state of an alias.
@@ -164,6 +187,14 @@ mod tests {
         assert_eq!(k.history(&a, 7), "history/production/0000000007.json");
         assert_eq!(k.history_prefix(&a), "history/production/");
         assert_eq!(k.latest_view(), "latest");
+        assert_eq!(k.state(StateKind::Deprecation, &v), "deprecations/1.2.3.json");
+        assert_eq!(k.state(StateKind::Deletion, &v), "deletions/1.2.3.json");
+        assert_eq!(k.state_of(StateKind::Deletion, "deletions/1.2.3.json"), Some(v.clone()));
+        assert_eq!(k.state_of(StateKind::Deletion, "deprecations/1.2.3.json"), None);
+        assert_eq!(
+            k.state_history(StateKind::Deletion, &v, 2),
+            "deletions-history/1.2.3/0000000002.json"
+        );
     }
 
     #[test]

@@ -68,10 +68,30 @@ impl<S: Store> Registry<S> {
     /// `metadata.json` of `version` as stored, and parsed: its digest
     /// checked, the version it names the one whose directory holds it, and
     /// with trusted keys its signature (signatures.rs).
+    ///
+    /// A deleted version is [`RegistryError::VersionDeleted`], except when
+    /// its metadata came from the local cache of a remote registry: a
+    /// pinned version cached before its deletion loads with no request
+    /// to the store at all (docs/REMOTE.md), as versions are immutable.
     pub(super) fn read_metadata(&self, version: &ModelVersion) -> Result<(Vec<u8>, ModelMetadata)> {
-        let (bytes, metadata) = self.read_metadata_unchecked(version)?;
-        self.check_signature(version, &bytes, &metadata)?;
+        let (bytes, metadata, cached) = self.read_metadata_signed(version)?;
+        if !cached {
+            self.refuse_deleted(version)?;
+        }
         Ok((bytes, metadata))
+    }
+
+    /// [`Registry::read_metadata`] of a version whether deleted or not
+    /// (verify: its bytes stay until gc).
+    pub(super) fn read_metadata_kept(&self, version: &ModelVersion) -> Result<(Vec<u8>, ModelMetadata)> {
+        self.read_metadata_signed(version)
+            .map(|(bytes, metadata, _)| (bytes, metadata))
+    }
+
+    fn read_metadata_signed(&self, version: &ModelVersion) -> Result<(Vec<u8>, ModelMetadata, bool)> {
+        let (bytes, metadata, cached) = self.read_metadata_from(version)?;
+        self.check_signature(version, &bytes, &metadata)?;
+        Ok((bytes, metadata, cached))
     }
 
     /// [`Registry::metadata`] without the signature check: for the
@@ -83,6 +103,12 @@ impl<S: Store> Registry<S> {
 
     /// [`Registry::read_metadata`] without the signature check.
     pub(super) fn read_metadata_unchecked(&self, version: &ModelVersion) -> Result<(Vec<u8>, ModelMetadata)> {
+        self.read_metadata_from(version)
+            .map(|(bytes, metadata, _)| (bytes, metadata))
+    }
+
+    /// [`Registry::read_metadata_unchecked`], and whether the cache had it.
+    fn read_metadata_from(&self, version: &ModelVersion) -> Result<(Vec<u8>, ModelMetadata, bool)> {
         let key = self.keys.metadata(version);
         let location = self.store.location(&key);
         if let Some(cache) = self.cache.as_deref()
@@ -91,7 +117,7 @@ impl<S: Store> Registry<S> {
             // Checked as the store's copy would be; a damaged copy is
             // reported and read again from the store.
             match self.parse_metadata(version, bytes, &location) {
-                Ok(found) => return Ok(found),
+                Ok((bytes, metadata)) => return Ok((bytes, metadata, true)),
                 Err(e) => cache.damaged(&key, &e.to_string()),
             }
         }
@@ -100,11 +126,11 @@ impl<S: Store> Registry<S> {
             Err(StoreError::NotFound { .. }) => return Err(self.version_not_found(version)),
             Err(e) => return Err(e.into()),
         };
-        let found = self.parse_metadata(version, bytes, &location)?;
+        let (bytes, metadata) = self.parse_metadata(version, bytes, &location)?;
         if let Some(cache) = self.cache.as_deref() {
-            cache.put_document(&key, &found.0);
+            cache.put_document(&key, &bytes);
         }
-        Ok(found)
+        Ok((bytes, metadata, false))
     }
 
     /// `metadata.json` of `version` parsed and checked (see

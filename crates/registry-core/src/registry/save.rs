@@ -359,10 +359,11 @@ impl<S: Store> Registry<S> {
 
     /// Moves `latest` to `metadata.version` unless it already names a newer
     /// version, or this one is a pre-release (`latest` means the newest
-    /// release) or deprecated. Retries on conflicts: every save's version
-    /// is considered.
+    /// release), deprecated or deleted. Retries on conflicts: every save's
+    /// version is considered.
     pub(super) fn advance_latest(&self, metadata: &ModelMetadata, action: AliasAction) -> Result<()> {
-        if metadata.version.is_prerelease() || self.deprecation(&metadata.version)?.is_some() {
+        let version = &metadata.version;
+        if version.is_prerelease() || self.deprecation(version)?.is_some() || self.deletion(version)?.is_some() {
             return Ok(());
         }
         let latest = AliasName::latest();
@@ -374,7 +375,11 @@ impl<S: Store> Registry<S> {
                 break;
             }
             match self.swap_alias(&latest, current, &metadata.version, &metadata.metadata_sha256, action) {
-                Ok(_) => break,
+                // A deletion that slipped in meanwhile is undone (delete.rs).
+                Ok(_) => {
+                    self.restore_if_deleted_meanwhile(&latest, version)?;
+                    break;
+                }
                 Err(RegistryError::Store(StoreError::Conflict { .. })) => continue,
                 Err(e) => return Err(e),
             }

@@ -118,7 +118,8 @@ impl<S: Store> Registry<S> {
     }
 
     fn verify_version_metadata(&self, version: &ModelVersion) -> Result<crate::metadata::ModelMetadata> {
-        let metadata = self.metadata(version)?;
+        // A deleted version is still checked: its bytes stay until gc.
+        let metadata = self.read_metadata_kept(version)?.1;
         self.check_content(&metadata, true)?;
         Ok(metadata)
     }
