@@ -2,13 +2,13 @@
 //! `models` lists the registry's models.
 
 use crate::inspect::{failure, score};
-use cli_support::{Failure, printable};
+use cli_support::{Exit, Failure, printable};
 use registry_core::local_files::{collect, export, fingerprint};
 use registry_core::{AliasName, ModelInfo, ModelName, ModelVersion};
 use registry_open::AnyRegistry;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// What `registry add` records besides the files.
@@ -211,6 +211,37 @@ pub fn model_label(registry: &AnyRegistry) -> &str {
     registry.model_name().map_or(ModelName::DEFAULT, ModelName::as_str)
 }
 
+/// From this size `get --out -` checks a file in an unnamed temporary
+/// file rather than in memory (or a mapping as large as the file).
+const SPOOL_FROM: u64 = 64 << 20;
+
+/// `get --out -` of a large file: written into an unnamed file in the
+/// temporary directory (`TMPDIR`) and checked there, as `get --out FILE`
+/// does, then copied to standard output by the kernel; memory stays a
+/// few blocks whatever the size, and a damaged file still prints nothing.
+fn spool_to_stdout(registry: &AnyRegistry, metadata: &registry_core::ModelMetadata, path: &str) -> Result<(), Failure> {
+    let dir = std::env::temp_dir();
+    let cannot = |e: std::io::Error| {
+        Failure::new(
+            Exit::Io,
+            format!(
+                "cannot hold {path} in the temporary directory {} to check it before printing it: {e} (set TMPDIR to a directory with room)",
+                dir.display()
+            ),
+        )
+    };
+    let mut spool = tempfile::tempfile_in(&dir).map_err(cannot)?;
+    registry
+        .write_version_file(metadata, path, &mut spool)
+        .map_err(failure)?
+        .map_err(cannot)?;
+    spool.seek(std::io::SeekFrom::Start(0)).map_err(cannot)?;
+    let mut stdout = std::io::stdout().lock();
+    std::io::copy(&mut spool, &mut stdout)
+        .and_then(|_| stdout.flush())
+        .map_err(Failure::writing)
+}
+
 pub fn get(registry: &AnyRegistry, target: &str, out: &Path, force: bool, json: bool) -> Result<(), Failure> {
     let version = registry.resolve_target(target).map_err(failure)?;
     let metadata = registry.metadata(&version).map_err(failure)?;
@@ -223,6 +254,9 @@ pub fn get(registry: &AnyRegistry, target: &str, out: &Path, force: bool, json: 
             )));
         };
         // Checked before a byte is written: a damaged file prints nothing.
+        if only.size >= SPOOL_FROM {
+            return spool_to_stdout(registry, &metadata, only.path);
+        }
         let stdout = std::io::stdout();
         let written = registry.read_version_file(&metadata, only.path, |bytes| {
             let mut lock = stdout.lock();

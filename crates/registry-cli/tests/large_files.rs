@@ -258,3 +258,66 @@ fn a_large_add_or_get_killed_mid_transfer_leaves_a_registry_that_verifies_and_no
     assert_eq!(std::fs::read(&target).unwrap(), std::fs::read(&file).unwrap());
     verifies(&reg);
 }
+
+/// Runs `cmd` with its standard output read as it comes: (status, the
+/// bytes it printed, its peak resident set in MB from wait4, which reaps
+/// it: std's `wait` has no resource usage).
+#[allow(clippy::zombie_processes)]
+fn run_measured(mut cmd: Command) -> (i32, Vec<u8>, f64) {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut bytes).unwrap();
+        bytes
+    });
+    let mut status = 0;
+    // SAFETY: wait4 on our own child's pid, into locals; std's `Child`
+    // is not waited on afterwards.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        assert_eq!(
+            libc::wait4(child.id() as i32, &mut status, 0, &mut usage),
+            child.id() as i32
+        );
+        usage
+    };
+    let printed = reader.join().unwrap();
+    (libc::WEXITSTATUS(status), printed, usage.ru_maxrss as f64 / 1024.0)
+}
+
+#[test]
+fn get_to_standard_output_checks_a_large_file_without_holding_it_and_prints_nothing_if_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("registry");
+    let file = dir.path().join("weights.bin");
+    big_file(&file, 160);
+    ok("registry", &reg, &["add", file.to_str().unwrap(), "--model", "big"]);
+
+    let mut cmd = command("registry", &reg);
+    cmd.args(["get", "models:/big/1.0.0", "--out", "-"])
+        .env("TMPDIR", dir.path());
+    let (code, printed, peak_mb) = run_measured(cmd);
+    assert_eq!(code, 0);
+    assert!(printed == std::fs::read(&file).unwrap(), "the printed bytes differ");
+    // A whole-file read (or a mapping of it) would be 160 MB and more.
+    assert!(peak_mb < 64.0, "get --out - of 160 MiB peaked at {peak_mb:.0} MB");
+    assert_eq!(
+        names(dir.path()),
+        ["registry", "weights.bin"],
+        "the spool was left behind"
+    );
+
+    // One byte changed in the stored file: nothing printed, exit 4.
+    let stored = reg.join("models/big/versions/1.0.0/weights.bin");
+    let mut bytes = std::fs::read(&stored).unwrap();
+    bytes[100 * MIB] ^= 1;
+    std::fs::write(&stored, &bytes).unwrap();
+    drop(bytes);
+    let mut cmd = command("registry", &reg);
+    cmd.args(["get", "models:/big/1.0.0", "--out", "-"])
+        .env("TMPDIR", dir.path());
+    let (code, printed, _) = run_measured(cmd);
+    assert_eq!(code, 4);
+    assert!(printed.is_empty(), "{} bytes of a damaged file printed", printed.len());
+}
