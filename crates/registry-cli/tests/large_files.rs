@@ -260,30 +260,32 @@ fn a_large_add_or_get_killed_mid_transfer_leaves_a_registry_that_verifies_and_no
 }
 
 /// Runs `cmd` with its standard output read as it comes: (status, the
-/// bytes it printed, its peak resident set in MB from wait4, which reaps
-/// it: std's `wait` has no resource usage).
-#[allow(clippy::zombie_processes)]
+/// bytes it printed, its peak resident set in MB). The peak is the
+/// child's own `VmHWM`, sampled while it runs: wait4's `ru_maxrss` would
+/// count this test process too (Linux carries the pre-exec memory of a
+/// vforked child into it).
 fn run_measured(mut cmd: Command) -> (i32, Vec<u8>, f64) {
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut stdout, &mut bytes).unwrap();
-        bytes
+    let status_path = format!("/proc/{}/status", child.id());
+    let sampler = std::thread::spawn(move || {
+        let mut peak_kb = 0u64;
+        // Until the child is a zombie (no VmHWM) or gone.
+        while let Some(kb) = std::fs::read_to_string(&status_path).ok().and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        }) {
+            peak_kb = peak_kb.max(kb);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        peak_kb
     });
-    let mut status = 0;
-    // SAFETY: wait4 on our own child's pid, into locals; std's `Child`
-    // is not waited on afterwards.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        assert_eq!(
-            libc::wait4(child.id() as i32, &mut status, 0, &mut usage),
-            child.id() as i32
-        );
-        usage
-    };
-    let printed = reader.join().unwrap();
-    (libc::WEXITSTATUS(status), printed, usage.ru_maxrss as f64 / 1024.0)
+    let mut printed = Vec::new();
+    std::io::Read::read_to_end(&mut child.stdout.take().unwrap(), &mut printed).unwrap();
+    let status = child.wait().unwrap();
+    let peak_kb = sampler.join().unwrap();
+    (status.code().unwrap_or(-1), printed, peak_kb as f64 / 1024.0)
 }
 
 #[test]
