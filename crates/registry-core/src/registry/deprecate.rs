@@ -5,55 +5,18 @@
 
 use super::Registry;
 use super::keys::StateKind;
-use super::version_state::StateRecord;
 use crate::error::{RegistryError, Result};
-use crate::metadata::{Actor, AliasAction, FORMAT_VERSION};
+use crate::metadata::AliasAction;
 use crate::names::{AliasName, ModelVersion};
 use crate::store::{Store, StoreError};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use time::OffsetDateTime;
 
-/// One state of a version's deprecation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeprecationRecord {
-    pub format_version: u32,
-    pub version: ModelVersion,
-    /// 1 for the first state, +1 per change.
-    pub seq: u64,
-    pub deprecated: bool,
-    pub reason: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    pub by: Actor,
-}
-
-impl StateRecord for DeprecationRecord {
-    const KIND: StateKind = StateKind::Deprecation;
-    fn version(&self) -> &ModelVersion {
-        &self.version
-    }
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-    fn is_on(&self) -> bool {
-        self.deprecated
-    }
-    fn reason(&self) -> Option<&str> {
-        self.reason.as_deref()
-    }
-    fn next(version: &ModelVersion, seq: u64, on: bool, reason: Option<&str>, by: &Actor) -> Self {
-        DeprecationRecord {
-            format_version: FORMAT_VERSION,
-            version: version.clone(),
-            seq,
-            deprecated: on,
-            reason: reason.map(str::to_string),
-            at: OffsetDateTime::now_utc(),
-            by: by.clone(),
-        }
-    }
-}
+super::version_state::state_record!(
+    /// One state of a version's deprecation.
+    DeprecationRecord,
+    deprecated,
+    StateKind::Deprecation
+);
 
 impl<S: Store> Registry<S> {
     /// The deprecation of `version` if it is deprecated now.

@@ -74,24 +74,22 @@ impl<S: Store> Registry<S> {
     /// pinned version cached before its deletion loads with no request
     /// to the store at all (docs/REMOTE.md), as versions are immutable.
     pub(super) fn read_metadata(&self, version: &ModelVersion) -> Result<(Vec<u8>, ModelMetadata)> {
-        let (bytes, metadata, cached) = self.read_metadata_signed(version)?;
+        let (bytes, metadata, cached) = self.read_metadata_from(version)?;
+        self.check_signature(version, &bytes, &metadata)?;
         if !cached {
             self.refuse_deleted(version)?;
         }
         Ok((bytes, metadata))
     }
 
-    /// [`Registry::read_metadata`] of a version whether deleted or not
-    /// (verify: its bytes stay until gc).
+    /// [`Registry::read_metadata`] of a version whether deleted or not:
+    /// for verify (its bytes stay until gc), and for what an alias names
+    /// (no alias names a deleted version, delete.rs), which spares every
+    /// load through an alias the look for a deletion.
     pub(super) fn read_metadata_kept(&self, version: &ModelVersion) -> Result<(Vec<u8>, ModelMetadata)> {
-        self.read_metadata_signed(version)
-            .map(|(bytes, metadata, _)| (bytes, metadata))
-    }
-
-    fn read_metadata_signed(&self, version: &ModelVersion) -> Result<(Vec<u8>, ModelMetadata, bool)> {
-        let (bytes, metadata, cached) = self.read_metadata_from(version)?;
+        let (bytes, metadata) = self.read_metadata_unchecked(version)?;
         self.check_signature(version, &bytes, &metadata)?;
-        Ok((bytes, metadata, cached))
+        Ok((bytes, metadata))
     }
 
     /// [`Registry::metadata`] without the signature check: for the
@@ -422,7 +420,7 @@ impl<S: Store> Registry<S> {
     pub fn alias_metadata(&self, alias: &AliasName) -> Result<ModelMetadata> {
         // `resolve` applies the alias's signature policy.
         let record = self.resolve(alias)?;
-        let metadata = self.metadata(&record.version)?;
+        let metadata = self.read_metadata_kept(&record.version)?.1;
         if metadata.metadata_sha256 != record.metadata_sha256 {
             return Err(RegistryError::IntegrityMismatch {
                 location: self.store.location(&self.keys.metadata(&record.version)),

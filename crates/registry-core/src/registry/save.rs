@@ -363,7 +363,11 @@ impl<S: Store> Registry<S> {
     /// version is considered.
     pub(super) fn advance_latest(&self, metadata: &ModelMetadata, action: AliasAction) -> Result<()> {
         let version = &metadata.version;
-        if version.is_prerelease() || self.deprecation(version)?.is_some() || self.deletion(version)?.is_some() {
+        // A version a save has just committed cannot have been deleted
+        // before now but by a racing delete, which the look after the swap
+        // undoes; so only a restore (undeprecate) pays the read up front.
+        let deleted = || Ok::<_, RegistryError>(action != AliasAction::Save && self.deletion(version)?.is_some());
+        if version.is_prerelease() || self.deprecation(version)?.is_some() || deleted()? {
             return Ok(());
         }
         let latest = AliasName::latest();

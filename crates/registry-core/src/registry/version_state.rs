@@ -31,6 +31,61 @@ pub(crate) trait StateRecord: Serialize + DeserializeOwned + Clone {
     fn next(version: &ModelVersion, seq: u64, on: bool, reason: Option<&str>, by: &Actor) -> Self;
 }
 
+/// Defines the record of one kind of state: the same fields for every
+/// kind but the flag's name (`deprecated`, `deleted`), which is what
+/// FORMAT.md and older builds read.
+macro_rules! state_record {
+    ($(#[$doc:meta])* $name:ident, $flag:ident, $kind:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        pub struct $name {
+            pub format_version: u32,
+            pub version: crate::names::ModelVersion,
+            /// 1 for the first state, +1 per change.
+            pub seq: u64,
+            pub $flag: bool,
+            pub reason: Option<String>,
+            #[serde(with = "time::serde::rfc3339")]
+            pub at: time::OffsetDateTime,
+            pub by: crate::metadata::Actor,
+        }
+
+        impl $crate::registry::version_state::StateRecord for $name {
+            const KIND: $crate::registry::keys::StateKind = $kind;
+            fn version(&self) -> &crate::names::ModelVersion {
+                &self.version
+            }
+            fn seq(&self) -> u64 {
+                self.seq
+            }
+            fn is_on(&self) -> bool {
+                self.$flag
+            }
+            fn reason(&self) -> Option<&str> {
+                self.reason.as_deref()
+            }
+            fn next(
+                version: &crate::names::ModelVersion,
+                seq: u64,
+                on: bool,
+                reason: Option<&str>,
+                by: &crate::metadata::Actor,
+            ) -> Self {
+                $name {
+                    format_version: crate::metadata::FORMAT_VERSION,
+                    version: version.clone(),
+                    seq,
+                    $flag: on,
+                    reason: reason.map(str::to_string),
+                    at: time::OffsetDateTime::now_utc(),
+                    by: by.clone(),
+                }
+            }
+        }
+    };
+}
+pub(super) use state_record;
+
 impl<S: Store> Registry<S> {
     /// The state pointer of `version`, if it ever changed.
     pub(super) fn read_state<R: StateRecord>(&self, version: &ModelVersion) -> Result<Option<(R, Pointer)>> {
