@@ -47,6 +47,11 @@
 
 mod args;
 mod exit;
+/// Bytes as megabytes (decimal, one decimal place), as every tool prints them.
+pub fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
 pub mod parse;
 pub mod progress;
 

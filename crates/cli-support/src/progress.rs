@@ -95,10 +95,6 @@ struct Lines {
     said: bool,
 }
 
-fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
 impl Transfer for Lines {
     fn advance(&mut self, bytes: u64) {
         self.done += bytes;
@@ -114,10 +110,10 @@ impl Transfer for Lines {
         eprintln!(
             "{}: {} of {} ({:.0}%), {}/s, ETA {:.0} s",
             self.what,
-            mb(self.done),
-            mb(self.total),
+            crate::mb(self.done),
+            crate::mb(self.total),
             100.0 * self.done as f64 / self.total as f64,
-            mb(rate as u64),
+            crate::mb(rate as u64),
             eta
         );
     }
@@ -130,7 +126,7 @@ impl Drop for Lines {
         if self.said {
             let seconds = self.started.elapsed().as_secs_f64();
             let outcome = if self.done >= self.total { "done" } else { "stopped" };
-            eprintln!("{}: {outcome}, {} in {seconds:.1} s", self.what, mb(self.done));
+            eprintln!("{}: {outcome}, {} in {seconds:.1} s", self.what, crate::mb(self.done));
         }
     }
 }

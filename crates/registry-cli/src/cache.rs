@@ -1,6 +1,7 @@
 //! `registry cache list|verify|clear`: the local cache of remote
 //! registries (registry-cache), whichever registries filled it.
 
+use cli_support::mb;
 use cli_support::{Exit, Failure};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -17,10 +18,6 @@ pub enum CacheCommand {
 
 fn io(root: &Path) -> impl Fn(std::io::Error) -> Failure + '_ {
     move |e| Failure::new(Exit::Io, format!("cache directory {}: {e}", root.display()))
-}
-
-fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
 pub fn run(args: &cli_support::RegistryArgs, command: &CacheCommand, json: bool) -> Result<(), Failure> {

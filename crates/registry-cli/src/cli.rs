@@ -114,6 +114,15 @@ pub enum Command {
         /// A version, or models:/NAME/VERSION.
         target: String,
     },
+    /// Remove the files of versions deleted longer ago than --older-than, and what killed writers left; safe while others save, promote and serve.
+    Gc {
+        /// How long a deleted version stays restorable (`undelete`) before its files go: 0s, 90m, 7d.
+        #[arg(long, default_value = "7d", value_parser = cli_support::parse::age)]
+        older_than: std::time::Duration,
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Two versions side by side: the hyperparameters, metrics, data and digests that differ.
     Diff {
         a: String,

@@ -1,5 +1,5 @@
 //! `registry`: inspect and manage a model registry: add, get, models, list,
-//! show, promote, rollback, history, diff, verify, copy, report.
+//! show, promote, rollback, history, diff, delete, gc, verify, copy, report.
 //!
 //! `main` parses, `try_main` opens the registry and hands each subcommand to
 //! one function (in `inspect` for the commands that only read, `manage` for
@@ -10,6 +10,7 @@ mod cache;
 mod cli;
 mod inspect;
 mod manage;
+mod reclaim;
 mod register;
 mod retire;
 mod signing;
@@ -103,6 +104,7 @@ fn try_main(mut cli: Cli) -> Result<(), Failure> {
         Command::Deprecate { target, reason, undo } => retire::deprecate(r, &target, reason.as_deref(), undo, json),
         Command::Delete { target, reason } => retire::delete(r, &target, reason.as_deref(), json),
         Command::Undelete { target } => retire::undelete(r, &target, json),
+        Command::Gc { older_than, dry_run } => reclaim::gc(r, all_models, older_than, dry_run, json),
         Command::Verify { repair, older_than } => manage::verify(r, all_models, repair.then_some(older_than), json),
         Command::Copy { .. } | Command::Add(_) | Command::Cache { .. } => Ok(()),
     }

@@ -2,7 +2,7 @@
 //! (--repair), copy, report.
 
 use crate::inspect::{failure, record_json};
-use crate::register::{every_model, labelled};
+use crate::register::{every_model, labelled, models_to_visit};
 use cli_support::{Exit, Failure, printable};
 use registry_core::{AliasName, Expect, Metric, ModelName, ModelVersion, PromotionGate};
 use registry_open::{AnyRegistry, OpenOptions};
@@ -75,11 +75,7 @@ pub fn rollback(registry: &AnyRegistry, alias: &str, to: Option<&str>, json: boo
 /// than `grace`. With `all_models` (no `--model` given), every model of the
 /// registry is checked, each reported on its own.
 pub fn verify(registry: &AnyRegistry, all_models: bool, repair: Option<Duration>, json: bool) -> Result<(), Failure> {
-    let models = if all_models {
-        every_model(registry)?
-    } else {
-        vec![registry.model_name().cloned()]
-    };
+    let models = models_to_visit(registry, all_models)?;
     let several = models.len() > 1;
     let mut out = String::new();
     let mut docs = Vec::new();

@@ -196,6 +196,16 @@ pub fn every_model(registry: &AnyRegistry) -> Result<Vec<Option<ModelName>>, Fai
     Ok(std::iter::once(None).chain(named.into_iter().map(Some)).collect())
 }
 
+/// The models a whole-registry command (verify, gc) works on: every one
+/// with `all_models` (no `--model` given), else the one opened.
+pub fn models_to_visit(registry: &AnyRegistry, all_models: bool) -> Result<Vec<Option<ModelName>>, Failure> {
+    if all_models {
+        every_model(registry)
+    } else {
+        Ok(vec![registry.model_name().cloned()])
+    }
+}
+
 /// `report` as a JSON object with a `"model": label` field added: one
 /// model's part of a command's `--json` document.
 pub fn labelled(report: &impl serde::Serialize, label: &str) -> Value {

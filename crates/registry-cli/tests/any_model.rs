@@ -280,6 +280,47 @@ fn a_deleted_version_is_hidden_and_refused_with_its_own_exit_code_until_undelete
 }
 
 #[test]
+fn gc_reclaims_deleted_versions_after_the_grace_period_and_says_what_it_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("registry");
+    let model = write(dir.path(), "model.onnx", &vec![7u8; 250_000]);
+    for _ in 0..3 {
+        ok("registry", &reg, &["add", &model]);
+    }
+    ok("registry", &reg, &["delete", "1.0.0", "--reason", "superseded"]);
+
+    let said = ok("registry", &reg, &["gc"]);
+    assert!(
+        said.contains("kept deleted version 1.0.0: deleted 0s ago, within the grace period of 7d"),
+        "{said}"
+    );
+    assert!(said.contains("gc removed 0 version(s)"), "{said}");
+    let said = ok("registry", &reg, &["gc", "--older-than", "0s", "--dry-run"]);
+    assert!(said.contains("would remove version 1.0.0 (2 files, 0.3 MB)"), "{said}");
+    assert!(said.contains("nothing was removed"), "{said}");
+    assert!(reg.join("versions/1.0.0/model.onnx").is_file());
+
+    let said = ok("registry", &reg, &["gc", "--older-than", "0s", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&said).unwrap();
+    assert_eq!(doc["collected"][0]["version"], "1.0.0", "{said}");
+    assert!(doc["bytes_freed"].as_u64().unwrap() > 250_000, "{said}");
+    assert!(!reg.join("versions/1.0.0").exists());
+
+    let err = fails("registry", &reg, &["undelete", "1.0.0"], 6);
+    assert!(err.contains("`registry gc` removed its files on"), "{err}");
+    let err = fails("registry", &reg, &["get", "1.0.0", "--out", "-"], 6);
+    assert!(
+        err.contains("(superseded)") && err.contains("cannot be restored"),
+        "{err}"
+    );
+    let err = fails("registry", &reg, &["add", &model, "--version", "1.0.0"], 1);
+    assert!(err.contains("never reused"), "{err}");
+    let said = ok("registry", &reg, &["verify"]);
+    assert!(said.contains("0 problems, 0 leftovers"), "{said}");
+    assert!(ok("registry", &reg, &["gc", "--older-than", "0s"]).contains("gc removed 0 version(s)"));
+}
+
+#[test]
 fn deprecating_and_deleting_are_recorded_and_undone() {
     let dir = tempfile::tempdir().unwrap();
     let reg = dir.path().join("registry");

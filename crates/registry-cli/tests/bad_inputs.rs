@@ -553,6 +553,27 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
             "not deleted",
         ),
         case(
+            "gc with a duration in words",
+            "registry",
+            &["gc", "--older-than", "seven days"],
+            2,
+            "not a duration",
+        ),
+        case(
+            "gc with a negative duration",
+            "registry",
+            &["gc", "--older-than=-1d"],
+            2,
+            "must be positive",
+        ),
+        case(
+            "gc with an unknown unit",
+            "registry",
+            &["gc", "--older-than", "2w"],
+            2,
+            "unknown unit",
+        ),
+        case(
             "predictor on a URI of an unknown model",
             "predictor",
             &["--alias", "models:/spam@production", "x"],

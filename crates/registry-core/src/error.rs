@@ -191,7 +191,7 @@ pub enum RegistryError {
     NothingToRollBack { alias: String },
 
     #[error(
-        "version {version} was deleted on {at} by {by}{}; `registry undelete {version}` restores it (until `registry gc` removes its files)",
+        "version {version} was deleted on {at} by {by}{}; {restore}",
         reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
     )]
     VersionDeleted {
@@ -199,7 +199,14 @@ pub enum RegistryError {
         at: String,
         by: String,
         reason: Option<String>,
+        /// How to restore it, or why it cannot be.
+        restore: String,
     },
+
+    #[error(
+        "version {version} cannot be saved: it was deleted and `registry gc` removed its files on {at}, and a version number is never reused (a reader pinned to {version} must never get other bytes); save it as another version (without --version, the next free one)"
+    )]
+    VersionCollected { version: String, at: String },
 
     #[error("version {version} cannot be deleted: {alias} names it; {how}, then delete it")]
     VersionInUse {

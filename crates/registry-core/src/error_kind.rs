@@ -144,7 +144,7 @@ impl RegistryError {
                 K::InvalidInput
             }
             E::UnsupportedFormat { .. } => K::Unsupported,
-            E::VersionExists { .. } => K::VersionExists,
+            E::VersionExists { .. } | E::VersionCollected { .. } => K::VersionExists,
             E::AliasConflict { .. } => K::AliasConflict,
             E::PromotionRefused { .. } => K::PromotionRefused,
             E::ReservedAlias { .. }
@@ -197,6 +197,7 @@ impl RegistryError {
             E::WrongModelType { .. } => "wrong_model_type",
             E::UnsupportedFormat { .. } => "unsupported_format",
             E::VersionExists { .. } => "version_exists",
+            E::VersionCollected { .. } => "version_collected",
             E::AliasConflict { .. } => "alias_conflict",
             E::ReservedAlias { .. } => "reserved_alias",
             E::PromotionRefused { .. } => "promotion_refused",

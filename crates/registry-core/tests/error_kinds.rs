@@ -193,7 +193,9 @@ fn every_variant() -> Vec<RegistryError> {
             at: s(),
             by: s(),
             reason: None,
+            restore: s(),
         },
+        E::VersionCollected { version: s(), at: s() },
         E::VersionInUse {
             version: s(),
             alias: s(),
@@ -228,6 +230,7 @@ fn every_variant() -> Vec<RegistryError> {
             | E::InvalidFiles { .. }
             | E::ReservedAlias { .. }
             | E::VersionExists { .. }
+            | E::VersionCollected { .. }
             | E::LatestNotMoved { .. }
             | E::CommitLost { .. }
             | E::VersionNotFound { .. }

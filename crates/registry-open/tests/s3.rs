@@ -158,6 +158,33 @@ fn a_version_is_deleted_and_restored_on_s3_as_on_disk() {
 }
 
 #[test]
+fn gc_removes_a_deleted_versions_objects_on_s3_and_keeps_its_record() {
+    if !test_support::s3_ready() {
+        return;
+    }
+    let prefix = unique("gc");
+    let reg = registry(&prefix);
+    for version in ["1.0.0", "1.1.0"] {
+        reg.save_model(&v(version), &vec![7u32; 1000], info(0.5)).unwrap();
+    }
+    reg.delete_version(&v("1.0.0"), Some("superseded")).unwrap();
+    assert!(reg.gc(Duration::from_secs(3600), false).unwrap().collected.is_empty());
+    let report = reg.gc(Duration::ZERO, false).unwrap();
+    assert_eq!(report.collected.len(), 1, "{report:?}");
+    assert!(report.bytes_freed > 1000);
+    let left = store(&prefix).list("versions/1.0.0/").unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    let err = reg.undelete_version(&v("1.0.0")).unwrap_err();
+    assert!(err.to_string().contains("`registry gc` removed its files"), "{err}");
+    assert!(matches!(
+        reg.save_model(&v("1.0.0"), &vec![1u32], info(0.1)),
+        Err(RegistryError::VersionCollected { .. })
+    ));
+    let verify = reg.verify().unwrap();
+    assert!(verify.is_ok() && verify.leftovers.is_empty(), "{verify:?}");
+}
+
+#[test]
 fn copying_a_version_between_stores_keeps_it_identical() {
     if !test_support::s3_ready() {
         return;

@@ -238,6 +238,9 @@ impl<S: Store> Registry<S> {
                 alias: alias.to_string(),
             });
         }
+        // Pinned before the look for a deletion in `metadata`, held until
+        // the move is made: gc cannot take it meanwhile (pins.rs).
+        let _pin = self.pin(version)?;
         let metadata = self.metadata(version)?;
         // Never point an alias at a version whose files do not verify, or
         // whose model does not decode as the type it claims (where a

@@ -335,6 +335,9 @@ impl<S: Store> Registry<S> {
                     Ok(md) if CatalogRow::of(&md) == *row => {}
                     Ok(_) => drift.differing.push(version.clone()),
                     Err(RegistryError::VersionNotFound { .. }) => drift.phantoms.push(version.clone()),
+                    // Removed by gc: a row readers skip, dropped by the
+                    // next compaction.
+                    Err(RegistryError::VersionDeleted { .. }) => drift.collected += 1,
                     // Present but unreadable: verify's version check (or
                     // the next one) reports the version itself.
                     Err(_) => {}
@@ -367,6 +370,8 @@ pub(super) struct CatalogDrift {
     pub(super) phantoms: Vec<ModelVersion>,
     /// Versions without a row (a save that died before writing it).
     pub(super) missing: usize,
+    /// Rows of versions gc removed (a compaction that raced it kept them).
+    pub(super) collected: usize,
     pub(super) unreadable: Vec<(String, String)>,
 }
 
@@ -395,6 +400,9 @@ impl CatalogDrift {
         let mut parts = Vec::new();
         if self.missing > 0 {
             parts.push(format!("it lacks {} version(s)", self.missing));
+        }
+        if self.collected > 0 {
+            parts.push(format!("it still lists {} version(s) gc removed", self.collected));
         }
         for (location, reason) in &self.unreadable {
             parts.push(format!("{location} cannot be read ({reason})"));

@@ -41,7 +41,7 @@ impl<S: Store> Registry<S> {
         reason: Option<&str>,
     ) -> Result<DeprecationRecord> {
         let metadata = self.metadata_unchecked(version)?;
-        let (record, _) = self.set_state::<DeprecationRecord>(version, deprecated, reason)?;
+        let (record, _) = self.set_state::<DeprecationRecord>(version, deprecated, reason, |_| None)?;
         if deprecated {
             self.move_latest_off(version)?;
         } else {
@@ -80,9 +80,18 @@ impl<S: Store> Registry<S> {
             let Some(target) = self.newest_live_release(&versions)?.cloned() else {
                 return Ok(());
             };
+            // Pinned, then checked, as every move is (pins.rs): a deletion
+            // since the listing sends latest to the next candidate.
+            let _pin = self.pin(&target)?;
+            if self.deletion(&target)?.is_some() {
+                continue;
+            }
             let digest = self.metadata_unchecked(&target)?.metadata_sha256;
             match self.swap_alias(&latest, current, &target, &digest, AliasAction::Deprecate) {
-                Ok(_) => return self.refresh_latest_view(),
+                Ok(_) => {
+                    self.restore_if_deleted_meanwhile(&latest, &target)?;
+                    return self.refresh_latest_view();
+                }
                 Err(RegistryError::Store(StoreError::Conflict { .. })) => continue,
                 Err(e) => return Err(e),
             }

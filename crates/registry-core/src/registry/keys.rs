@@ -157,6 +157,21 @@ impl Keys {
         format!("{}{seq:010}.json", self.state_history_prefix(kind, v))
     }
 
+    /// `pins/`: every version's pins (pins.rs).
+    pub(crate) fn pins_root(&self) -> String {
+        format!("{}pins/", self.prefix)
+    }
+
+    /// `pins/<v>/`: the pins on version `v`.
+    pub(crate) fn pins(&self, v: &ModelVersion) -> String {
+        format!("{}pins/{v}/", self.prefix)
+    }
+
+    /// `pins/<v>/<id>.json`: one mover's pin on `v`.
+    pub(crate) fn pin(&self, v: &ModelVersion, id: &str) -> String {
+        format!("{}pins/{v}/{id}.json", self.prefix)
+    }
+
     /// `history/<alias>/`: the prefix of every recorded state of an alias.
     pub(crate) fn history_prefix(&self, a: &AliasName) -> String {
         format!("{}history/{a}/", self.prefix)
@@ -190,6 +205,8 @@ mod tests {
         assert_eq!(k.state(StateKind::Deprecation, &v), "deprecations/1.2.3.json");
         assert_eq!(k.state(StateKind::Deletion, &v), "deletions/1.2.3.json");
         assert_eq!(k.state_of(StateKind::Deletion, "deletions/1.2.3.json"), Some(v.clone()));
+        assert_eq!(k.pin(&v, "h-1-2"), "pins/1.2.3/h-1-2.json");
+        assert_eq!(k.pins(&v), "pins/1.2.3/");
         assert_eq!(k.state_of(StateKind::Deletion, "deprecations/1.2.3.json"), None);
         assert_eq!(
             k.state_history(StateKind::Deletion, &v, 2),

@@ -52,10 +52,18 @@ impl<S: Store> Registry<S> {
     }
 
     /// The version after the highest one ever started (interrupted saves
-    /// count, so a version number is never reused), or `1.0.0`.
+    /// and versions gc removed count, so a version number is never
+    /// reused), or `1.0.0`.
     pub fn next_version(&self, bump: Bump) -> Result<ModelVersion> {
         let scan = self.scan_versions()?;
-        let highest = scan.complete.iter().chain(scan.incomplete.iter().map(|(v, _)| v)).max();
+        // Versions gc removed count too (their deletion records stay).
+        let collected = self.ever_deleted()?;
+        let highest = scan
+            .complete
+            .iter()
+            .chain(scan.incomplete.iter().map(|(v, _)| v))
+            .chain(&collected)
+            .max();
         Ok(match highest {
             Some(v) => v.bumped(bump),
             None => ModelVersion::new(1, 0, 0),

@@ -4,7 +4,7 @@
 use super::keys;
 use super::{LoadedArtifact, Registry, StoredVersion};
 use crate::error::{RegistryError, Result};
-use crate::metadata::{Encoding, ModelMetadata, StoredFile, blake3_hex, sha256_hex};
+use crate::metadata::{AliasRecord, Encoding, ModelMetadata, StoredFile, blake3_hex, sha256_hex};
 use crate::names::{AliasName, ModelVersion};
 use crate::store::{Store, StoreError};
 use serde::de::DeserializeOwned;
@@ -163,7 +163,12 @@ impl<S: Store> Registry<S> {
         Ok((bytes, metadata))
     }
 
+    /// Why `version` has no metadata: deleted and collected by gc (its
+    /// deletion record says when), or never saved.
     pub(super) fn version_not_found(&self, version: &ModelVersion) -> RegistryError {
+        if let Ok(Some(record)) = self.deletion(version) {
+            return record.to_error();
+        }
         RegistryError::VersionNotFound {
             version: version.to_string(),
             root: self.location(),
@@ -373,8 +378,7 @@ impl<S: Store> Registry<S> {
     /// The checked bytes of what `alias` points to. The pointer's metadata
     /// digest must match the version's metadata.
     pub fn load_alias_artifact(&self, alias: &AliasName) -> Result<LoadedArtifact> {
-        let metadata = self.alias_metadata(alias)?;
-        self.load_with_metadata(metadata)
+        self.through_alias(alias, |record| self.load_with_metadata(self.named_metadata(record)?))
     }
 
     /// Loads the model of `version`, checks its size and sha256 against the
@@ -418,8 +422,39 @@ impl<S: Store> Registry<S> {
     /// The metadata of the version `alias` points to, checked against the
     /// digest the alias recorded.
     pub fn alias_metadata(&self, alias: &AliasName) -> Result<ModelMetadata> {
+        self.through_alias(alias, |record| self.named_metadata(record))
+    }
+
+    /// Runs `load` on what `alias` names. A reader that resolved the alias
+    /// just before it moved on may find that version gone (deleted and
+    /// collected by gc within its grace period of 0s): it loads what the
+    /// alias names now, as if it had come a moment later.
+    fn through_alias<T>(&self, alias: &AliasName, load: impl Fn(&AliasRecord) -> Result<T>) -> Result<T> {
         // `resolve` applies the alias's signature policy.
-        let record = self.resolve(alias)?;
+        let mut record = self.resolve(alias)?;
+        for _ in 0..3 {
+            match load(&record) {
+                Err(
+                    RegistryError::VersionNotFound { .. }
+                    | RegistryError::VersionDeleted { .. }
+                    | RegistryError::Store(StoreError::NotFound { .. }),
+                ) => {
+                    let now = self.resolve(alias)?;
+                    if now.version == record.version {
+                        break;
+                    }
+                    record = now;
+                }
+                other => return other,
+            }
+        }
+        load(&record)
+    }
+
+    /// The metadata of the version `record` names, checked against the
+    /// digest it recorded.
+    fn named_metadata(&self, record: &AliasRecord) -> Result<ModelMetadata> {
+        let record = record.clone();
         let metadata = self.read_metadata_kept(&record.version)?.1;
         if metadata.metadata_sha256 != record.metadata_sha256 {
             return Err(RegistryError::IntegrityMismatch {

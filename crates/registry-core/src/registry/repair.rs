@@ -57,10 +57,10 @@ impl<S: Store> Registry<S> {
         let uploads = self.store.abort_stale_uploads(&self.keys.versions(), grace)?;
         report.uploads_aborted = uploads.aborted;
         report.kept.extend(uploads.kept);
+        let saves = self.remove_interrupted_saves(grace)?;
+        report.removed.extend(saves.removed);
+        report.kept.extend(saves.kept);
         let scan = self.scan_versions()?;
-        for (version, files) in &scan.incomplete {
-            self.remove_interrupted_save(version, files, grace, &mut report)?;
-        }
         if self.catalog_incomplete()? {
             self.rebuild_catalog()?;
             report.catalog_rebuilt = true;
@@ -74,6 +74,17 @@ impl<S: Store> Registry<S> {
             } else {
                 self.refresh_latest_view()?;
             }
+        }
+        Ok(report)
+    }
+
+    /// Removes the files of every save that never wrote its metadata whose
+    /// files are all older than `grace` (repair and gc); `removed` and
+    /// `kept` say which.
+    pub(super) fn remove_interrupted_saves(&self, grace: Duration) -> Result<RepairReport> {
+        let mut report = RepairReport::default();
+        for (version, files) in &self.scan_versions()?.incomplete {
+            self.remove_interrupted_save(version, files, grace, &mut report)?;
         }
         Ok(report)
     }

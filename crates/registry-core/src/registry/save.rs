@@ -78,7 +78,7 @@ impl<S: Store> Registry<S> {
             VersionSlot::Next(bump) => loop {
                 let version = self.next_version(*bump)?;
                 match save(&version) {
-                    Err(RegistryError::VersionExists { .. }) => continue,
+                    Err(RegistryError::VersionExists { .. } | RegistryError::VersionCollected { .. }) => continue,
                     other => return other,
                 }
             },
@@ -363,11 +363,14 @@ impl<S: Store> Registry<S> {
     /// version is considered.
     pub(super) fn advance_latest(&self, metadata: &ModelMetadata, action: AliasAction) -> Result<()> {
         let version = &metadata.version;
-        // A version a save has just committed cannot have been deleted
-        // before now but by a racing delete, which the look after the swap
-        // undoes; so only a restore (undeprecate) pays the read up front.
-        let deleted = || Ok::<_, RegistryError>(action != AliasAction::Save && self.deletion(version)?.is_some());
-        if version.is_prerelease() || self.deprecation(version)?.is_some() || deleted()? {
+        if version.is_prerelease() || self.deprecation(version)?.is_some() {
+            return Ok(());
+        }
+        // Pinned before the look for a deletion (even of a version just
+        // saved: a deleter may have come and a gc gone since), held until
+        // latest moved: gc cannot take it meanwhile (pins.rs).
+        let _pin = self.pin(version)?;
+        if self.deletion(version)?.is_some() {
             return Ok(());
         }
         let latest = AliasName::latest();

@@ -68,6 +68,7 @@ impl<S: Store> Registry<S> {
         let scan = self.scan_versions()?;
         let (mut verified, rows) = self.check_versions(&scan, &mut report);
         self.check_interrupted_saves(&scan, &mut report);
+        self.check_deletions(&scan, &mut report)?;
         self.check_stray_names(&scan, &mut report);
         self.check_aliases(&scan, &mut verified, &mut report)?;
         self.check_history(&mut report)?;
@@ -126,14 +127,50 @@ impl<S: Store> Registry<S> {
 
     fn check_interrupted_saves(&self, scan: &VersionScan, report: &mut VerifyReport) {
         for (version, files) in &scan.incomplete {
+            let collecting = self.deletion(version).ok().flatten().is_some_and(|r| r.is_collected());
+            let what = if collecting {
+                "interrupted gc of deleted version"
+            } else {
+                "interrupted save of version"
+            };
+            let fix = if collecting {
+                "`registry gc` finishes it"
+            } else {
+                "`verify --repair` removes it"
+            };
             report.leftover(
                 self.store.location(&self.keys.version_prefix(version)),
                 format!(
-                    "interrupted save of version {version}: {} without metadata.json (not listed; `verify --repair` removes it)",
+                    "{what} {version}: {} without metadata.json (not listed; {fix})",
                     files.join(", ")
                 ),
             );
         }
+    }
+
+    /// Every deleted version still has its files until gc claims them: a
+    /// deleted version gone without gc's record was removed by other hands.
+    /// One gc removed is expected, not damage.
+    fn check_deletions(&self, scan: &VersionScan, report: &mut VerifyReport) -> Result<()> {
+        for (version, record) in self.deleted_versions()? {
+            if record.is_collected() || scan.complete.contains(&version) {
+                continue;
+            }
+            // Saved after the listing? Or claimed by a gc meanwhile (its
+            // claim comes before it removes anything, so a look at the
+            // record after the metadata's absence settles it)?
+            let present = self.store.read(&self.keys.metadata(&version)).is_ok();
+            if present || self.deletion(&version)?.is_none_or(|r| r.is_collected()) {
+                continue;
+            }
+            report.problem(
+                self.store.location(&self.keys.version_prefix(&version)),
+                format!(
+                    "version {version} is deleted but its files are missing, and gc did not remove them (removed by hand?); nothing can restore it: `registry undelete` will fail"
+                ),
+            );
+        }
+        Ok(())
     }
 
     fn check_stray_names(&self, scan: &VersionScan, report: &mut VerifyReport) {

@@ -10,7 +10,7 @@ use super::keys::{self, StateKind};
 use crate::error::{RegistryError, Result};
 use crate::metadata::{Actor, from_map, parse_versioned};
 use crate::names::ModelVersion;
-use crate::store::{Pointer, Store, StoreError};
+use crate::store::{Pointer, PointerTag, Store, StoreError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
@@ -34,8 +34,11 @@ pub(crate) trait StateRecord: Serialize + DeserializeOwned + Clone {
 /// Defines the record of one kind of state: the same fields for every
 /// kind but the flag's name (`deprecated`, `deleted`), which is what
 /// FORMAT.md and older builds read.
+/// A kind may add fields of its own (`{ pub field: Type }`), each
+/// `Default` in a fresh state.
 macro_rules! state_record {
-    ($(#[$doc:meta])* $name:ident, $flag:ident, $kind:expr) => {
+    ($(#[$doc:meta])* $name:ident, $flag:ident, $kind:expr
+     $(, { $($(#[$fdoc:meta])* pub $field:ident : $fty:ty),* $(,)? })?) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         pub struct $name {
@@ -48,6 +51,7 @@ macro_rules! state_record {
             #[serde(with = "time::serde::rfc3339")]
             pub at: time::OffsetDateTime,
             pub by: crate::metadata::Actor,
+            $($($(#[$fdoc])* pub $field: $fty,)*)?
         }
 
         impl $crate::registry::version_state::StateRecord for $name {
@@ -79,6 +83,7 @@ macro_rules! state_record {
                     reason: reason.map(str::to_string),
                     at: time::OffsetDateTime::now_utc(),
                     by: by.clone(),
+                    $($($field: Default::default(),)*)?
                 }
             }
         }
@@ -127,54 +132,55 @@ impl<S: Store> Registry<S> {
     /// Puts `version` in the state (`on`) or takes it out, recording the
     /// change; setting the state it already has (with the same reason, if
     /// one is given) changes nothing and returns the current record.
-    /// Returns the record and whether this call changed it.
+    /// Returns the record and whether this call changed it. `refuse` is
+    /// asked about the current record before each attempt (it may change
+    /// between attempts): an error it returns is this call's.
     pub(super) fn set_state<R: StateRecord>(
         &self,
         version: &ModelVersion,
         on: bool,
         reason: Option<&str>,
+        refuse: impl Fn(&R) -> Option<RegistryError>,
     ) -> Result<(R, bool)> {
         check_reason(version, reason)?;
         loop {
             let current = self.read_state::<R>(version)?;
-            if let Some((record, _)) = &current
-                && record.is_on() == on
-                && (!on || reason.is_none() || record.reason() == reason)
-            {
-                return Ok((record.clone(), false));
+            if let Some((record, _)) = &current {
+                if let Some(refused) = refuse(record) {
+                    return Err(refused);
+                }
+                if record.is_on() == on && (!on || reason.is_none() || record.reason() == reason) {
+                    return Ok((record.clone(), false));
+                }
             }
-            match self.swap_state(version, current, on, reason) {
-                Ok(record) => return Ok((record, true)),
+            let seq = next_seq(current.as_ref());
+            let record = R::next(version, seq, on, reason, self.actor());
+            match self.swap_state(current.as_ref(), &record) {
+                Ok(_) => return Ok((record, true)),
                 Err(RegistryError::Store(StoreError::Conflict { .. })) => continue,
                 Err(e) => return Err(e),
             }
         }
     }
 
-    fn swap_state<R: StateRecord>(
-        &self,
-        version: &ModelVersion,
-        current: Option<(R, Pointer)>,
-        on: bool,
-        reason: Option<&str>,
-    ) -> Result<R> {
-        if let Some((record, pointer)) = &current {
+    /// Records `current` in the history, then swaps the pointer from it to
+    /// `record` (whose `seq` follows it): a store conflict is returned as
+    /// is, for the caller to read again. Returns the new pointer's tag.
+    pub(super) fn swap_state<R: StateRecord>(&self, current: Option<&(R, Pointer)>, record: &R) -> Result<PointerTag> {
+        let version = record.version();
+        if let Some((record, pointer)) = current {
             self.record_state(record, &pointer.bytes)?;
         }
-        let seq = current.as_ref().map_or(1, |(r, _)| r.seq().saturating_add(1));
-        let record = R::next(version, seq, on, reason, self.actor());
         let mut bytes = serde_json::to_vec_pretty(&record).map_err(|e| RegistryError::Encode {
             version: version.to_string(),
             reason: e.to_string(),
         })?;
         bytes.push(b'\n');
-        self.store.swap_pointer(
-            &self.keys.state(R::KIND, version),
-            current.as_ref().map(|(_, p)| &p.tag),
-            &bytes,
-        )?;
-        self.record_state(&record, &bytes)?;
-        Ok(record)
+        let tag = self
+            .store
+            .swap_pointer(&self.keys.state(R::KIND, version), current.map(|(_, p)| &p.tag), &bytes)?;
+        self.record_state(record, &bytes)?;
+        Ok(tag)
     }
 
     fn record_state<R: StateRecord>(&self, record: &R, bytes: &[u8]) -> Result<()> {
@@ -199,6 +205,11 @@ impl<S: Store> Registry<S> {
         }
         Ok(out.into_values().collect())
     }
+}
+
+/// The `seq` of the state after `current`.
+pub(super) fn next_seq<R: StateRecord>(current: Option<&(R, Pointer)>) -> u64 {
+    current.map_or(1, |(r, _)| r.seq().saturating_add(1))
 }
 
 /// A reason is a sentence or two: refused over [`MAX_REASON_CHARS`].

@@ -147,7 +147,9 @@ impl<S: Store> Registry<S> {
         {
             return Err(self.version_exists(version, true));
         }
-        Ok(())
+        // A number gc freed is never reused: a reader pinned to it (a
+        // deployment, a cache) must never get other bytes under it.
+        self.refuse_collected(version)
     }
 
     pub(super) fn version_exists(&self, version: &ModelVersion, complete: bool) -> RegistryError {

@@ -139,13 +139,29 @@ impl FsStore {
     ) -> Result<(), StoreError> {
         let path = self.path(key)?;
         let dir = self.parent_of(&path).to_path_buf();
-        let created = self.ensure_dir(&dir)?;
-        if path.exists() {
-            return Err(StoreError::AlreadyExists {
-                location: path.display().to_string(),
+        // A deletion beside us removes the directories it leaves empty
+        // (`delete`), ours included if it was made (or emptied) a moment
+        // before our temporary file went in. Nothing was read from the
+        // source then (the file could not be opened): make the directory
+        // again and retry. Once the file is in, the directory cannot go.
+        let mut created = Vec::new();
+        let mut attempts = 0;
+        let written = loop {
+            let step = self.ensure_dir_into(&dir, &mut created).and_then(|()| {
+                if path.exists() {
+                    return Err(StoreError::AlreadyExists {
+                        location: path.display().to_string(),
+                    });
+                }
+                write(&dir)
             });
-        }
-        let tmp = match write(&dir) {
+            match step {
+                Err(StoreError::NotFound { .. }) if attempts < 8 && !dir.is_dir() => attempts += 1,
+                Err(e @ StoreError::AlreadyExists { .. }) => return Err(e),
+                other => break other,
+            }
+        };
+        let tmp = match written {
             Ok(tmp) => tmp,
             Err(e) => {
                 Self::undo_dirs(&created);
