@@ -123,6 +123,24 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Delete the versions a retention policy does not keep: the newest --keep-last, those saved within --keep-within, and always any an alias names or named within the window. --save makes it the model's policy, which every gc applies.
+    Retain {
+        /// Keep the newest N versions (in version order).
+        #[arg(long)]
+        keep_last: Option<usize>,
+        /// Keep versions saved within this long (and versions an alias named within it; 7d if not given): 30d, 12h.
+        #[arg(long, value_parser = cli_support::parse::age)]
+        keep_within: Option<std::time::Duration>,
+        /// Only say what would be deleted, and why each version is kept.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also save the policy as the model's: every `registry gc` applies it.
+        #[arg(long)]
+        save: bool,
+        /// Remove the model's saved policy (deletes nothing).
+        #[arg(long, conflicts_with_all = ["keep_last", "keep_within", "dry_run", "save"])]
+        clear: bool,
+    },
     /// Two versions side by side: the hyperparameters, metrics, data and digests that differ.
     Diff {
         a: String,

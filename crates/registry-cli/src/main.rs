@@ -1,5 +1,6 @@
 //! `registry`: inspect and manage a model registry: add, get, models, list,
-//! show, promote, rollback, history, diff, delete, gc, verify, copy, report.
+//! show, promote, rollback, history, diff, delete, retain, gc, verify, copy,
+//! report.
 //!
 //! `main` parses, `try_main` opens the registry and hands each subcommand to
 //! one function (in `inspect` for the commands that only read, `manage` for
@@ -105,6 +106,22 @@ fn try_main(mut cli: Cli) -> Result<(), Failure> {
         Command::Delete { target, reason } => retire::delete(r, &target, reason.as_deref(), json),
         Command::Undelete { target } => retire::undelete(r, &target, json),
         Command::Gc { older_than, dry_run } => reclaim::gc(r, all_models, older_than, dry_run, json),
+        Command::Retain {
+            keep_last,
+            keep_within,
+            dry_run,
+            save,
+            clear,
+        } => {
+            let how = reclaim::RetainArgs {
+                keep_last,
+                keep_within,
+                dry_run,
+                save,
+                clear,
+            };
+            reclaim::retain(r, &how, json)
+        }
         Command::Verify { repair, older_than } => manage::verify(r, all_models, repair.then_some(older_than), json),
         Command::Copy { .. } | Command::Add(_) | Command::Cache { .. } => Ok(()),
     }

@@ -321,6 +321,58 @@ fn gc_reclaims_deleted_versions_after_the_grace_period_and_says_what_it_freed() 
 }
 
 #[test]
+fn retain_shows_what_it_deletes_deletes_exactly_that_and_a_saved_policy_drives_gc() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("registry");
+    let model = write(dir.path(), "model.onnx", b"onnx");
+    for _ in 0..5 {
+        ok("registry", &reg, &["add", &model]);
+    }
+    ok("registry", &reg, &["promote", "1.0.0", "--to", "production"]);
+
+    let dry = ok("registry", &reg, &["retain", "--keep-last", "2", "--dry-run"]);
+    assert!(dry.contains("would delete 1.0.1: not among the newest 2"), "{dry}");
+    assert!(dry.contains("would delete 1.0.2: not among the newest 2"), "{dry}");
+    assert!(dry.contains("keep 1.0.0: alias production names it"), "{dry}");
+    assert!(dry.contains("keep 1.0.3: one of the newest 2"), "{dry}");
+    assert!(dry.contains("nothing was deleted"), "{dry}");
+    assert!(ok("registry", &reg, &["list"]).contains("1.0.1"));
+
+    let doc: serde_json::Value =
+        serde_json::from_str(&ok("registry", &reg, &["retain", "--keep-last", "2", "--json"])).unwrap();
+    assert_eq!(doc["deleted"], serde_json::json!(["1.0.1", "1.0.2"]), "{doc}");
+    let listed = ok("registry", &reg, &["list", "--all"]);
+    assert!(
+        listed.contains("deleted (until gc; `registry undelete VERSION` restores one): 1.0.1, 1.0.2"),
+        "{listed}"
+    );
+
+    let said = ok(
+        "registry",
+        &reg,
+        &[
+            "retain",
+            "--keep-last",
+            "1",
+            "--keep-within",
+            "0s",
+            "--save",
+            "--dry-run",
+        ],
+    );
+    assert!(said.contains("saved as the model's policy"), "{said}");
+    assert!(said.contains("would delete 1.0.3"), "{said}");
+    let said = ok("registry", &reg, &["gc", "--older-than", "0s"]);
+    assert!(said.contains("delete 1.0.3: not among the newest 1"), "{said}");
+    for v in ["1.0.1", "1.0.2", "1.0.3"] {
+        assert!(said.contains(&format!("removed version {v} ")), "{said}");
+    }
+    assert!(said.contains("gc removed 3 version(s)"), "{said}");
+    assert!(ok("registry", &reg, &["retain", "--clear"]).contains("no retention policy now"));
+    assert!(ok("registry", &reg, &["verify"]).contains("0 problems, 0 leftovers"));
+}
+
+#[test]
 fn deprecating_and_deleting_are_recorded_and_undone() {
     let dir = tempfile::tempdir().unwrap();
     let reg = dir.path().join("registry");

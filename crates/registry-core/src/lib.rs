@@ -86,8 +86,9 @@ pub use registry::target::{Target, TargetSpec, URI_SCHEME, choose_model};
 pub use registry::{
     AliasMove, Artifact, CATALOG_COMPACT_AT, CatalogEntry, CatalogRow, CollectedVersion, Collection, CollectionState,
     DEFAULT_GC_AGE, DEFAULT_GRACE, DeletionRecord, DeprecationRecord, Expect, FileSource, Finding, GcReport,
-    KeptVersion, LoadedArtifact, MAX_SIGNATURE_BYTES, Metric, ModelValidator, NewFile, PromotionGate, Registry,
-    RepairReport, SignatureCheck, SignaturePolicy, SignedVersion, StoredVersion, VerifyReport, VersionSigner,
+    KeptVersion, LoadedArtifact, MAX_SIGNATURE_BYTES, Metric, ModelValidator, NewFile, Planned, PromotionGate,
+    Registry, RepairReport, RetentionOutcome, RetentionPlan, RetentionPolicy, SignatureCheck, SignaturePolicy,
+    SignedVersion, StoredRetention, StoredVersion, VerifyReport, VersionSigner,
 };
 
 /// sha256 of `bytes` as lower-case hex, the digest format used throughout

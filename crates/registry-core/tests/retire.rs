@@ -3,21 +3,8 @@
 
 mod common;
 
-use common::v;
-use registry_core::{AliasAction, AliasName, Expect, ModelInfo, NewFile, PromotionGate, Registry, RegistryError};
-
-fn registry_with(versions: &[&str]) -> (tempfile::TempDir, Registry) {
-    let dir = tempfile::tempdir().unwrap();
-    let reg = Registry::open(dir.path().join("registry")).unwrap();
-    for version in versions {
-        let file = NewFile {
-            path: "model.onnx".into(),
-            bytes: version.as_bytes().to_vec(),
-        };
-        reg.save_files(&v(version), &[file], ModelInfo::default()).unwrap();
-    }
-    (dir, reg)
-}
+use common::{registry_with, v};
+use registry_core::{AliasAction, AliasName, Expect, ModelInfo, NewFile, PromotionGate, RegistryError};
 
 #[test]
 fn a_deleted_alias_resolves_to_nothing_and_a_rollback_restores_it() {

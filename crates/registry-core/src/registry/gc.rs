@@ -26,6 +26,7 @@
 use super::Registry;
 use super::delete::{Collection, CollectionState, DeletionRecord};
 use super::repair::DEFAULT_GRACE;
+use super::retain::RetentionOutcome;
 use super::version_state::next_seq;
 use crate::error::{RegistryError, Result};
 use crate::names::ModelVersion;
@@ -56,6 +57,10 @@ pub struct GcReport {
     pub uploads_aborted: Vec<String>,
     /// The bytes of the collected versions' files.
     pub bytes_freed: u64,
+    /// The model's retention policy (retention.json), applied first: what
+    /// it deleted (collected once past the grace period like any other).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionOutcome>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,7 +88,7 @@ enum Outcome {
 }
 
 /// `d` as the user would write it back (90s, 30m, 7d).
-fn exact(d: Duration) -> String {
+pub(super) fn exact(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         _ if s >= 86400 && s.is_multiple_of(86400) => format!("{}d", s / 86400),
@@ -94,7 +99,7 @@ fn exact(d: Duration) -> String {
 }
 
 /// `d` in its largest whole unit (an age: 2h, not 7384s).
-fn about(d: Duration) -> String {
+pub(super) fn about(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         86400.. => format!("{}d", s / 86400),
@@ -105,15 +110,19 @@ fn about(d: Duration) -> String {
 }
 
 impl<S: Store> Registry<S> {
-    /// Removes the files of versions deleted at least `older_than` ago
+    /// Applies the model's retention policy if it has one (retain.rs),
+    /// then removes the files of versions deleted at least `older_than` ago
     /// (see the module docs), and what killed writers left that is older
     /// than [`DEFAULT_GRACE`]. With `dry_run`, only reports what it would
-    /// remove of the versions.
+    /// delete and remove of the versions.
     pub fn gc(&self, older_than: Duration, dry_run: bool) -> Result<GcReport> {
         let mut report = GcReport {
             dry_run,
             ..GcReport::default()
         };
+        if let Some(stored) = self.retention_policy()? {
+            report.retention = Some(self.retain(&stored.policy, dry_run)?);
+        }
         let now = OffsetDateTime::now_utc();
         for (version, record) in self.deleted_versions()? {
             match record.collection.as_ref().map(|c| c.state) {

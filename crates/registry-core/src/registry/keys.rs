@@ -127,6 +127,11 @@ impl Keys {
         format!("{}policy.json", self.prefix)
     }
 
+    /// `retention.json`: the model's retention policy (see retain.rs).
+    pub(crate) fn retention(&self) -> String {
+        format!("{}retention.json", self.prefix)
+    }
+
     /// `deprecations/` or `deletions/`: the state pointers of that kind,
     /// one per version whose state ever changed.
     pub(crate) fn states(&self, kind: StateKind) -> String {

@@ -70,3 +70,19 @@ impl Rng {
 pub fn v(s: &str) -> ModelVersion {
     s.parse().unwrap()
 }
+
+/// A registry in a fresh temporary directory holding `versions`, each one
+/// file `model.onnx` whose bytes are the version's name.
+pub fn registry_with(versions: &[&str]) -> (tempfile::TempDir, registry_core::Registry) {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = registry_core::Registry::open(dir.path().join("registry")).unwrap();
+    for version in versions {
+        let file = registry_core::NewFile {
+            path: "model.onnx".into(),
+            bytes: version.as_bytes().to_vec(),
+        };
+        reg.save_files(&v(version), &[file], registry_core::ModelInfo::default())
+            .unwrap();
+    }
+    (dir, reg)
+}
