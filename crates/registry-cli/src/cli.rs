@@ -141,6 +141,15 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["keep_last", "keep_within", "dry_run", "save"])]
         clear: bool,
     },
+    /// The registry's event log: every save, promotion, rollback, alias deletion, deprecation, deletion and gc of every model, in order.
+    Events {
+        /// Only events after this id.
+        #[arg(long, default_value_t = 0)]
+        since: u64,
+        /// Keep printing new events as they are appended (with --json: one JSON object per line).
+        #[arg(long)]
+        follow: bool,
+    },
     /// Two versions side by side: the hyperparameters, metrics, data and digests that differ.
     Diff {
         a: String,

@@ -1,5 +1,5 @@
 //! `registry`: inspect and manage a model registry: add, get, models, list,
-//! show, promote, rollback, history, diff, delete, retain, gc, verify, copy,
+//! show, promote, rollback, history, diff, delete, retain, gc, events, verify, copy,
 //! report.
 //!
 //! `main` parses, `try_main` opens the registry and hands each subcommand to
@@ -9,6 +9,7 @@
 
 mod cache;
 mod cli;
+mod events;
 mod inspect;
 mod manage;
 mod reclaim;
@@ -105,6 +106,7 @@ fn try_main(mut cli: Cli) -> Result<(), Failure> {
         Command::Deprecate { target, reason, undo } => retire::deprecate(r, &target, reason.as_deref(), undo, json),
         Command::Delete { target, reason } => retire::delete(r, &target, reason.as_deref(), json),
         Command::Undelete { target } => retire::undelete(r, &target, json),
+        Command::Events { since, follow } => events::events(r, since, follow, json),
         Command::Gc { older_than, dry_run } => reclaim::gc(r, all_models, older_than, dry_run, json),
         Command::Retain {
             keep_last,

@@ -159,6 +159,12 @@ fn verify_model(
             if let Some(v) = &r.latest_moved_to {
                 let _ = writeln!(out, "moved latest to {v}");
             }
+            for source in &r.events_appended {
+                let _ = writeln!(
+                    out,
+                    "logged  {source} (a change whose writer was killed before its event)"
+                );
+            }
         }
     }
     let mut report = registry.verify().map_err(failure)?;

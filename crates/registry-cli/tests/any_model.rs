@@ -373,6 +373,51 @@ fn retain_shows_what_it_deletes_deletes_exactly_that_and_a_saved_policy_drives_g
 }
 
 #[test]
+fn registry_events_lists_every_change_and_follows_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("registry");
+    let model = write(dir.path(), "model.onnx", b"onnx");
+    ok("registry", &reg, &["add", &model]);
+    ok("registry", &reg, &["promote", "1.0.0", "--to", "production"]);
+    let text = ok("registry", &reg, &["events"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].trim_start().starts_with("1  ") && lines[0].contains("save         default 1.0.0"),
+        "{text}"
+    );
+    assert!(
+        lines[2].contains("promote      default 1.0.0 alias production"),
+        "{text}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&ok("registry", &reg, &["events", "--since", "2", "--json"])).unwrap();
+    assert_eq!(doc.as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(doc[0]["kind"], "promote");
+    assert_eq!(doc[0]["source"], "history/production/0000000001.json");
+
+    // --follow prints what comes later, one JSON object per line.
+    let mut follower = std::process::Command::new(common::bin("registry"))
+        .args(["events", "--follow", "--json", "--since", "3"])
+        .env("MODELREG_DIR", &reg)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    ok("registry", &reg, &["add", &model]);
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(follower.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    follower.kill().unwrap();
+    let _ = follower.wait();
+    let event: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(event["id"], 4, "{first}");
+    assert_eq!(event["kind"], "save");
+}
+
+#[test]
 fn deprecating_and_deleting_are_recorded_and_undone() {
     let dir = tempfile::tempdir().unwrap();
     let reg = dir.path().join("registry");

@@ -211,8 +211,22 @@ fn the_next_gc_finishes_a_killed_one_and_verify_calls_it_a_leftover_meanwhile() 
     assert!(!root(&dir).join("versions/1.0.0").exists());
     let record = reg.deletion(&v("1.0.0")).unwrap().unwrap();
     assert_eq!(record.collection.unwrap().state, CollectionState::Collected);
+    // The record written by hand above has no event; repair appends it.
+    let verify = reg.verify().unwrap();
+    assert!(verify.is_ok() && verify.leftovers.len() == 1, "{verify:?}");
+    assert!(
+        verify.leftovers[0]
+            .location
+            .ends_with("deletions-history/1.0.0/0000000002.json")
+    );
+    reg.repair_older_than(Duration::ZERO).unwrap();
     let verify = reg.verify().unwrap();
     assert!(verify.is_ok() && verify.leftovers.is_empty(), "{verify:?}");
+    let kinds: Vec<String> = reg.events(0, 100).unwrap().into_iter().map(|e| e.kind).collect();
+    assert!(
+        kinds.ends_with(&["gc".to_string(), "gc_claim".to_string()]),
+        "{kinds:?}"
+    );
 }
 
 #[test]

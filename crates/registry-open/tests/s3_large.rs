@@ -153,9 +153,11 @@ fn a_network_cut_in_the_middle_of_an_upload_leaves_no_partial_version() {
     assert!(total >= 12, "a save of eight parts took only {total} requests");
     let mut failed = 0;
     let mut aborted = 0;
-    // Cuts before the claim, at the first part, in the middle of the parts,
-    // at the completing request and at the metadata.
-    for budget in [1, 4, total / 2, total - 6, total - 4, total - 2] {
+    // Cuts before the claim, at the first part, among the parts (a third of
+    // the way: the save's bookkeeping after its commit is the last third),
+    // and near the end (the commit and the bookkeeping after it: latest,
+    // its pin, the events).
+    for budget in [1, 4, total / 3, total - 6, total - 4, total - 2] {
         for cut in [Cut::BeforeRequest, Cut::BeforeAnswer] {
             let case = format!("{cut:?} at request {budget} of {total}");
             let prefix = unique(&format!("large-cut{budget}"));
@@ -204,10 +206,11 @@ fn leave_an_unfinished_upload(prefix: &str, files: &[registry_core::local_files:
     registry(&unique("uploads-measure"), &measure.address, 0)
         .save_files(&v("1.0.0"), files, ModelInfo::default())
         .unwrap();
-    // Half way through: among the parts (eight of them, most of the
-    // requests), after the upload began.
-    let half = measure.sent.load(Ordering::SeqCst) / 2;
-    let proxy = CuttingProxy::start(&endpoint(), half, Cut::BeforeRequest);
+    // A third of the way through: among the parts (eight of them), after
+    // the upload began and well before the commit (the save makes a dozen
+    // more requests after it: latest, its pin, the events).
+    let third = measure.sent.load(Ordering::SeqCst) / 3;
+    let proxy = CuttingProxy::start(&endpoint(), third, Cut::BeforeRequest);
     let cut = registry(prefix, &proxy.address, 0).save_files(&v("1.0.0"), files, ModelInfo::default());
     assert!(cut.is_err(), "the cut save succeeded");
 }

@@ -201,6 +201,7 @@ impl<S: Store> Registry<S> {
             .swap_pointer(&self.keys.alias(alias), current.as_ref().map(|(_, p)| &p.tag), &bytes)?;
         // Best effort: the next mover records this state if we die here.
         self.record_history(&record, &bytes)?;
+        self.log_event(self.alias_event(&record));
         Ok(record)
     }
 

@@ -28,6 +28,12 @@ impl StateKind {
 /// The format marker at the registry's root (one per registry, shared by
 /// all its models).
 pub(crate) const MARKER: &str = "registry.json";
+/// The registry's event log (events.rs): one for all its models.
+pub(crate) const EVENTS: &str = "events/";
+/// The log's head hint: the last id known to be taken.
+pub(crate) const EVENTS_HEAD: &str = "events-head.json";
+/// Markers of events `verify --repair` appended for records without one.
+pub(crate) const EVENTS_BACKFILL: &str = "events-backfill/";
 /// Named models live under this prefix.
 pub(crate) const MODELS: &str = "models/";
 pub(crate) use crate::metadata::METADATA_FILE;
@@ -83,6 +89,14 @@ impl Keys {
     /// `versions/<v>/metadata.json`.
     pub(crate) fn metadata(&self, v: &ModelVersion) -> String {
         format!("{}versions/{v}/{METADATA_FILE}", self.prefix)
+    }
+
+    /// The version whose `metadata.json` `key` is, if it is one.
+    pub(crate) fn metadata_of(&self, key: &str) -> Option<ModelVersion> {
+        key.strip_prefix(&self.versions())?
+            .strip_suffix(&format!("/{METADATA_FILE}"))?
+            .parse()
+            .ok()
     }
 
     /// `versions/<v>/<file>`: one of the version's files (`file` may
@@ -151,6 +165,24 @@ impl Keys {
             .ok()
     }
 
+    /// `deprecations-history/` (or `deletions-history/`): every state of
+    /// every version's pointer of that kind.
+    pub(crate) fn state_history_root(&self, kind: StateKind) -> String {
+        format!("{}{}-history/", self.prefix, kind.dir())
+    }
+
+    /// The version and seq a state history key names, if it is one.
+    pub(crate) fn state_history_of(&self, kind: StateKind, key: &str) -> Option<(ModelVersion, u64)> {
+        let (v, seq) = key.strip_prefix(&self.state_history_root(kind))?.split_once('/')?;
+        Some((v.parse().ok()?, seq.strip_suffix(".json")?.parse().ok()?))
+    }
+
+    /// The alias and seq a history key names, if it is one.
+    pub(crate) fn history_of(&self, key: &str) -> Option<(AliasName, u64)> {
+        let (a, seq) = key.strip_prefix(&self.history_root())?.split_once('/')?;
+        Some((a.parse().ok()?, seq.strip_suffix(".json")?.parse().ok()?))
+    }
+
     /// `deprecations-history/<v>/` (or `deletions-history/`): the prefix
     /// of every state that pointer has had.
     pub(crate) fn state_history_prefix(&self, kind: StateKind, v: &ModelVersion) -> String {
@@ -212,6 +244,14 @@ mod tests {
         assert_eq!(k.state_of(StateKind::Deletion, "deletions/1.2.3.json"), Some(v.clone()));
         assert_eq!(k.pin(&v, "h-1-2"), "pins/1.2.3/h-1-2.json");
         assert_eq!(k.pins(&v), "pins/1.2.3/");
+        assert_eq!(
+            k.state_history_of(StateKind::Deletion, "deletions-history/1.2.3/0000000002.json"),
+            Some((v.clone(), 2))
+        );
+        assert_eq!(k.history_of("history/production/0000000007.json"), Some((a.clone(), 7)));
+        assert_eq!(k.history_of("history/production/x.json"), None);
+        assert_eq!(k.metadata_of("versions/1.2.3/metadata.json"), Some(v.clone()));
+        assert_eq!(k.metadata_of("versions/1.2.3/model.bin"), None);
         assert_eq!(k.state_of(StateKind::Deletion, "deprecations/1.2.3.json"), None);
         assert_eq!(
             k.state_history(StateKind::Deletion, &v, 2),

@@ -34,6 +34,9 @@ pub struct RepairReport {
     /// aborted: what writers killed mid-upload left on the server.
     pub uploads_aborted: Vec<String>,
     pub latest_moved_to: Option<ModelVersion>,
+    /// Changes whose writer was killed before it appended their event to
+    /// the log: appended now (their records' keys).
+    pub events_appended: Vec<String>,
     /// The catalog listed other versions than exist, and was rebuilt.
     pub catalog_rebuilt: bool,
 }
@@ -61,6 +64,7 @@ impl<S: Store> Registry<S> {
         report.removed.extend(saves.removed);
         report.kept.extend(saves.kept);
         let scan = self.scan_versions()?;
+        report.events_appended = self.backfill_events(grace)?;
         if self.catalog_incomplete()? {
             self.rebuild_catalog()?;
             report.catalog_rebuilt = true;

@@ -40,14 +40,14 @@ impl VerifyReport {
         self.problems.is_empty()
     }
 
-    fn problem(&mut self, location: String, message: impl Into<String>) {
+    pub(super) fn problem(&mut self, location: String, message: impl Into<String>) {
         self.problems.push(Finding {
             location,
             message: message.into(),
         });
     }
 
-    fn leftover(&mut self, location: String, message: impl Into<String>) {
+    pub(super) fn leftover(&mut self, location: String, message: impl Into<String>) {
         self.leftovers.push(Finding {
             location,
             message: message.into(),
@@ -69,6 +69,7 @@ impl<S: Store> Registry<S> {
         let (mut verified, rows) = self.check_versions(&scan, &mut report);
         self.check_interrupted_saves(&scan, &mut report);
         self.check_deletions(&scan, &mut report)?;
+        self.check_events(&scan.complete, &mut report)?;
         self.check_stray_names(&scan, &mut report);
         self.check_aliases(&scan, &mut verified, &mut report)?;
         self.check_history(&mut report)?;

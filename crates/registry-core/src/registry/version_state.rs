@@ -6,6 +6,7 @@
 //! and can be undone.
 
 use super::Registry;
+use super::events::NewEvent;
 use super::keys::{self, StateKind};
 use crate::error::{RegistryError, Result};
 use crate::metadata::{Actor, from_map, parse_versioned};
@@ -180,7 +181,15 @@ impl<S: Store> Registry<S> {
             .store
             .swap_pointer(&self.keys.state(R::KIND, version), current.map(|(_, p)| &p.tag), &bytes)?;
         self.record_state(record, &bytes)?;
+        self.log_event(self.state_event(record, current.map(|(_, p)| p.bytes.as_slice()), &bytes));
         Ok(tag)
+    }
+
+    /// The event of a new state (`bytes`, replacing `previous`).
+    pub(super) fn state_event<R: StateRecord>(&self, record: &R, previous: Option<&[u8]>, bytes: &[u8]) -> NewEvent {
+        let mut event = self.state_event_of(R::KIND, record.version(), record.seq(), previous, bytes);
+        event.reason = record.reason().map(str::to_string);
+        event
     }
 
     fn record_state<R: StateRecord>(&self, record: &R, bytes: &[u8]) -> Result<()> {

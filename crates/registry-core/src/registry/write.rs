@@ -321,6 +321,7 @@ impl<S: Store> Registry<S> {
                 });
             }
         }
+        self.log_event(self.save_event(metadata));
         // The version is committed; a failure from here on (a full disk
         // while recording latest's history, say) must not read as "nothing
         // was saved".
