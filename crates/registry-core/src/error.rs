@@ -215,6 +215,18 @@ pub enum RegistryError {
         how: String,
     },
 
+    #[error(
+        "the {hook} hook refused to {change}: {reason}; nothing was changed{}",
+        if output.trim().is_empty() { String::new() } else { format!("; it said:\n{}", output.trim_end()) }
+    )]
+    HookRefused {
+        hook: String,
+        /// What it refused: "promote version 1.0.1".
+        change: String,
+        reason: String,
+        output: String,
+    },
+
     #[error("version {version} is not deleted: nothing to undelete")]
     NotDeleted { version: String },
 

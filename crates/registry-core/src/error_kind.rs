@@ -152,6 +152,7 @@ impl RegistryError {
             | E::NotAnEarlierTarget { .. }
             | E::AlreadySigned { .. }
             | E::VersionInUse { .. }
+            | E::HookRefused { .. }
             | E::NotDeleted { .. } => K::Refused,
             E::VersionDeleted { .. } => K::Deleted,
             E::OutputExists { .. } | E::OutputRefused { .. } => K::OutputExists,
@@ -205,6 +206,7 @@ impl RegistryError {
             E::VersionDeleted { .. } => "version_deleted",
             E::VersionInUse { .. } => "version_in_use",
             E::NotDeleted { .. } => "not_deleted",
+            E::HookRefused { .. } => "hook_refused",
             E::NotAnEarlierTarget { .. } => "not_an_earlier_target",
             E::AlreadySigned { .. } => "already_signed",
             E::NoArtifact { .. } => "no_single_model_file",

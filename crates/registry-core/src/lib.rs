@@ -65,6 +65,7 @@ pub mod diff;
 mod error;
 mod error_kind;
 pub mod follow;
+pub mod hooks;
 pub mod local_files;
 mod metadata;
 pub mod metrics;

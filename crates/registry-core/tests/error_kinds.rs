@@ -202,6 +202,12 @@ fn every_variant() -> Vec<RegistryError> {
             how: s(),
         },
         E::NotDeleted { version: s() },
+        E::HookRefused {
+            hook: s(),
+            change: s(),
+            reason: s(),
+            output: s(),
+        },
         E::Store(StoreError::InvalidKey { key: s(), reason: s() }),
         E::Store(StoreError::Unsafe {
             location: s(),
@@ -257,6 +263,7 @@ fn every_variant() -> Vec<RegistryError> {
             | E::VersionDeleted { .. }
             | E::VersionInUse { .. }
             | E::NotDeleted { .. }
+            | E::HookRefused { .. }
             | E::Store(_) => {}
         }
     }

@@ -28,6 +28,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod hooks;
 #[cfg(feature = "s3")]
 pub mod s3;
 
@@ -86,6 +87,8 @@ pub enum OpenError {
     Key(#[from] model_sign::SignError),
     #[error(transparent)]
     Cache(#[from] registry_cache::CacheError),
+    #[error("{0}")]
+    Hooks(String),
 }
 
 impl OpenError {
@@ -99,6 +102,7 @@ impl OpenError {
             OpenError::Registry(e) => e.kind(),
             OpenError::Key(_) => K::InvalidInput,
             OpenError::Cache(e) => e.kind(),
+            OpenError::Hooks(_) => K::InvalidInput,
         }
     }
 
@@ -111,6 +115,7 @@ impl OpenError {
             OpenError::Registry(e) => e.code(),
             OpenError::Key(_) => "invalid_key_file",
             OpenError::Cache(_) => "cache",
+            OpenError::Hooks(_) => "invalid_hook_timeout",
         }
     }
 }
@@ -190,9 +195,21 @@ pub fn with_trusted_keys(registry: AnyRegistry, paths: &[PathBuf]) -> Result<Any
 /// [`s3::S3Store`] in a build with the `s3` feature.
 pub fn open(location: &str, options: &OpenOptions) -> Result<AnyRegistry, OpenError> {
     let registry = Registry::open_store(store(location, options)?)?;
-    Ok(match cache(location, options)? {
+    let registry = match cache(location, options)? {
         Some(cache) => registry.with_cache(cache),
         None => registry,
+    };
+    with_hooks(registry, location)
+}
+
+/// A local registry runs the hooks in its `hooks/` directory (hooks.rs);
+/// a remote one has none (its objects are not programs to run here).
+fn with_hooks(registry: AnyRegistry, location: &str) -> Result<AnyRegistry, OpenError> {
+    Ok(match Location::parse(location)? {
+        Location::Local(root) => registry.with_hooks(std::sync::Arc::new(
+            hooks::LocalHooks::new(root).map_err(OpenError::Hooks)?,
+        )),
+        Location::S3 { .. } => registry,
     })
 }
 
@@ -206,7 +223,7 @@ pub fn open(location: &str, options: &OpenOptions) -> Result<AnyRegistry, OpenEr
 pub fn open_existing(location: &str, options: &OpenOptions) -> Result<AnyRegistry, OpenError> {
     let store = store(location, options)?;
     let cache = cache(location, options)?;
-    Ok(Registry::open_existing_cached(store, cache)?)
+    with_hooks(Registry::open_existing_cached(store, cache)?, location)
 }
 
 fn store(location: &str, options: &OpenOptions) -> Result<Box<dyn Store>, OpenError> {

@@ -1,9 +1,11 @@
 //! Aliases: pointers moved by compare-and-swap, each state recorded in an
 //! append-only history before it is replaced.
 
+use super::hook_calls::HookEvent;
 use super::keys;
 use super::{AliasMove, Expect, Registry};
 use crate::error::{RegistryError, Result};
+use crate::hooks::HookName;
 use crate::metadata::{AliasAction, AliasRecord, BASE_FORMAT_VERSION, FORMAT_VERSION, from_map, parse_versioned};
 use crate::names::{AliasName, ModelVersion};
 use crate::store::{Pointer, PointerRead, PointerTag, Store, StoreError};
@@ -247,6 +249,19 @@ impl<S: Store> Registry<S> {
         // whose model does not decode as the type it claims (where a
         // validator knows it).
         self.check_content(&metadata, false)?;
+        let promotion = matches!(action, AliasAction::Promote | AliasAction::Rollback);
+        let verb = if action == AliasAction::Rollback {
+            "rollback"
+        } else {
+            "promote"
+        };
+        if promotion {
+            let current = self.read_alias_pointer(alias)?.map(|(r, _)| r.version);
+            self.pre_hook(
+                HookName::PrePromote,
+                &HookEvent::of_move(verb, version, alias, current.as_ref()),
+            )?;
+        }
         loop {
             let current = self.read_alias_pointer(alias)?;
             // A deleted alias is expected like one that never existed.
@@ -279,6 +294,10 @@ impl<S: Store> Registry<S> {
             match self.swap_alias(alias, current, version, &metadata.metadata_sha256, action) {
                 Ok(record) => {
                     self.restore_if_deleted_meanwhile(alias, version)?;
+                    if promotion {
+                        let event = HookEvent::of_move(verb, version, alias, record.previous.as_ref());
+                        self.post_hook(HookName::PostPromote, &event);
+                    }
                     return Ok(AliasMove { record, changed: true });
                 }
                 // Someone moved it between our read and our swap: read it

@@ -16,8 +16,10 @@
 //! alias is left naming a deleted version, and the history says so.
 
 use super::Registry;
+use super::hook_calls::HookEvent;
 use super::keys::StateKind;
 use crate::error::{RegistryError, Result};
+use crate::hooks::HookName;
 use crate::metadata::Actor;
 use crate::metadata::AliasAction;
 use crate::names::{AliasName, ModelVersion};
@@ -151,6 +153,14 @@ impl<S: Store> Registry<S> {
         self.metadata_unchecked(version)?;
         self.refuse_deleted(version)?;
         self.refuse_named(version)?;
+        let event = HookEvent {
+            action: "delete",
+            version,
+            alias: None,
+            previous: None,
+            reason,
+        };
+        self.pre_hook(HookName::PreDelete, &event)?;
         let (record, changed) = self.set_state::<DeletionRecord>(version, true, reason, |_| None)?;
         if !changed {
             return Err(record.to_error());

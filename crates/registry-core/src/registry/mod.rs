@@ -32,6 +32,7 @@ mod deprecate;
 mod events;
 mod events_check;
 mod gc;
+mod hook_calls;
 pub(crate) mod keys;
 mod list;
 mod load;
@@ -162,6 +163,8 @@ pub struct Registry<S: Store = FsStore> {
     /// A local cache of the store's immutable content, for remote stores
     /// (cache.rs); `None` reads the store alone.
     cache: Option<std::sync::Arc<dyn crate::cache::ReadCache>>,
+    /// Runs the registry's hooks (hooks.rs); `None`: there are none.
+    hooks: Option<std::sync::Arc<dyn crate::hooks::Hooks>>,
 }
 
 impl Registry<FsStore> {
@@ -194,6 +197,7 @@ impl<S: Store> Registry<S> {
             keys: keys::Keys::default(),
             signatures: signatures::Signatures::default(),
             cache: None,
+            hooks: None,
         }
     }
 
@@ -241,6 +245,14 @@ impl<S: Store> Registry<S> {
         }
     }
 
+    /// The same registry running `hooks` around its changes (hooks.rs).
+    pub fn with_hooks(self, hooks: std::sync::Arc<dyn crate::hooks::Hooks>) -> Self {
+        Registry {
+            hooks: Some(hooks),
+            ..self
+        }
+    }
+
     /// Whether reads go through a cache.
     pub fn has_cache(&self) -> bool {
         self.cache.is_some()
@@ -257,6 +269,7 @@ impl<S: Store> Registry<S> {
             keys: self.keys,
             signatures: self.signatures,
             cache: self.cache,
+            hooks: self.hooks,
         }
     }
 
@@ -284,6 +297,7 @@ impl<S: Store> Registry<S> {
             keys: keys::Keys::default(),
             signatures: self.signatures.clone(),
             cache: self.cache.clone(),
+            hooks: self.hooks.clone(),
         }
         .for_model(model)
     }

@@ -332,6 +332,14 @@ impl<S: Store> Registry<S> {
                 source: Box::new(source),
             });
         self.add_to_catalog(metadata);
+        let event = super::hook_calls::HookEvent {
+            action: "save",
+            version,
+            alias: None,
+            previous: None,
+            reason: None,
+        };
+        self.post_hook(crate::hooks::HookName::PostSave, &event);
         moved
     }
 }
