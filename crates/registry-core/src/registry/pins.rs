@@ -34,7 +34,7 @@ impl<S: Store> Drop for Pin<'_, S> {
     fn drop(&mut self) {
         // Best effort: a pin left behind only delays gc of this version
         // by the grace period.
-        let _ = self.registry.store.delete(&self.key);
+        let _ = self.registry.store.delete_transient(&self.key);
     }
 }
 
@@ -68,7 +68,9 @@ impl<S: Store> Registry<S> {
             version: version.to_string(),
             reason: e.to_string(),
         })?;
-        self.store.create(&key, &bytes)?;
+        // Only its writer's lifetime matters: not made durable (a crash
+        // leaves a pin gc removes after the grace period, or none).
+        self.store.create_transient(&key, &bytes)?;
         Ok(Pin { registry: self, key })
     }
 

@@ -18,6 +18,7 @@ pub fn check_store<S: Store + ?Sized>(store: &S) {
     groups(store, &ns);
     pointers(store, &ns);
     delete(store, &ns);
+    transient(store, &ns);
     ages(store, &ns);
     invalid_keys(store);
     concurrent_creators_one_wins(store, &ns);
@@ -300,6 +301,32 @@ pub fn groups<S: Store + ?Sized>(store: &S, ns: &str) {
 
 /// A fresh object is young (if the store can tell its age at all), and
 /// asking the age of an absent one is `NotFound`.
+/// A transient marker (a mover's pin) is exclusive and listed like any
+/// object while it exists, and gone once deleted.
+fn transient<S: Store + ?Sized>(store: &S, ns: &str) {
+    let key = format!("{ns}/pins/1.0.0/a.json");
+    store.create_transient(&key, b"{}").expect("create_transient");
+    assert!(
+        matches!(
+            store.create_transient(&key, b"{}"),
+            Err(StoreError::AlreadyExists { .. })
+        ),
+        "a second create_transient of one key must fail with AlreadyExists"
+    );
+    assert_eq!(
+        store.list(&format!("{ns}/pins/")).unwrap(),
+        [key.clone()],
+        "a transient object is listed"
+    );
+    store.delete_transient(&key).expect("delete_transient");
+    assert!(
+        store.list(&format!("{ns}/pins/")).unwrap().is_empty(),
+        "deleted transient objects are not listed"
+    );
+    store.create_transient(&key, b"{}").expect("created again once deleted");
+    store.delete_transient(&key).unwrap();
+}
+
 fn ages<S: Store + ?Sized>(store: &S, ns: &str) {
     let key = format!("{ns}/age/object");
     store.create(&key, b"x").expect("create for age");

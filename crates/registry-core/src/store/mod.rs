@@ -195,6 +195,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         self.create(key, &bytes)
     }
 
+    /// [`Store::create`] of a marker that only matters while its writer
+    /// lives (a mover's pin): atomic and exclusive like `create`, visible to
+    /// every other process at once, but not made durable (a crash may keep
+    /// or lose it, both harmless), which spares a local disk its fsyncs. The
+    /// default is `create`.
+    fn create_transient(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.create(key, bytes)
+    }
+
+    /// Removes what [`Store::create_transient`] made, as cheaply (the
+    /// default is `delete`).
+    fn delete_transient(&self, key: &str) -> Result<(), StoreError> {
+        self.delete(key)
+    }
+
     /// Reads a whole object; [`StoreError::NotFound`] if absent.
     fn read(&self, key: &str) -> Result<Vec<u8>, StoreError>;
 
@@ -417,6 +432,12 @@ impl<T: Store + ?Sized> Store for Box<T> {
     }
     fn create(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         (**self).create(key, bytes)
+    }
+    fn create_transient(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        (**self).create_transient(key, bytes)
+    }
+    fn delete_transient(&self, key: &str) -> Result<(), StoreError> {
+        (**self).delete_transient(key)
     }
     fn create_from(&self, key: &str, src: &mut dyn std::io::Read, size: u64) -> Result<(), StoreError> {
         (**self).create_from(key, src, size)

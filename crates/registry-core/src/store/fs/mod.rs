@@ -227,6 +227,41 @@ impl Store for FsStore {
         self.create_with(key, &mut |dir| self.write_temp(dir, bytes))
     }
 
+    /// Created in place (exclusively, so of two creators one wins) and
+    /// never fsynced; removed without touching its directory, which stays
+    /// for the next pin of the same version.
+    fn create_transient(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.path(key)?;
+        self.ensure_dir(self.parent_of(&path))?;
+        let mut file = match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                return Err(StoreError::AlreadyExists {
+                    location: path.display().to_string(),
+                });
+            }
+            Err(e) => return Err(self.io(&path)(e)),
+        };
+        let written = self
+            .share_file(&file)
+            .and_then(|()| io::Write::write_all(&mut file, bytes));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&path);
+            return Err(self.io(&path)(e));
+        }
+        Ok(())
+    }
+
+    fn delete_transient(&self, key: &str) -> Result<(), StoreError> {
+        let path = self.path(key)?;
+        fs::remove_file(&path).map_err(self.io(&path))
+    }
+
     fn create_from(&self, key: &str, src: &mut dyn io::Read, _size: u64) -> Result<(), StoreError> {
         self.create_with(key, &mut |dir| self.write_temp_from(dir, src))
     }
