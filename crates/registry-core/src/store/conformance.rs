@@ -315,7 +315,7 @@ fn transient<S: Store + ?Sized>(store: &S, ns: &str) {
     );
     assert_eq!(
         store.list(&format!("{ns}/pins/")).unwrap(),
-        [key.clone()],
+        std::slice::from_ref(&key),
         "a transient object is listed"
     );
     store.delete_transient(&key).expect("delete_transient");
