@@ -46,7 +46,7 @@ pub mod api;
 pub mod follow;
 pub mod kinds;
 pub mod listen;
-mod log;
+pub mod log;
 pub mod metrics;
 pub mod mlflow;
 pub mod models;

@@ -124,6 +124,24 @@ fn try_main(args: Args) -> Result<(), Failure> {
     let serve = targets(&args)?;
     // Each target names its model; the handle opened here is the registry's.
     let registry = std::sync::Arc::new(args.registry.open_existing()?);
+    // Webhooks pending in the registry (a receiver that was down, a
+    // command killed before its own attempt) go out from here, with backoff.
+    #[cfg(feature = "webhooks")]
+    registry_webhooks::spawn_deliverer(registry.clone(), |hook, failed, wait| {
+        let why = match &failed.outcome {
+            Ok(status) => format!("answered {status}"),
+            Err(e) => e.clone(),
+        };
+        model_server::log::event(
+            "webhook_failed",
+            &[
+                ("webhook", hook.id.clone()),
+                ("event_id", failed.event.to_string()),
+                ("why", why),
+                ("retry_in_s", wait.as_secs().to_string()),
+            ],
+        );
+    });
     let options = Options {
         serve,
         poll: args.poll,

@@ -150,6 +150,12 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// Signed webhooks for the registry's events: add, list, remove, test, deliver.
+    #[cfg(feature = "webhooks")]
+    Webhook {
+        #[command(subcommand)]
+        command: crate::webhooks::WebhookCommand,
+    },
     /// Two versions side by side: the hyperparameters, metrics, data and digests that differ.
     Diff {
         a: String,

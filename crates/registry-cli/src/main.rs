@@ -16,6 +16,8 @@ mod reclaim;
 mod register;
 mod retire;
 mod signing;
+#[cfg(feature = "webhooks")]
+mod webhooks;
 
 use clap::Parser;
 use cli::{AliasCommand, Cli, Command};
@@ -107,6 +109,8 @@ fn try_main(mut cli: Cli) -> Result<(), Failure> {
         Command::Delete { target, reason } => retire::delete(r, &target, reason.as_deref(), json),
         Command::Undelete { target } => retire::undelete(r, &target, json),
         Command::Events { since, follow } => events::events(r, since, follow, json),
+        #[cfg(feature = "webhooks")]
+        Command::Webhook { command } => webhooks::run(r, &command, json),
         Command::Gc { older_than, dry_run } => reclaim::gc(r, all_models, older_than, dry_run, json),
         Command::Retain {
             keep_last,

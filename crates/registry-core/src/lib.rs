@@ -86,10 +86,10 @@ pub use names::{AliasName, Bump, ModelName, ModelVersion, VersionSlot};
 pub use registry::target::{Target, TargetSpec, URI_SCHEME, choose_model};
 pub use registry::{
     AliasMove, Artifact, CATALOG_COMPACT_AT, CatalogEntry, CatalogRow, CollectedVersion, Collection, CollectionState,
-    DEFAULT_GC_AGE, DEFAULT_GRACE, DeletionRecord, DeprecationRecord, EVENT_GRACE, Event, Expect, FileSource, Finding,
-    GcReport, KeptVersion, LoadedArtifact, MAX_SIGNATURE_BYTES, Metric, ModelValidator, NewFile, Planned,
-    PromotionGate, Registry, RepairReport, RetentionOutcome, RetentionPlan, RetentionPolicy, SignatureCheck,
-    SignaturePolicy, SignedVersion, StoredRetention, StoredVersion, VerifyReport, VersionSigner,
+    DEFAULT_GC_AGE, DEFAULT_GRACE, DeletionRecord, DeprecationRecord, EVENT_GRACE, Event, EventListener, Expect,
+    FileSource, Finding, GcReport, KeptVersion, LoadedArtifact, MAX_SIGNATURE_BYTES, Metric, ModelValidator, NewFile,
+    Planned, PromotionGate, Registry, RepairReport, RetentionOutcome, RetentionPlan, RetentionPolicy, SignatureCheck,
+    SignaturePolicy, SignedVersion, StoredRetention, StoredVersion, VerifyReport, VersionSigner, read_events,
 };
 
 /// sha256 of `bytes` as lower-case hex, the digest format used throughout

@@ -204,7 +204,12 @@ pub fn open(location: &str, options: &OpenOptions) -> Result<AnyRegistry, OpenEr
 
 /// A local registry runs the hooks in its `hooks/` directory (hooks.rs);
 /// a remote one has none (its objects are not programs to run here).
+/// Either delivers its webhooks.
 fn with_hooks(registry: AnyRegistry, location: &str) -> Result<AnyRegistry, OpenError> {
+    // Webhooks on every store: each event appended gets a first delivery
+    // attempt (registry-webhooks).
+    #[cfg(feature = "webhooks")]
+    let registry = registry.with_event_listener(std::sync::Arc::new(registry_webhooks::Notifier::default()));
     Ok(match Location::parse(location)? {
         Location::Local(root) => registry.with_hooks(std::sync::Arc::new(
             hooks::LocalHooks::new(root).map_err(OpenError::Hooks)?,

@@ -60,6 +60,13 @@ pub struct Event {
     pub by: Actor,
 }
 
+/// Told of every event a handle appends (after it is in the log), with
+/// the store it is in: how webhooks get their first delivery attempt
+/// (registry-webhooks). It must not fail or block the change for long.
+pub trait EventListener: Send + Sync + std::fmt::Debug {
+    fn appended(&self, store: &dyn Store, event: &Event);
+}
+
 /// The root key of event `id`: zero-padded so keys sort by id.
 pub(super) fn event_key(id: u64) -> String {
     format!("{}{id:020}.json", keys::EVENTS)
@@ -208,6 +215,9 @@ impl<S: Store> Registry<S> {
         if id == 1 || id.is_multiple_of(HEAD_EVERY) {
             self.advance_events_head(id);
         }
+        if let Some(listener) = &self.listener {
+            listener.appended(&*self.store, &doc);
+        }
         Ok(id)
     }
 
@@ -254,28 +264,35 @@ impl<S: Store> Registry<S> {
 
     /// The events after `since`, in id order, at most `limit` of them.
     pub fn events(&self, since: u64, limit: usize) -> Result<Vec<Event>> {
-        let mut out = Vec::new();
-        let mut id = since.saturating_add(1);
-        while out.len() < limit {
-            let key = event_key(id);
-            let bytes = match self.store.read_limited(&key, keys::MAX_SMALL_DOCUMENT_BYTES) {
-                Ok(b) => b,
-                Err(StoreError::NotFound { .. }) => break,
-                Err(e) => return Err(e.into()),
-            };
-            let location = self.store.location(&key);
-            let event: Event = from_map(parse_versioned(&bytes, &location)?, &location)?;
-            if event.id != id {
-                return Err(RegistryError::InvalidMetadata {
-                    location,
-                    reason: format!("it holds event {}, not {id}", event.id),
-                });
-            }
-            out.push(event);
-            id += 1;
-        }
-        Ok(out)
+        read_events(&*self.store, since, limit)
     }
+}
+
+/// The events of the registry in `store` after `since`, in id order, at
+/// most `limit` of them (for readers without a [`Registry`], such as an
+/// [`EventListener`]).
+pub fn read_events<St: Store + ?Sized>(store: &St, since: u64, limit: usize) -> Result<Vec<Event>> {
+    let mut out = Vec::new();
+    let mut id = since.saturating_add(1);
+    while out.len() < limit {
+        let key = event_key(id);
+        let bytes = match store.read_limited(&key, keys::MAX_SMALL_DOCUMENT_BYTES) {
+            Ok(b) => b,
+            Err(StoreError::NotFound { .. }) => break,
+            Err(e) => return Err(e.into()),
+        };
+        let location = store.location(&key);
+        let event: Event = from_map(parse_versioned(&bytes, &location)?, &location)?;
+        if event.id != id {
+            return Err(RegistryError::InvalidMetadata {
+                location,
+                reason: format!("it holds event {}, not {id}", event.id),
+            });
+        }
+        out.push(event);
+        id += 1;
+    }
+    Ok(out)
 }
 
 fn parse_head(bytes: &[u8]) -> u64 {

@@ -51,7 +51,7 @@ mod write;
 pub use catalog::{COMPACT_AT as CATALOG_COMPACT_AT, CatalogEntry, CatalogRow};
 pub use delete::{Collection, CollectionState, DeletionRecord};
 pub use deprecate::DeprecationRecord;
-pub use events::Event;
+pub use events::{Event, EventListener, read_events};
 pub use events_check::EVENT_GRACE;
 pub use gc::{CollectedVersion, DEFAULT_GC_AGE, GcReport, KeptVersion};
 pub use promote::{Metric, PromotionGate};
@@ -165,6 +165,8 @@ pub struct Registry<S: Store = FsStore> {
     cache: Option<std::sync::Arc<dyn crate::cache::ReadCache>>,
     /// Runs the registry's hooks (hooks.rs); `None`: there are none.
     hooks: Option<std::sync::Arc<dyn crate::hooks::Hooks>>,
+    /// Told of every event appended (events.rs), e.g. to deliver webhooks.
+    listener: Option<std::sync::Arc<dyn events::EventListener>>,
 }
 
 impl Registry<FsStore> {
@@ -198,6 +200,7 @@ impl<S: Store> Registry<S> {
             signatures: signatures::Signatures::default(),
             cache: None,
             hooks: None,
+            listener: None,
         }
     }
 
@@ -253,6 +256,14 @@ impl<S: Store> Registry<S> {
         }
     }
 
+    /// The same registry telling `listener` of every event it appends.
+    pub fn with_event_listener(self, listener: std::sync::Arc<dyn events::EventListener>) -> Self {
+        Registry {
+            listener: Some(listener),
+            ..self
+        }
+    }
+
     /// Whether reads go through a cache.
     pub fn has_cache(&self) -> bool {
         self.cache.is_some()
@@ -270,6 +281,7 @@ impl<S: Store> Registry<S> {
             signatures: self.signatures,
             cache: self.cache,
             hooks: self.hooks,
+            listener: self.listener,
         }
     }
 
@@ -298,6 +310,7 @@ impl<S: Store> Registry<S> {
             signatures: self.signatures.clone(),
             cache: self.cache.clone(),
             hooks: self.hooks.clone(),
+            listener: self.listener.clone(),
         }
         .for_model(model)
     }
