@@ -182,6 +182,28 @@ impl FsStore {
         }
     }
 
+    /// The directory of a transient object: its parent made as any
+    /// directory is (once, durably), itself without an fsync (it comes
+    /// and goes with the objects in it).
+    fn ensure_transient_dir(&self, dir: &Path) -> Result<(), StoreError> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        if let Some(parent) = dir.parent() {
+            self.ensure_dir(parent)?;
+        }
+        match fs::create_dir(dir) {
+            // Gone already (another's delete_transient emptied it): the
+            // open that follows finds out, and tries again.
+            Ok(()) => match self.share(dir, sharing::SHARED_DIR_MODE) {
+                Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+                other => other.map_err(self.io(dir)),
+            },
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(self.io(dir)(e)),
+        }
+    }
+
     fn walk(&self, dir: &Path, key_prefix: &str, out: &mut Vec<String>) -> Result<(), StoreError> {
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
@@ -228,24 +250,32 @@ impl Store for FsStore {
     }
 
     /// Created in place (exclusively, so of two creators one wins) and
-    /// never fsynced; removed without touching its directory, which stays
-    /// for the next pin of the same version.
+    /// never fsynced.
     fn create_transient(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let path = self.path(key)?;
-        self.ensure_dir(self.parent_of(&path))?;
-        let mut file = match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&path)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                return Err(StoreError::AlreadyExists {
-                    location: path.display().to_string(),
-                });
+        let dir = self.parent_of(&path).to_path_buf();
+        // Another's delete_transient removes the directories it leaves
+        // empty, ours included between our mkdir and our open: again.
+        let mut attempts = 0;
+        let mut file = loop {
+            let opened = self.ensure_transient_dir(&dir).and_then(|()| {
+                fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o644)
+                    .open(&path)
+                    .map_err(|e| match e.kind() {
+                        ErrorKind::AlreadyExists => StoreError::AlreadyExists {
+                            location: path.display().to_string(),
+                        },
+                        _ => self.io(&path)(e),
+                    })
+            });
+            match opened {
+                Ok(f) => break f,
+                Err(StoreError::NotFound { .. }) if attempts < 32 => attempts += 1,
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(self.io(&path)(e)),
         };
         let written = self
             .share_file(&file)
@@ -257,9 +287,16 @@ impl Store for FsStore {
         Ok(())
     }
 
+    /// Removed with the directories it leaves empty (as `delete`), with
+    /// no fsync: nothing of a transient object is left behind.
     fn delete_transient(&self, key: &str) -> Result<(), StoreError> {
         let path = self.path(key)?;
-        fs::remove_file(&path).map_err(self.io(&path))
+        fs::remove_file(&path).map_err(self.io(&path))?;
+        let mut dir = self.parent_of(&path).to_path_buf();
+        while dir != self.root && dir.starts_with(&self.root) && fs::remove_dir(&dir).is_ok() {
+            dir.pop();
+        }
+        Ok(())
     }
 
     fn create_from(&self, key: &str, src: &mut dyn io::Read, _size: u64) -> Result<(), StoreError> {
