@@ -158,7 +158,8 @@ impl EventListener for Notifier {
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// What a long-running process (model-server) does for webhooks: every
-/// second, delivers what is pending to each webhook whose backoff has
+/// second (every 10 s while there are none), delivers what is pending to
+/// each webhook whose backoff has
 /// passed; a webhook that fails waits 1 s, then 2, 4, … up to 5 min
 /// before its next attempt, and is back to none once it takes an event.
 /// `report` is told of each failure (the server's log). Runs until the
@@ -172,7 +173,15 @@ pub fn spawn_deliverer<S: Store + 'static>(
         loop {
             let store: &dyn Store = registry.store();
             let now = std::time::Instant::now();
-            for hook in list(store).unwrap_or_default() {
+            let hooks = list(store).unwrap_or_default();
+            // A registry without webhooks is looked at every 10 s (one
+            // listing; on S3 one request), one with some every second.
+            let pause = if hooks.is_empty() {
+                Duration::from_secs(10)
+            } else {
+                Duration::from_secs(1)
+            };
+            for hook in hooks {
                 if waits.get(&hook.id).is_some_and(|(next, _)| now < *next) {
                     continue;
                 }
@@ -190,7 +199,7 @@ pub fn spawn_deliverer<S: Store + 'static>(
                     }
                 }
             }
-            std::thread::sleep(Duration::from_secs(1));
+            std::thread::sleep(pause);
         }
     })
 }
