@@ -133,14 +133,28 @@ pub fn test_delivery(hook: &Webhook, timeout: Duration) -> Delivery {
 #[derive(Debug, Default)]
 pub struct Notifier {
     hooks: OnceLock<Vec<Webhook>>,
+    /// Webhooks that failed once in this process: not tried again by it
+    /// (a gc appending hundreds of events must not wait on a dead
+    /// receiver hundreds of times); their events stay pending.
+    failed: std::sync::Mutex<std::collections::HashSet<String>>,
 }
+
+/// How many pending events a command's own attempt sends at most (a
+/// backlog is `deliver`'s and the servers' to send).
+const INLINE_MAX: usize = 4;
 
 impl EventListener for Notifier {
     fn appended(&self, store: &dyn Store, event: &Event) {
         let hooks = self.hooks.get_or_init(|| list(store).unwrap_or_default());
         for hook in hooks.iter().filter(|h| h.wants(&event.kind)) {
-            let deliveries = deliver_pending(store, hook, INLINE_TIMEOUT, 16).unwrap_or_default();
+            if self.failed.lock().is_ok_and(|f| f.contains(&hook.id)) {
+                continue;
+            }
+            let deliveries = deliver_pending(store, hook, INLINE_TIMEOUT, INLINE_MAX).unwrap_or_default();
             if let Some(failed) = deliveries.iter().find(|d| !d.ok()) {
+                if let Ok(mut f) = self.failed.lock() {
+                    f.insert(hook.id.clone());
+                }
                 let why = match &failed.outcome {
                     Ok(status) => format!("it answered {status}"),
                     Err(e) => e.clone(),
