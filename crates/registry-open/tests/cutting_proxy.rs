@@ -4,8 +4,8 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug)]
@@ -29,6 +29,8 @@ pub struct CuttingProxy {
     pub address: String,
     pub budget: Arc<AtomicI64>,
     pub sent: Arc<AtomicI64>,
+    /// The request line (`GET /bucket/key HTTP/1.1`) of each forwarded request.
+    pub requests: Arc<Mutex<Vec<String>>>,
 }
 
 /// Splits the first complete request (headers + Content-Length body) off
@@ -54,7 +56,8 @@ impl CuttingProxy {
         let address = format!("http://{}", listener.local_addr().unwrap());
         let budget = Arc::new(AtomicI64::new(budget));
         let sent = Arc::new(AtomicI64::new(0));
-        let (b, s) = (budget.clone(), sent.clone());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (b, s, log) = (budget.clone(), sent.clone(), requests.clone());
         std::thread::spawn(move || {
             let dead = Arc::new(AtomicBool::new(false));
             for client in listener.incoming() {
@@ -79,7 +82,7 @@ impl CuttingProxy {
                     }
                     let _ = c2.shutdown(Shutdown::Both);
                 });
-                let (b, s, dead) = (b.clone(), s.clone(), dead.clone());
+                let (b, s, dead, log) = (b.clone(), s.clone(), dead.clone(), log.clone());
                 std::thread::spawn(move || {
                     let mut pending = Vec::new();
                     let mut chunk = [0u8; 8192];
@@ -99,6 +102,8 @@ impl CuttingProxy {
                                 break 'connection;
                             }
                             s.fetch_add(1, Ordering::SeqCst);
+                            let line = request.split(|&c| c == b'\r').next().unwrap_or_default();
+                            log.lock().unwrap().push(String::from_utf8_lossy(line).into_owned());
                             if !fits {
                                 dead.store(true, Ordering::SeqCst);
                                 break 'connection;
@@ -113,6 +118,11 @@ impl CuttingProxy {
                 });
             }
         });
-        CuttingProxy { address, budget, sent }
+        CuttingProxy {
+            address,
+            budget,
+            sent,
+            requests,
+        }
     }
 }
