@@ -16,6 +16,11 @@ then, on the local S3 server (moto, `.ci/s3-test-server`), a 1 GiB file:
 - `registry get` of that version again with the local cache filled against
   one with `--no-cache`.
 
+Before each command: `sync`, and (as root, unless `--warm`) the page
+cache is dropped, so each one reads its input from disk and writes into
+memory nobody has touched, as a multi-GB file added hours ago would be;
+the header says which.
+
 Every row: seconds, the ratio to its anchor, and peak memory (the
 command's maximum resident set, from GNU time: `apt-get install time`). Work files live under
 target/bench-large/ (same filesystem as the registry), deleted as it goes:
@@ -32,6 +37,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 WORK = ROOT / "target" / "bench-large"
 REGISTRY = ROOT / "target" / "release" / "registry"
 GIB = 1 << 30
+DROP_CACHES = pathlib.Path("/proc/sys/vm/drop_caches")
+# `--warm` keeps the page cache between commands (the runs before
+# 2026-12-07); without it, and where we may (root), each command starts cold.
+COLD = "--warm" not in sys.argv and os.access(DROP_CACHES, os.W_OK)
 
 
 def run(cmd, env=None):
@@ -40,6 +49,15 @@ def run(cmd, env=None):
     another's writeback; peak memory is GNU time's maximum resident set of
     the command itself (wait4 from here would count the forked Python)."""
     os.sync()
+    if COLD:
+        # Every command starts with nothing cached, as a multi-GB file
+        # added hours ago would: it reads its source from disk, and its
+        # output takes pages nobody touched. With caches kept, whichever
+        # step holds the third copy in memory pays for pages the VM has
+        # not backed yet (on this Firecracker guest a cp's system time
+        # went 0.3 s, 1.5 s, 2.7 s for three 1 GiB copies in a row), so
+        # the order of the steps decided the ratios.
+        DROP_CACHES.write_text("3\n")
     peak = WORK / "peak.txt"
     start = time.perf_counter()
     proc = subprocess.run(
@@ -69,6 +87,7 @@ def local(sizes, repeat):
     (interleaved, so a slow spell of the shared disk hits every command
     alike); each row the median seconds, the median of the round-by-round
     ratios to `cp`, and the highest peak."""
+    print(f"page cache: {'dropped before each command' if COLD else 'kept between commands'}")
     print("| command | size | seconds | vs anchor | peak MB |")
     print("|---|---:|---:|---:|---:|")
     for gib in sizes:

@@ -73,6 +73,7 @@ mod names;
 pub mod progress;
 pub mod query;
 mod registry;
+mod sequential;
 pub mod store;
 
 pub use error::{RegistryError, Result};

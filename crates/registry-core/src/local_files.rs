@@ -15,6 +15,7 @@
 use crate::error::{RegistryError, Result};
 use crate::metadata::{DataFingerprint, MAX_FILES, ModelMetadata, check_file_path};
 use crate::registry::{FileSource, Registry};
+use crate::sequential::{ReadAhead, Writeback};
 use crate::store::{Store, describe_file_type};
 use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
@@ -162,7 +163,7 @@ impl FileSource for LocalFile {
         self.source.display().to_string()
     }
     fn open(&self) -> Result<Box<dyn Read + '_>> {
-        Ok(Box::new(open_regular(&self.source, self.no_follow)?.0))
+        Ok(Box::new(ReadAhead::new(open_regular(&self.source, self.no_follow)?.0)))
     }
 }
 
@@ -359,11 +360,13 @@ fn fill<S: Store>(
     shown: &Path,
 ) -> Result<u64> {
     let mut failed = None;
+    let mut writeback = Writeback::default();
     let written = registry.stream_version_file(metadata, path, &mut |block| {
-        if failed.is_none()
-            && let Err(e) = file.write_all(block)
-        {
-            failed = Some(e);
+        if failed.is_none() {
+            match file.write_all(block) {
+                Ok(()) => writeback.wrote(file, block.len()),
+                Err(e) => failed = Some(e),
+            }
         }
     })?;
     if let Some(e) = failed {

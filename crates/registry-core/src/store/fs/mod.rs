@@ -321,7 +321,8 @@ impl Store for FsStore {
     }
 
     fn read_blocks(&self, key: &str, expected: u64, f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
-        let (path, mut file) = self.open_checked(key, expected)?;
+        let (path, file) = self.open_checked(key, expected)?;
+        let mut file = crate::sequential::ReadAhead::new(file);
         // No bigger than the file: a small file costs a small buffer.
         let mut block = vec![0u8; super::READ_BLOCK.min(expected.max(1) as usize)];
         let mut seen = 0u64;

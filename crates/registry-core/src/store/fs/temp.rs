@@ -84,6 +84,7 @@ impl FsStore {
     /// bytes: what is written is never held whole.
     pub(super) fn write_temp_from(&self, dir: &Path, src: &mut dyn io::Read) -> Result<PathBuf, StoreError> {
         let mut block = vec![0u8; crate::store::READ_BLOCK];
+        let mut writeback = crate::sequential::Writeback::default();
         self.write_temp_with(dir, &mut |f| loop {
             let n = match src.read(&mut block) {
                 Ok(0) => return Ok(()),
@@ -92,6 +93,7 @@ impl FsStore {
                 Err(e) => return Err(e),
             };
             f.write_all(&block[..n])?;
+            writeback.wrote(f, n);
         })
     }
 
