@@ -172,7 +172,7 @@ fn fit_fold(
     // Vectorising is shared by the group's classifiers.
     let shared = started.elapsed().as_secs_f64() / members.len() as f64;
     let mut out = Vec::new();
-    let mut warm: Option<(&'static str, Vec<f64>)> = None;
+    let mut warm: Option<(&'static str, crate::linear::Warm)> = None;
     let mut probs = Vec::new();
     for &ci in members {
         let fit_started = std::time::Instant::now();
@@ -180,7 +180,7 @@ fn fit_fold(
         let start = warm
             .as_ref()
             .filter(|(family, _)| *family == classifier.family())
-            .map(|(_, p)| p.as_slice());
+            .map(|(_, w)| w);
         let (model, params) = fit_classifier(&x_train, &train_y, data.k, classifier, start)?;
         if let Some(p) = params {
             warm = Some((classifier.family(), p));

@@ -50,10 +50,12 @@
 mod ascii_words;
 mod crossval;
 mod dataset;
+mod dual_cd;
 mod error;
 mod grid;
 mod halving;
 mod ids;
+mod indexed;
 mod linear;
 mod model;
 mod optimize;
@@ -63,6 +65,7 @@ mod selection;
 mod sparse;
 mod split;
 mod tokenizer;
+pub mod trace;
 mod validate;
 mod vectorizer;
 

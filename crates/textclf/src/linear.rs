@@ -194,11 +194,24 @@ pub fn log_count_ratio(x: &Csr, y: &[u32], alpha: f64) -> Vec<f64> {
         .collect()
 }
 
+/// Where a fit ended, to start the next C of the same rows from.
+#[derive(Debug, Clone)]
+pub enum Warm {
+    /// L-BFGS's parameters (more than two classes).
+    Primal(Vec<f64>),
+    /// The dual variables (two classes).
+    Dual(crate::dual_cd::DualStart),
+}
+
 /// Fitted logistic-regression parameters, kept for warm starts.
 pub struct LrFit {
     pub model: LinearModel,
+    /// The weights then the intercept(s), as the solver left them.
     pub params: Vec<f64>,
+    pub warm: Warm,
     pub iterations: usize,
+    /// The dual solver's passes (empty for L-BFGS).
+    pub passes: Vec<crate::trace::Pass>,
 }
 
 /// L2-regularised logistic regression: minimises `½‖W‖² + C Σ_i loss_i`.
@@ -210,24 +223,18 @@ pub struct LrFit {
 /// data instead of hundreds of full gradient evaluations. As in liblinear
 /// the intercept is a constant feature and is regularised with the weights.
 /// More classes use the multinomial (softmax) loss, minimised with L-BFGS
-/// and an unpenalised intercept; `warm` is a previous solution of that shape.
-pub fn fit_logistic_regression(x: &Csr, y: &[u32], k: usize, c: f64, warm: Option<&[f64]>) -> LrFit {
+/// and an unpenalised intercept. `warm` is another C's fit of the same rows
+/// (of the same shape: a mismatch is ignored).
+pub fn fit_logistic_regression(x: &Csr, y: &[u32], k: usize, c: f64, warm: Option<&Warm>) -> LrFit {
     let d = x.n_cols;
     let n = x.n_rows();
     if k == 2 {
-        let (params, iterations) = dual_coordinate_descent(x, y, c);
-        let model = LinearModel {
-            n_outputs: 1,
-            weights: params[..d].iter().map(|&v| v as f32).collect(),
-            bias: vec![params[d] as f32],
-        };
-        return LrFit {
-            model,
-            params,
-            iterations,
-        };
+        return fit_binary(x, None, y, c, warm);
     }
-    let mut params = warm.map(<[f64]>::to_vec).unwrap_or_else(|| vec![0.0; d * k + k]);
+    let mut params = match warm {
+        Some(Warm::Primal(p)) if p.len() == d * k + k => p.clone(),
+        _ => vec![0.0; d * k + k],
+    };
     let mut z = vec![0.0; k];
     let iterations = optimize::minimize(
         |p, g| {
@@ -263,128 +270,53 @@ pub fn fit_logistic_regression(x: &Csr, y: &[u32], k: usize, c: f64, warm: Optio
     let model = LinearModel::from_class_scores(d, k, &params[..d * k], &params[d * k..]);
     LrFit {
         model,
+        warm: Warm::Primal(params.clone()),
         params,
         iterations,
+        passes: Vec::new(),
+    }
+}
+
+/// Two classes, in the dual ([`crate::dual_cd`]), on `x` with `values` in
+/// place of its own if given.
+fn fit_binary(x: &Csr, values: Option<&[f32]>, y: &[u32], c: f64, warm: Option<&Warm>) -> LrFit {
+    let d = x.n_cols;
+    let n = x.n_rows();
+    let start = match warm {
+        Some(Warm::Dual(start)) => Some(start),
+        _ => None,
+    };
+    let (params, end, passes) = crate::dual_cd::fit(x, values, y, c, start);
+    let iterations = passes.iter().filter(|p| p.rows == n).count();
+    let model = LinearModel {
+        n_outputs: 1,
+        weights: params[..d].iter().map(|&v| v as f32).collect(),
+        bias: vec![params[d] as f32],
+    };
+    LrFit {
+        model,
+        params,
+        warm: Warm::Dual(end),
+        iterations,
+        passes,
     }
 }
 
 /// NB-weighted logistic regression (two classes): fit on `x_ij · r_j`, then
 /// fold `r` into the weights so the model scores unscaled features.
-pub fn fit_nb_logistic_regression(x: &Csr, y: &[u32], alpha: f64, c: f64, warm: Option<&[f64]>) -> LrFit {
+pub fn fit_nb_logistic_regression(x: &Csr, y: &[u32], alpha: f64, c: f64, warm: Option<&Warm>) -> LrFit {
     let r = log_count_ratio(x, y, alpha);
-    let mut scaled = x.clone();
-    for (v, &j) in scaled.values.iter_mut().zip(&x.indices) {
-        *v = (*v as f64 * r[j as usize]) as f32;
-    }
-    let mut fit = fit_logistic_regression(&scaled, y, 2, c, warm);
+    let scaled: Vec<f32> = x
+        .values
+        .iter()
+        .zip(&x.indices)
+        .map(|(&v, &j)| (v as f64 * r[j as usize]) as f32)
+        .collect();
+    let mut fit = fit_binary(x, Some(&scaled), y, c, warm);
     for (w, rj) in fit.model.weights.iter_mut().zip(&r) {
         *w = (*w as f64 * rj) as f32;
     }
     fit
-}
-
-/// Binary L2 logistic regression in the dual (liblinear's
-/// `solve_l2r_lr_dual`). Returns `[w..., b]` and the number of passes.
-/// How many rows ahead the solver asks the memory system for.
-const PREFETCH_AHEAD: usize = 4;
-
-fn dual_coordinate_descent(x: &Csr, y: &[u32], c: f64) -> (Vec<f64>, usize) {
-    const EPS: f64 = 0.1;
-    const MAX_PASSES: usize = 1000;
-    const MAX_INNER: usize = 100;
-    let d = x.n_cols;
-    let n = x.n_rows();
-    // w has the intercept as its last entry (the constant feature 1).
-    let mut w = vec![0.0f64; d + 1];
-    let sign: Vec<f64> = y.iter().map(|&t| if t == 1 { 1.0 } else { -1.0 }).collect();
-    let mut alpha = vec![0.0f64; 2 * n];
-    let mut x_sq = vec![0.0f64; n];
-    for i in 0..n {
-        let (idx, val) = x.row(i);
-        alpha[2 * i] = (0.001 * c).min(1e-8);
-        alpha[2 * i + 1] = c - alpha[2 * i];
-        x_sq[i] = 1.0 + val.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>();
-        let coef = sign[i] * alpha[2 * i];
-        for (&j, &v) in idx.iter().zip(val) {
-            w[j as usize] += coef * v as f64;
-        }
-        w[d] += coef;
-    }
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = 0x5EED_u64;
-    let mut inner_eps = 1e-2;
-    let inner_eps_min = 1e-8f64.min(EPS);
-    let mut passes = 0;
-    while passes < MAX_PASSES {
-        // Fisher-Yates with splitmix64: deterministic.
-        for i in (1..n).rev() {
-            rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = rng;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            order.swap(i, ((z ^ (z >> 31)) % (i as u64 + 1)) as usize);
-        }
-        let mut newton_steps = 0;
-        let mut g_max = 0.0f64;
-        for (pos, &i) in order.iter().enumerate() {
-            // Rows are visited in random order: on a large matrix each is a
-            // cache and TLB miss, which made a pass cost more per non-zero
-            // the larger the data (profiled at 16x the bundled rows). Asking
-            // for a row a few steps ahead overlaps those misses with work.
-            if let Some(&ahead) = order.get(pos + PREFETCH_AHEAD) {
-                x.prefetch_row(ahead);
-            }
-            let (idx, val) = x.row(i);
-            let mut wx = w[d];
-            for (&j, &v) in idx.iter().zip(val) {
-                wx += w[j as usize] * v as f64;
-            }
-            let a = x_sq[i];
-            let b = sign[i] * wx;
-            let (mut ind1, mut ind2, mut dir) = (2 * i, 2 * i + 1, 1.0);
-            if 0.5 * a * (alpha[ind2] - alpha[ind1]) + b < 0.0 {
-                ind1 = 2 * i + 1;
-                ind2 = 2 * i;
-                dir = -1.0;
-            }
-            let alpha_old = alpha[ind1];
-            let mut z = alpha_old;
-            if c - z < 0.5 * c {
-                z *= 0.1;
-            }
-            let mut gp = a * (z - alpha_old) + dir * b + (z / (c - z)).ln();
-            g_max = g_max.max(gp.abs());
-            let mut inner = 0;
-            while inner <= MAX_INNER {
-                if gp.abs() < inner_eps {
-                    break;
-                }
-                let gpp = a + c / (c - z) / z;
-                let next = z - gp / gpp;
-                z = if next <= 0.0 { z * 0.1 } else { next };
-                gp = a * (z - alpha_old) + dir * b + (z / (c - z)).ln();
-                newton_steps += 1;
-                inner += 1;
-            }
-            if inner > 0 {
-                alpha[ind1] = z;
-                alpha[ind2] = c - z;
-                let coef = dir * (z - alpha_old) * sign[i];
-                for (&j, &v) in idx.iter().zip(val) {
-                    w[j as usize] += coef * v as f64;
-                }
-                w[d] += coef;
-            }
-        }
-        passes += 1;
-        if g_max < EPS {
-            break;
-        }
-        if newton_steps <= n / 10 {
-            inner_eps = inner_eps_min.max(0.1 * inner_eps);
-        }
-    }
-    (w, passes)
 }
 
 #[cfg(test)]

@@ -120,11 +120,11 @@ impl TextClassifier {
         let (names, y) = encode_labels(labels)?;
         let docs = vectorizer.tokenizer.tokenize_all(texts);
         let refs: Vec<&[u64]> = docs.iter().map(Vec::as_slice).collect();
-        Self::fit_tokenized(texts, &refs, &names, &y, vectorizer, classifier, None).map(|(m, _)| m)
+        Self::fit_tokenized(texts, &refs, &names, &y, vectorizer, classifier)
     }
 
     /// Fits on documents already turned into term ids; `texts` is only used
-    /// to name the features. Returns the optimiser state for warm starts.
+    /// to name the features.
     pub(crate) fn fit_tokenized(
         texts: &[&str],
         docs: &[&[u64]],
@@ -132,12 +132,29 @@ impl TextClassifier {
         y: &[u32],
         vectorizer: VectorizerConfig,
         classifier: ClassifierConfig,
-        warm: Option<&[f64]>,
-    ) -> Result<(TextClassifier, Option<Vec<f64>>)> {
+    ) -> Result<TextClassifier> {
         let fitted = vectorizer::fit_vocabulary(&vectorizer, docs);
         let vocabulary = Vocabulary::new(&fitted.ids);
         let x = vectorizer::transform(&vocabulary, &fitted.weighting, docs);
-        let (model, params) = fit_classifier(&x, y, names.len(), classifier, warm)?;
+        Self::fit_matrix(texts, names, y, vectorizer, classifier, fitted, vocabulary, x)
+    }
+
+    /// Fits on the matrix `x` of a fitted vocabulary (`vocabulary` is the
+    /// table of `fitted.ids`); `texts`, the documents of `x`'s rows, are
+    /// only used to name the features.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fit_matrix(
+        texts: &[&str],
+        names: &[String],
+        y: &[u32],
+        vectorizer: VectorizerConfig,
+        classifier: ClassifierConfig,
+        fitted: vectorizer::FittedVocabulary,
+        vocabulary: Vocabulary,
+        x: Csr,
+    ) -> Result<TextClassifier> {
+        let (model, _) = fit_classifier(&x, y, names.len(), classifier, None)?;
+        drop(x);
         let k = model.n_outputs as usize;
         let influence = |f: usize| -> f32 {
             model.weights[f * k..(f + 1) * k]
@@ -172,20 +189,17 @@ impl TextClassifier {
         }
         let word_scores = additive_with_char_ngrams(&vectorizer, &fitted.weighting)
             .then(|| word_scores(&vectorizer, &vocabulary, &model, texts));
-        Ok((
-            TextClassifier {
-                labels: names.to_vec(),
-                vectorizer,
-                classifier,
-                vocabulary,
-                weighting: fitted.weighting,
-                model,
-                terms,
-                word_scores,
-                direct: std::sync::OnceLock::new(),
-            },
-            params,
-        ))
+        Ok(TextClassifier {
+            labels: names.to_vec(),
+            vectorizer,
+            classifier,
+            vocabulary,
+            weighting: fitted.weighting,
+            model,
+            terms,
+            word_scores,
+            direct: std::sync::OnceLock::new(),
+        })
     }
 
     pub fn labels(&self) -> &[String] {
@@ -348,24 +362,54 @@ pub(crate) fn fit_classifier(
     y: &[u32],
     k: usize,
     config: ClassifierConfig,
-    warm: Option<&[f64]>,
-) -> Result<(LinearModel, Option<Vec<f64>>)> {
-    Ok(match config {
-        ClassifierConfig::MultinomialNb { alpha } => (linear::fit_multinomial_nb(x, y, k, alpha), None),
-        ClassifierConfig::LogisticRegression { c } => {
-            let fit = linear::fit_logistic_regression(x, y, k, c, warm);
-            (fit.model, Some(fit.params))
-        }
+    warm: Option<&linear::Warm>,
+) -> Result<(LinearModel, Option<linear::Warm>)> {
+    let started = std::time::Instant::now();
+    let fit = match config {
+        ClassifierConfig::MultinomialNb { alpha } => linear::LrFit {
+            model: linear::fit_multinomial_nb(x, y, k, alpha),
+            params: Vec::new(),
+            warm: linear::Warm::Primal(Vec::new()),
+            iterations: 0,
+            passes: Vec::new(),
+        },
+        ClassifierConfig::LogisticRegression { c } => linear::fit_logistic_regression(x, y, k, c, warm),
         ClassifierConfig::NbLogisticRegression { alpha, c } => {
             if k != 2 {
                 return Err(TextClfError::InvalidInput(format!(
                     "nb_logistic_regression needs exactly two labels, the data has {k}"
                 )));
             }
-            let fit = linear::fit_nb_logistic_regression(x, y, alpha, c, warm);
-            (fit.model, Some(fit.params))
+            linear::fit_nb_logistic_regression(x, y, alpha, c, warm)
         }
-    })
+    };
+    if crate::trace::enabled() {
+        trace_fit(x, config, fit.iterations, fit.passes, started.elapsed().as_secs_f64());
+    }
+    // Naive Bayes has nothing to warm-start another fit from.
+    let warm = (!matches!(config, ClassifierConfig::MultinomialNb { .. })).then_some(fit.warm);
+    Ok((fit.model, warm))
+}
+
+/// The fit's record for [`crate::trace`]. The row norms are of `x` as
+/// given (NB-weighted logistic regression scales it first; its solver
+/// sees the scaled rows, whose norms its passes reflect).
+fn trace_fit(x: &Csr, config: ClassifierConfig, iterations: usize, passes: Vec<crate::trace::Pass>, seconds: f64) {
+    let norms: Vec<f64> = (0..x.n_rows())
+        .map(|i| 1.0 + x.row(i).1.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>())
+        .collect();
+    crate::trace::emit(&crate::trace::FitTrace {
+        classifier: format!("{config:?}"),
+        rows: x.n_rows(),
+        features: x.n_cols,
+        nnz: x.indices.len(),
+        row_norm_sq_mean: norms.iter().sum::<f64>() / norms.len().max(1) as f64,
+        row_norm_sq_max: norms.iter().copied().fold(0.0, f64::max),
+        iterations,
+        passes,
+        seconds,
+        at: crate::trace::now(),
+    });
 }
 
 /// Training data shared by the unit tests of `scoring` and `validate`.

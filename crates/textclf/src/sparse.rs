@@ -28,6 +28,28 @@ impl Csr {
         }
     }
 
+    /// An empty matrix with room for `rows` rows and `nnz` entries, so
+    /// building it never doubles a buffer (a doubling can leave half of a
+    /// 60 MB matrix unused; see [`Self::fit_capacity`]).
+    pub(crate) fn with_capacity(n_cols: usize, rows: usize, nnz: usize) -> Self {
+        let mut indptr = Vec::with_capacity(rows + 1);
+        indptr.push(0);
+        Csr {
+            indptr,
+            indices: Vec::with_capacity(nnz),
+            values: Vec::with_capacity(nnz),
+            n_cols,
+        }
+    }
+
+    /// Gives back what a bound given to [`Self::with_capacity`] reserved
+    /// beyond the entries pushed.
+    pub(crate) fn fit_capacity(&mut self) {
+        self.indptr.shrink_to_fit();
+        self.indices.shrink_to_fit();
+        self.values.shrink_to_fit();
+    }
+
     pub(crate) fn push_row(&mut self, row: &[(u32, f32)]) {
         for &(i, v) in row {
             self.indices.push(i);
@@ -39,17 +61,17 @@ impl Csr {
 
 impl Csr {
     /// Asks the processor to start loading row `i` (its first cache lines
-    /// of indices and values) without waiting for it: a hint, with no
-    /// effect on results.
+    /// of indices, and of `values`: the matrix's own or a scaled copy of
+    /// them) without waiting for it: a hint, with no effect on results.
     #[inline]
-    pub(crate) fn prefetch_row(&self, i: usize) {
+    pub(crate) fn prefetch_row_of(&self, i: usize, values: &[f32]) {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
             let start = self.indptr[i];
-            if start < self.indices.len() {
+            if start < self.indices.len() && start < values.len() {
                 let idx = self.indices[start..].as_ptr().cast::<i8>();
-                let val = self.values[start..].as_ptr().cast::<i8>();
+                let val = values[start..].as_ptr().cast::<i8>();
                 // SAFETY: prefetching is a hint that never faults; both
                 // pointers point into live slices.
                 unsafe {
@@ -59,6 +81,6 @@ impl Csr {
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = i;
+        let _ = (i, values);
     }
 }

@@ -69,6 +69,26 @@ struct Args {
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
+    /// Append one JSON line per classifier fit to FILE: rows, features, non-zeros, solver passes with their stopping criterion, seconds (for finding where a search's time goes).
+    #[arg(long, value_name = "FILE")]
+    trace_fits: Option<PathBuf>,
+}
+
+/// Sends textclf's per-fit records to `path`, one JSON line each.
+fn trace_fits_to(path: &std::path::Path) -> Result<(), Failure> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Failure::usage(format!("cannot open --trace-fits {}: {e}", path.display())))?;
+    let file = std::sync::Mutex::new(file);
+    textclf::trace::set_fit_trace(Box::new(move |trace| {
+        if let (Ok(line), Ok(mut f)) = (serde_json::to_string(trace), file.lock()) {
+            // One write per line, so concurrent fits never interleave.
+            let _ = std::io::Write::write_all(&mut *f, format!("{line}\n").as_bytes());
+        }
+    }));
+    Ok(())
 }
 
 /// Bytes in a MiB (the unit of `--max-memory 512M`).
@@ -84,6 +104,9 @@ fn failure(e: TrainError) -> Failure {
 }
 
 fn try_main(args: Args) -> Result<(), Failure> {
+    if let Some(path) = &args.trace_fits {
+        trace_fits_to(path)?;
+    }
     let mut registry = args.registry.open_model([])?;
     if let Some(signer) = args.sign.signer()? {
         registry = registry.with_signer(signer);
