@@ -101,6 +101,9 @@ pub(crate) struct Outcome {
     pub finalists: Vec<usize>,
     pub rounds: Vec<Round>,
     pub eliminated: Vec<Eliminated>,
+    /// What the winner's refit on all rows should take, from its cost in
+    /// its last round.
+    pub refit_seconds: f64,
 }
 
 /// Candidates ordered best first: mean fold score, then the simpler one.
@@ -119,7 +122,103 @@ pub(crate) fn best_first(candidates: &[Candidate], members: &[usize], means: &[f
     order.into_iter().map(|i| members[i]).collect()
 }
 
-/// Runs the rounds of [`plan`] on `rows`.
+/// How a candidate's cost grows with its rows: as rows^GROWTH. The dual
+/// solver's passes grow a little with the rows, and so does each pass's
+/// cost per non-zero (docs/PERFORMANCE.md, "Where the fits' time goes"):
+/// on RT + UCI + tweets an NB-LR fit cost 4.2x for 3x the rows from 2,740
+/// to 8,220 and 4.0x from 8,220 to 24,663, so 3^1.3 = 4.2. (Linear times
+/// 1.3, as this was, gave 3.9x for one round and 11.7x for two, where
+/// 17x was measured: the estimate said half the time left.)
+const GROWTH: f64 = 1.3;
+
+/// What the search should take from the start of a round on, in seconds
+/// of wall time: that round, and everything after it (its later rounds
+/// and the winner's refit on all rows).
+#[derive(Debug, Clone, Copy)]
+pub struct Projection {
+    pub this_round: f64,
+    pub after: f64,
+}
+
+/// The costs of one round, projected onto the rounds after it: each
+/// candidate's next cost is its own cost this round (measured per
+/// candidate: the heavy ones are usually the survivors) scaled by the
+/// rows, a little more than linearly, spread over the threads. The time
+/// budget and the progress line's estimate both come from here.
+struct Costs<'a> {
+    members: &'a [usize],
+    seconds: &'a [f64],
+    rows_now: usize,
+    threads: f64,
+}
+
+impl Costs<'_> {
+    /// Seconds of wall time candidate `c` should take on `rows` rows.
+    fn wall(&self, c: usize, rows: usize) -> f64 {
+        let own = self
+            .members
+            .iter()
+            .position(|&m| m == c)
+            .map_or(0.0, |i| self.seconds[i]);
+        own * (rows as f64 / self.rows_now as f64).powf(GROWTH) / self.threads
+    }
+
+    /// The winner's refit: one of its `folds` fold fits (each trained on
+    /// all but one fold of its rows), on all rows, on one thread.
+    fn refit(&self, winner: usize, all_rows: usize, folds: usize) -> f64 {
+        let fold_share = folds as f64 / (folds.max(2) - 1) as f64;
+        self.wall(winner, all_rows) / folds as f64 * self.threads * fold_share.powf(GROWTH)
+    }
+
+    /// From round `next` on, the best `keep` of `ranked` going on (and
+    /// the best of them as later rounds plan).
+    #[allow(clippy::too_many_arguments)]
+    fn projection(
+        &self,
+        ranked: &[usize],
+        keep: usize,
+        plan: &[(usize, usize)],
+        next: usize,
+        all_rows: usize,
+        folds: usize,
+    ) -> Projection {
+        let rows_of = |j: usize| if j + 1 == plan.len() { all_rows } else { plan[j].0 };
+        let round = |j: usize| -> f64 {
+            ranked[..plan[j].1.min(keep).min(ranked.len())]
+                .iter()
+                .map(|&c| self.wall(c, rows_of(j)))
+                .sum()
+        };
+        let later: f64 = (next + 1..plan.len()).map(round).sum();
+        Projection {
+            this_round: round(next),
+            after: later + ranked.first().map_or(0.0, |&w| self.refit(w, all_rows, folds)),
+        }
+    }
+}
+
+/// [`Outcome::refit_seconds`] from one cross-validation's `seconds` (per
+/// member of `members`) on `rows_now` rows.
+pub(crate) fn refit_seconds(
+    members: &[usize],
+    seconds: &[f64],
+    rows_now: usize,
+    winner: usize,
+    folds: usize,
+    threads: usize,
+) -> f64 {
+    let costs = Costs {
+        members,
+        seconds,
+        rows_now,
+        threads: threads.max(1) as f64,
+    };
+    costs.refit(winner, rows_now, folds)
+}
+
+/// Runs the rounds of [`plan`] on `rows`. `on_round` hears of each round
+/// as it starts (its number, rows and candidates, and from the second on
+/// what the rest should take).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run(
     data: &CvData<'_>,
@@ -128,7 +227,7 @@ pub(crate) fn run(
     seed: u64,
     threads: usize,
     budget: Option<(Instant, Duration)>,
-    on_round: &(dyn Fn(usize, usize, usize) + Sync),
+    on_round: &(dyn Fn(usize, usize, usize, Option<Projection>) + Sync),
     on_fit: &(dyn Fn() + Sync),
 ) -> Result<Outcome> {
     let n = data.candidates.len();
@@ -140,11 +239,13 @@ pub(crate) fn run(
         finalists: Vec::new(),
         rounds: Vec::new(),
         eliminated: Vec::new(),
+        refit_seconds: 0.0,
     };
+    let mut projection = None;
     for (i, &(round_rows, _)) in plan.iter().enumerate() {
         let last = i + 1 == plan.len();
         let share = if last { rows.to_vec() } else { order.share(round_rows) };
-        on_round(i, share.len(), members.len());
+        on_round(i, share.len(), members.len(), projection);
         let started = Instant::now();
         let (scores, costs) = cross_validate(data, &members, &share, folds, seed, threads, on_fit)?;
         let seconds = started.elapsed().as_secs_f64();
@@ -159,25 +260,25 @@ pub(crate) fn run(
         }
         let ranked = best_first(data.candidates, &members, &means);
         if last {
+            out.refit_seconds = refit_seconds(&members, &costs, share.len(), ranked[0], folds, threads);
             out.finalists = ranked;
             break;
         }
         let mut keep = plan[i + 1].1.min(ranked.len());
+        let estimate = Costs {
+            members: &members,
+            seconds: &costs,
+            rows_now: share.len(),
+            threads: threads.max(1) as f64,
+        };
         if let Some((start, budget)) = budget {
-            // A candidate's next-round cost is its own cost this round
-            // (measured per candidate: the heavy ones are usually the
-            // survivors) scaled by the rows, a little more than linearly to
-            // be safe, spread over the threads; the winner's refit
-            // afterwards costs about one of its fold fits on all rows.
             let next_rows = if i + 2 == plan.len() { rows.len() } else { plan[i + 1].0 };
-            let scale = next_rows as f64 / share.len() as f64 * 1.3 / threads.max(1) as f64;
-            let cost_of = |c: usize| costs[members.iter().position(|&m| m == c).unwrap_or(0)] * scale;
-            let refit = cost_of(ranked[0]) / folds as f64 * threads.max(1) as f64;
+            let refit = estimate.refit(ranked[0], rows.len(), folds);
             let left = budget.as_secs_f64() - start.elapsed().as_secs_f64() - refit;
             let mut affordable = 0;
             let mut spent = 0.0;
             for &c in &ranked[..keep] {
-                spent += cost_of(c);
+                spent += estimate.wall(c, next_rows);
                 if spent > left {
                     break;
                 }
@@ -202,12 +303,14 @@ pub(crate) fn run(
                             });
                         }
                     }
+                    out.refit_seconds = estimate.refit(ranked[0], rows.len(), folds);
                     out.finalists = vec![ranked[0]];
                     return Ok(out);
                 }
                 keep = affordable;
             }
         }
+        projection = Some(estimate.projection(&ranked, keep, &plan, i + 1, rows.len(), folds));
         for &c in &ranked[keep..] {
             if !out.eliminated.iter().any(|e| e.candidate == c) {
                 out.eliminated.push(Eliminated {

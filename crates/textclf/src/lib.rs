@@ -52,6 +52,7 @@ mod crossval;
 mod dataset;
 mod dual_cd;
 mod error;
+mod eta;
 mod grid;
 mod halving;
 mod ids;

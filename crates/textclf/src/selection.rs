@@ -175,6 +175,9 @@ pub struct Progress {
     pub candidates: usize,
     pub round: usize,
     pub rounds: usize,
+    /// Seconds left, estimated from what the fits so far cost (None before
+    /// the first fit).
+    pub eta: Option<f64>,
 }
 
 /// Runs the whole selection: split, cross-validate every candidate, refit
@@ -266,19 +269,23 @@ pub fn grid_search(
     let total = AtomicUsize::new(plan.iter().map(|&(_, c)| c * config.folds).sum::<usize>() + 1);
     let done = AtomicUsize::new(0);
     let round = std::sync::Mutex::new((0usize, 0usize, 0usize));
+    let eta = crate::eta::Eta::new(started);
     let report = |d: usize| {
         let (r, rows, cands) = *round.lock().unwrap_or_else(|p| p.into_inner());
+        let total = total.load(Ordering::Relaxed);
         progress(Progress {
             done: d,
-            total: total.load(Ordering::Relaxed),
+            total,
             rows,
             candidates: cands,
             round: r,
             rounds: plan.len(),
+            eta: eta.seconds_left(d, total),
         });
     };
     let on_fit = || report(done.fetch_add(1, Ordering::Relaxed) + 1);
-    let on_round = |r: usize, rows: usize, cands: usize| {
+    let on_round = |r: usize, rows: usize, cands: usize, projection: Option<halving::Projection>| {
+        eta.round(done.load(Ordering::Relaxed), cands * config.folds, projection);
         // A round the time budget shrank shrinks the total.
         let remaining = cands * config.folds
             + plan[r + 1..]
@@ -301,11 +308,13 @@ pub fn grid_search(
             &on_fit,
         )?
     } else {
-        on_round(0, train.len(), candidates.len());
-        let (scores, _) = cross_validate(&data, &all, &train, config.folds, config.seed, threads, &on_fit)?;
+        on_round(0, train.len(), candidates.len(), None);
+        let (scores, costs) = cross_validate(&data, &all, &train, config.folds, config.seed, threads, &on_fit)?;
         let means: Vec<f64> = scores.iter().map(|s| s.iter().sum::<f64>() / s.len() as f64).collect();
+        let finalists = best_first(&candidates, &all, &means);
         halving::Outcome {
-            finalists: best_first(&candidates, &all, &means),
+            refit_seconds: halving::refit_seconds(&all, &costs, train.len(), finalists[0], config.folds, threads),
+            finalists,
             scores: scores.into_iter().map(|s| Some((s, train.len()))).collect(),
             rounds: vec![Round {
                 rows: train.len(),
@@ -333,9 +342,25 @@ pub fn grid_search(
         })
         .collect();
     let best = outcome.finalists.first().copied().unwrap_or(0);
+    let outcome_refit = outcome.refit_seconds;
     let total = total.load(Ordering::Relaxed);
 
-    // Refit the winner on the whole training split; score it on the test split.
+    // Refit the winner on the whole training split; score it on the test
+    // split. Progress says so, with what the refit should take: after the
+    // last fold fit, the only estimate shown would otherwise be the one
+    // made before the last round.
+    {
+        let (r, _, _) = *round.lock().unwrap_or_else(|p| p.into_inner());
+        progress(Progress {
+            done: total.saturating_sub(1),
+            total,
+            rows: train.len(),
+            candidates: 1,
+            round: r,
+            rounds: plan.len(),
+            eta: Some(outcome_refit),
+        });
+    }
     let winner = candidates[best];
     let train_texts: Vec<&str> = train.iter().map(|&r| texts[r]).collect();
     // The winner's documents are indexed already (its folds used the
@@ -369,6 +394,7 @@ pub fn grid_search(
             candidates: 1,
             round: r,
             rounds: plan.len(),
+            eta: Some(0.0),
         });
     }
     let mut scratch = Scratch::default();

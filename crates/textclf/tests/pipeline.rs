@@ -157,9 +157,14 @@ fn search_reports_progress_and_a_complete_report() {
     let (_, report) = grid_search(&texts, &data.labels, &config, &|p| calls.lock().unwrap().push(p)).unwrap();
     let calls = calls.into_inner().unwrap();
     let total = report.candidates.len() * 3 + 1;
-    assert_eq!(calls.len(), total);
+    // One call per fold fit, one as the winner's refit starts, one at the end.
+    assert_eq!(calls.len(), total + 1);
     assert!(calls.iter().all(|p| p.total == total));
+    assert!(calls.iter().all(|p| p.eta.is_some_and(|s| s >= 0.0)), "every call has an estimate");
+    let refit = &calls[calls.len() - 2];
+    assert_eq!((refit.done, refit.candidates), (total - 1, 1));
     assert_eq!(calls.last().unwrap().done, total);
+    assert_eq!(calls.last().unwrap().eta, Some(0.0));
     assert_eq!(report.n_train + report.n_test, 80);
     assert_eq!(report.n_test, 16);
     let cm: u64 = report.test.confusion.iter().flatten().sum();

@@ -147,7 +147,9 @@ fn try_main(args: Args) -> Result<(), Failure> {
     let on_terminal = std::io::stderr().is_terminal();
     let bar = (!args.quiet && on_terminal).then(|| {
         let bar = indicatif::ProgressBar::new(0);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} fits, ETA {eta} ({msg})") {
+        // The ETA is the search's (indicatif's own counts fits, which differ
+        // in cost tenfold).
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} fits, {msg}") {
             bar.set_style(style);
         }
         bar
@@ -158,7 +160,7 @@ fn try_main(args: Args) -> Result<(), Failure> {
         if let Some(bar) = &bar {
             bar.set_length(p.total as u64);
             bar.set_position(p.done as u64);
-            bar.set_message(progress_message(p));
+            bar.set_message(format!("ETA {} ({})", summary::eta(p), progress_message(p)));
         } else if !args.quiet
             && let Ok(mut last) = last_line.lock()
             && last.elapsed() >= PROGRESS_EVERY
