@@ -160,7 +160,10 @@ fn search_reports_progress_and_a_complete_report() {
     // One call per fold fit, one as the winner's refit starts, one at the end.
     assert_eq!(calls.len(), total + 1);
     assert!(calls.iter().all(|p| p.total == total));
-    assert!(calls.iter().all(|p| p.eta.is_some_and(|s| s >= 0.0)), "every call has an estimate");
+    assert!(
+        calls.iter().all(|p| p.eta.is_some_and(|s| s >= 0.0)),
+        "every call has an estimate"
+    );
     let refit = &calls[calls.len() - 2];
     assert_eq!((refit.done, refit.candidates), (total - 1, 1));
     assert_eq!(calls.last().unwrap().done, total);
