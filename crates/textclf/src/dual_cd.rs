@@ -27,6 +27,7 @@
 //! worth of rows in all) and 0.5 s, with the same test accuracy.
 
 use crate::sparse::Csr;
+use crate::split::SplitMix;
 use crate::trace::Pass;
 
 /// liblinear's default tolerance for `-s 7`.
@@ -65,7 +66,8 @@ struct Dual<'a> {
     alpha: Vec<f64>,
     w: Vec<f64>,
     inner_eps: f64,
-    rng: u64,
+    /// The visiting order's shuffles: seeded, so fits are deterministic.
+    rng: SplitMix,
 }
 
 /// A solution to start another fit from: each row's dual variable, and the
@@ -129,18 +131,7 @@ impl<'a> Dual<'a> {
             alpha,
             w,
             inner_eps: 1e-2,
-            rng: 0x5EED_u64,
-        }
-    }
-
-    /// Fisher-Yates with splitmix64: deterministic.
-    fn shuffle(&mut self, rows: &mut [usize]) {
-        for i in (1..rows.len()).rev() {
-            self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.rng;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            rows.swap(i, ((z ^ (z >> 31)) % (i as u64 + 1)) as usize);
+            rng: SplitMix(0x5EED),
         }
     }
 
@@ -261,9 +252,9 @@ fn dot(w: &[f64], idx: &[u32], val: &[f32]) -> f64 {
 }
 
 /// Fits `x` (with `values` in place of its own, if given), `y` (labels
-/// 0 and 1) with regularisation `c`, from `warm` if given: `[w..., b]`, where it ended (to warm-start the next C), and what
-/// each pass did (full passes and the passes over the rows left above the
-/// tolerance, in order).
+/// 0 and 1) with regularisation `c`, from `warm` if given: `[w..., b]`,
+/// where it ended (to warm-start the next C), and what each pass did (full
+/// passes and the passes over the rows left above the tolerance, in order).
 pub(crate) fn fit(
     x: &Csr,
     values: Option<&[f32]>,
@@ -279,9 +270,7 @@ pub(crate) fn fit(
     let inner_eps_min = 1e-8f64.min(EPS);
     let mut full_passes = 0;
     while full_passes < MAX_PASSES {
-        let mut shuffled = std::mem::take(&mut order);
-        solver.shuffle(&mut shuffled);
-        order = shuffled;
+        solver.rng.shuffle(&mut order);
         let stats = solver.pass(&order);
         full_passes += 1;
         trace.push(solver.record(&stats, n, started));
@@ -296,7 +285,7 @@ pub(crate) fn fit(
         // tried first, cost 28.7 full passes per fit against 20.8).
         let mut active = stats.over;
         for _ in 0..MAX_ACTIVE_PASSES {
-            solver.shuffle(&mut active);
+            solver.rng.shuffle(&mut active);
             let stats = solver.pass(&active);
             trace.push(solver.record(&stats, active.len(), started));
             active = stats.over;

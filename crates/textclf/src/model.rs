@@ -366,13 +366,14 @@ pub(crate) fn fit_classifier(
 ) -> Result<(LinearModel, Option<linear::Warm>)> {
     let started = std::time::Instant::now();
     let fit = match config {
-        ClassifierConfig::MultinomialNb { alpha } => linear::LrFit {
-            model: linear::fit_multinomial_nb(x, y, k, alpha),
-            params: Vec::new(),
-            warm: linear::Warm::Primal(Vec::new()),
-            iterations: 0,
-            passes: Vec::new(),
-        },
+        ClassifierConfig::MultinomialNb { alpha } => {
+            let model = linear::fit_multinomial_nb(x, y, k, alpha);
+            if crate::trace::enabled() {
+                trace_fit(x, config, 0, Vec::new(), started.elapsed().as_secs_f64());
+            }
+            // Naive Bayes has nothing to warm-start another fit from.
+            return Ok((model, None));
+        }
         ClassifierConfig::LogisticRegression { c } => linear::fit_logistic_regression(x, y, k, c, warm),
         ClassifierConfig::NbLogisticRegression { alpha, c } => {
             if k != 2 {
@@ -386,9 +387,7 @@ pub(crate) fn fit_classifier(
     if crate::trace::enabled() {
         trace_fit(x, config, fit.iterations, fit.passes, started.elapsed().as_secs_f64());
     }
-    // Naive Bayes has nothing to warm-start another fit from.
-    let warm = (!matches!(config, ClassifierConfig::MultinomialNb { .. })).then_some(fit.warm);
-    Ok((fit.model, warm))
+    Ok((fit.model, Some(fit.warm)))
 }
 
 /// The fit's record for [`crate::trace`]. The row norms are of `x` as
