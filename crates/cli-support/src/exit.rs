@@ -140,6 +140,19 @@ pub fn finish(outcome: Result<(), Failure>) -> ExitCode {
     finish_as(outcome, false)
 }
 
+/// [`finish`] as a number, for a command run inside another program (the
+/// Python package's `serve`, which exits with it).
+pub fn report(outcome: Result<(), Failure>) -> u8 {
+    match outcome {
+        Ok(()) => 0,
+        Err(failure) if failure.output_closed => 0,
+        Err(failure) => {
+            eprintln!("error: {}", printable(&failure.message, true));
+            failure.exit as u8
+        }
+    }
+}
+
 /// [`finish`] for a command run with `--json`: the error is one JSON
 /// object on stderr, `{"error": {"code": "not_found", "exit": 3,
 /// "message": "..."}}`, so a script reads it the way it reads the output.

@@ -56,4 +56,4 @@ pub mod parse;
 pub mod progress;
 
 pub use args::{BumpArg, RegistryArgs, SignArgs};
-pub use exit::{Exit, Failure, emit, exit_for, finish, finish_as, printable};
+pub use exit::{Exit, Failure, emit, exit_for, finish, finish_as, printable, report};

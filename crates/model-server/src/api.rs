@@ -2,6 +2,7 @@
 //! is a 4xx with `{"error": {"code", "message"}}`; nothing a client sends
 //! makes a 5xx.
 
+use crate::kinds::Failure;
 use crate::metrics::{Metrics, RequestLabels, RouteLabels};
 use crate::models::Models;
 use crate::served::Served;
@@ -183,10 +184,10 @@ pub async fn read_body(limits: &Limits, headers: &HeaderMap, body: Body) -> Resu
 /// could not run (the server is stopping, or it panicked).
 pub async fn run_prediction<T: Send + 'static>(
     state: &AppState,
-    size: usize,
+    inline: bool,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, String> {
-    if size <= INLINE_BODY_BYTES {
+    if inline {
         return Ok(work());
     }
     // The permit closes when the semaphore does, which it never does.
@@ -221,8 +222,8 @@ async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) 
     let slot = state.models.first();
     let served = slot.current.load_full();
     let max_texts = state.limits.max_texts;
-    let size = bytes.len();
-    match run_prediction(&state, size, move || answer(&served, &bytes, max_texts)).await {
+    let inline = runs_inline(&served, bytes.len());
+    match run_prediction(&state, inline, move || answer(&served, &bytes, max_texts)).await {
         Ok((count, response)) => {
             state.metrics.texts.get_or_create(&slot.labels()).inc_by(count);
             response
@@ -234,6 +235,13 @@ async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) 
 /// Bodies up to this size are parsed and predicted on the request's own
 /// thread (a few dozen short texts); larger ones on the blocking pool.
 const INLINE_BODY_BYTES: usize = 16 << 10;
+
+/// Whether a body of `size` bytes for `served` runs on the request's own
+/// thread ([`run_prediction`]): small, and for a model that never waits
+/// on other calls.
+pub fn runs_inline(served: &Served, size: usize) -> bool {
+    size <= INLINE_BODY_BYTES && !served.model.waits()
+}
 
 /// The most of a refused body read and dropped before the connection is
 /// closed on the client.
@@ -307,7 +315,15 @@ fn answer(served: &Served, bytes: &[u8], max_texts: usize) -> (u64, Response) {
     let labels = served.model.labels();
     let predicted = match served.model.predict(&request.texts, request.probabilities) {
         Ok(p) => p,
-        Err(e) => return (0, error(StatusCode::UNPROCESSABLE_ENTITY, "not_a_text_model", e.0)),
+        Err(e @ Failure::Request(_)) => {
+            return (
+                0,
+                error(StatusCode::UNPROCESSABLE_ENTITY, "not_a_text_model", e.message()),
+            );
+        }
+        Err(e @ Failure::Model(_)) => {
+            return (0, error(StatusCode::INTERNAL_SERVER_ERROR, "model_failed", e.message()));
+        }
     };
     let predictions: Vec<Value> = predicted
         .into_iter()

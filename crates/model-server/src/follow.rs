@@ -4,6 +4,7 @@
 //! fails to load is not swapped in (the previous version keeps serving), is
 //! logged and counted, and is not retried until the alias moves again.
 
+use crate::kinds::Kinds;
 use crate::log;
 use crate::metrics::{Metrics, ModelLabels, ServedLabels};
 use crate::models::Slot;
@@ -24,6 +25,7 @@ pub struct Follower {
     pub current: Arc<ArcSwap<Served>>,
     pub metrics: Arc<Metrics>,
     pub poll: Duration,
+    kinds: Kinds,
     /// Its series in `/metrics`.
     labels: ModelLabels,
     previous: Mutex<Option<Arc<Served>>>,
@@ -49,6 +51,7 @@ impl Follower {
         slot: &Slot,
         metrics: Arc<Metrics>,
         poll: Duration,
+        kinds: Kinds,
     ) -> Follower {
         state.loaded(target_of(&slot.current.load()));
         Follower {
@@ -57,6 +60,7 @@ impl Follower {
             current: slot.current.clone(),
             metrics,
             poll,
+            kinds,
             labels: slot.labels(),
             previous: Mutex::new(None),
             state: Mutex::new(state),
@@ -121,6 +125,7 @@ impl Follower {
             Some(kept) if target_of(&kept) == target => Ok(kept),
             _ => load(
                 &self.registry,
+                &self.kinds,
                 &target.version,
                 Some(&target.metadata_sha256),
                 Some(&self.alias),

@@ -10,9 +10,13 @@
 //! * [`api`] holds the routes of modelreg's own `/v1` API, the limits and
 //!   JSON errors; [`v2`] the Open Inference Protocol's (decoded by
 //!   [`oip`]); [`mlflow`] MLflow's scoring protocol (`/invocations`);
+//! * [`batch`] coalesces concurrent calls of a model into one (the
+//!   Python kind's dynamic batching);
 //! * [`metrics`] keeps what `/metrics` shows.
 //!
-//! `main.rs` parses arguments and calls [`run`].
+//! `cli` (with the `cli` feature) holds the command line: its flags,
+//! and [`run`] with errors mapped to exit codes; `main.rs` is that with
+//! the built-in kinds.
 //!
 //! ```
 //! use registry_core::{Expect, ModelInfo, Registry};
@@ -43,6 +47,9 @@
 //! ```
 
 pub mod api;
+pub mod batch;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod follow;
 pub mod kinds;
 pub mod listen;
@@ -79,6 +86,11 @@ pub struct Options {
     /// How long after a failed load of the alias's target it is tried
     /// again (doubling with each attempt, up to a minute).
     pub retry_after: Duration,
+    /// The model kinds it serves: the built-in ones, and any the embedding
+    /// program adds.
+    pub kinds: kinds::Kinds,
+    /// How the kinds that batch batch (shown in `/metrics` when set).
+    pub batching: Option<batch::Batching>,
 }
 
 impl Default for Options {
@@ -93,6 +105,8 @@ impl Default for Options {
             connections: listen::ConnectionLimits::default(),
             drain_timeout: Duration::from_secs(10),
             retry_after: Duration::from_secs(1),
+            kinds: kinds::Kinds::default(),
+            batching: None,
         }
     }
 }
@@ -133,7 +147,11 @@ pub async fn run(
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))??
     };
-    let metrics = Arc::new(metrics::Metrics::default());
+    let metrics = match &options.batching {
+        Some(batching) => metrics::Metrics::default().with_batching(batching),
+        None => metrics::Metrics::default(),
+    };
+    let metrics = Arc::new(metrics);
     let mut slots = Vec::with_capacity(loaded.len());
     let mut followers = Vec::new();
     for (target, handle, first, follow_state) in loaded {
@@ -156,6 +174,7 @@ pub async fn run(
                 &slot,
                 metrics.clone(),
                 options.poll,
+                options.kinds.clone(),
             )));
         }
         slots.push(slot);
@@ -254,15 +273,21 @@ fn initial(registry: &AnyRegistry, options: &Options) -> Result<Vec<Loaded>, Ser
         handle.require_model().map_err(|e| failed(e.into()))?;
         match &target.target {
             Target::Version(v) => {
-                let served = served::load(&handle, v, None, None).map_err(failed)?;
+                let served = served::load(&handle, &options.kinds, v, None, None).map_err(failed)?;
                 loaded.push((target.clone(), handle, served, None));
             }
             Target::Alias(alias) => {
                 let (state, first) = registry_core::follow::AliasFollower::start(&handle, alias.clone())
                     .map_err(|e| failed(e.into()))?;
                 let state = state.with_retry(options.retry_after, Duration::from_secs(60));
-                let served =
-                    served::load(&handle, &first.version, Some(&first.metadata_sha256), Some(alias)).map_err(failed)?;
+                let served = served::load(
+                    &handle,
+                    &options.kinds,
+                    &first.version,
+                    Some(&first.metadata_sha256),
+                    Some(alias),
+                )
+                .map_err(failed)?;
                 loaded.push((target.clone(), handle, served, Some(state)));
             }
         }

@@ -124,6 +124,38 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// These metrics and the batching ones (for a server whose models
+    /// batch: `python -m modelreg serve`).
+    pub fn with_batching(mut self, batching: &crate::batch::Batching) -> Metrics {
+        let stats = &batching.stats;
+        self.registry.register(
+            "batches",
+            "Model calls made by the dynamic batcher",
+            stats.batches.clone(),
+        );
+        self.registry.register(
+            "batch_size",
+            "Inputs (texts, rows) per model call of the dynamic batcher",
+            stats.sizes.clone(),
+        );
+        self.registry.register(
+            "batches_split_after_failure",
+            "Batches whose model call failed and that were run again call by call",
+            stats.split_after_failure.clone(),
+        );
+        self.registry.register(
+            "batch_max_size",
+            "Most inputs in one model call (--max-batch-size)",
+            stats.max_size.clone(),
+        );
+        self.registry.register(
+            "batch_max_wait_seconds",
+            "Longest a call waits for others to join its batch (--max-batch-wait)",
+            stats.max_wait_seconds.clone(),
+        );
+        self
+    }
+
     /// The OpenMetrics text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();

@@ -6,8 +6,9 @@
 //! MLflow scoring server serves its one model. Errors are MLflow's
 //! `{"error_code": "BAD_REQUEST", "message": "..."}`.
 
-use crate::api::{AppState, content_type_is, read_body, run_prediction};
-use crate::oip::{InputTensor, TensorData};
+use crate::api::{AppState, content_type_is, read_body, run_prediction, runs_inline};
+use crate::kinds::Failure;
+use crate::oip::{InputTensor, ProtocolError, TensorData};
 use crate::served::Served;
 use axum::Json;
 use axum::body::Body;
@@ -298,52 +299,59 @@ fn texts_for(columns: Columns, name: &str) -> Result<Vec<Vec<u8>>, String> {
 
 /// Parses, predicts and answers (CPU-bound). The rows labelled and the
 /// response body.
-fn answer(served: &Served, csv: bool, body: &[u8], max_rows: usize) -> Result<(u64, Value), String> {
+fn answer(served: &Served, csv: bool, body: &[u8], max_rows: usize) -> Result<(u64, Value), Failure> {
+    let request = |e: String| Failure::Request(ProtocolError(e));
     let (columns, params) = if csv {
-        (from_csv(body)?, Map::new())
+        (from_csv(body).map_err(request)?, Map::new())
     } else {
-        from_json(body)?
+        from_json(body).map_err(request)?
     };
     let probabilities = match params.get("probabilities") {
         None => false,
         Some(Value::Bool(b)) => *b,
-        Some(other) => return Err(bad(format!("params.probabilities must be true or false, not {other}"))),
+        Some(other) => {
+            return Err(request(bad(format!(
+                "params.probabilities must be true or false, not {other}"
+            ))));
+        }
     };
     let spec = served
         .model
         .inputs()
         .into_iter()
         .next()
-        .ok_or_else(|| bad("the model declares no input"))?;
+        .ok_or_else(|| request(bad("the model declares no input")))?;
     let input = if spec.datatype == "BYTES" {
-        let texts = texts_for(columns, &spec.name)?;
+        let texts = texts_for(columns, &spec.name).map_err(request)?;
         InputTensor {
             name: spec.name.clone(),
             shape: vec![texts.len() as u64],
             data: TensorData::Bytes(texts),
         }
     } else {
-        numeric_input(columns, &spec)?
+        numeric_input(columns, &spec).map_err(request)?
     };
     let n = input.shape.first().copied().unwrap_or(0);
     if n == 0 {
-        return Err(bad("no rows to predict"));
+        return Err(request(bad("no rows to predict")));
     }
     if n > max_rows as u64 {
-        return Err(bad(format!(
+        return Err(request(bad(format!(
             "{n} rows, more than the {max_rows} one request may hold: split the batch"
-        )));
+        ))));
     }
-    let outputs = served.model.infer(vec![input]).map_err(|e| e.0)?;
+    let outputs = served.model.infer(vec![input])?;
     // The first output is the prediction (a classifier's label); with
     // params.probabilities, the output that names its labels gives each.
-    let first = outputs.first().ok_or_else(|| bad("the model gives no output"))?;
+    let first = outputs
+        .first()
+        .ok_or_else(|| Failure::Model(bad("the model gives no output")))?;
     let labels = rows(first, n as usize);
     let predictions: Vec<Value> = if probabilities {
         let p = outputs
             .iter()
             .find(|o| o.parameters.contains_key("labels"))
-            .ok_or_else(|| bad("the model gives no probabilities output"))?;
+            .ok_or_else(|| request(bad("the model gives no probabilities output")))?;
         let names: Vec<String> = p.parameters["labels"]
             .as_array()
             .map(|a| {
@@ -383,13 +391,14 @@ async fn invocations(State(state): State<AppState>, headers: HeaderMap, body: Bo
     let slot = state.models.first();
     let served = slot.current.load_full();
     let max = state.limits.max_texts;
-    let size = bytes.len();
-    match run_prediction(&state, size, move || answer(&served, csv, &bytes, max)).await {
+    let inline = runs_inline(&served, bytes.len());
+    match run_prediction(&state, inline, move || answer(&served, csv, &bytes, max)).await {
         Ok(Ok((count, body))) => {
             state.metrics.texts.get_or_create(&slot.labels()).inc_by(count);
             Json(body).into_response()
         }
-        Ok(Err(message)) => error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message),
+        Ok(Err(e @ Failure::Request(_))) => error(StatusCode::BAD_REQUEST, "BAD_REQUEST", e.message()),
+        Ok(Err(e @ Failure::Model(_))) => error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", e.message()),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "TEMPORARILY_UNAVAILABLE", e),
     }
 }

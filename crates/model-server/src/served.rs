@@ -2,7 +2,7 @@
 //! [`crate::kinds`]) with the metadata of the version it came from, and how
 //! one is loaded.
 
-use crate::kinds::{self, ServedModel};
+use crate::kinds::{self, Kinds, ServedModel};
 use registry_core::{AliasName, ModelMetadata, ModelName, ModelVersion, RegistryError};
 use registry_open::AnyRegistry;
 use time::OffsetDateTime;
@@ -39,10 +39,11 @@ pub enum LoadError {
 /// Loads `version`, which must still have the metadata digest `expected`
 /// (the one the alias named when it was read, so a model is never paired
 /// with another state of the alias). The model type is checked before
-/// anything is decoded (by the first kind that serves it), and the bytes
+/// anything is decoded (by the first of `kinds` that serves it), and the bytes
 /// against their digests.
 pub fn load(
     registry: &AnyRegistry,
+    kinds: &Kinds,
     version: &ModelVersion,
     expected: Option<&str>,
     alias: Option<&AliasName>,
@@ -53,7 +54,7 @@ pub fn load(
             version: version.to_string(),
         });
     }
-    let (model, metadata) = kinds::load(registry, metadata)?;
+    let (model, metadata) = kinds::load(registry, kinds, metadata)?;
     Ok(Served {
         model,
         metadata,

@@ -4,7 +4,8 @@
 //! without one), with the `/versions/{version}` forms. Errors are the
 //! protocol's `{"error": "..."}`; nothing a client sends makes a 5xx.
 
-use crate::api::{AppState, content_type_is, read_body, run_prediction};
+use crate::api::{AppState, content_type_is, read_body, run_prediction, runs_inline};
+use crate::kinds::Failure;
 use crate::models::{NotServed, Slot};
 use crate::oip::{self, EncodedResponse};
 use crate::served::Served;
@@ -171,8 +172,8 @@ async fn infer(State(state): State<AppState>, path: ModelPath, headers: HeaderMa
     // bounds any tensor; texts have their own cap, as on /v1.
     let (max_elements, max_texts) = (state.limits.max_body_bytes, state.limits.max_texts);
     let name = slot.name().to_string();
-    let size = bytes.len();
-    let work = move || -> Result<(u64, EncodedResponse), oip::ProtocolError> {
+    let inline = runs_inline(&served, bytes.len());
+    let work = move || -> Result<(u64, EncodedResponse), Failure> {
         let request = oip::parse_infer(&bytes, header_length, max_elements)?;
         if let Some(texts) = request
             .inputs
@@ -183,7 +184,8 @@ async fn infer(State(state): State<AppState>, path: ModelPath, headers: HeaderMa
                 "input {:?} holds {} texts, more than the {max_texts} one request may hold: split the batch",
                 texts.name,
                 texts.data.len()
-            )));
+            ))
+            .into());
         }
         let count = request
             .inputs
@@ -193,12 +195,12 @@ async fn infer(State(state): State<AppState>, path: ModelPath, headers: HeaderMa
         let version = served.metadata.version.to_string();
         Ok((count, oip::encode_response(&name, &version, &request, outputs)?))
     };
-    match run_prediction(&state, size, work).await {
+    match run_prediction(&state, inline, work).await {
         Ok(Ok((count, encoded))) => {
             state.metrics.texts.get_or_create(&labels).inc_by(count);
             respond(encoded)
         }
-        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e.0),
+        Ok(Err(e)) => error(e.status(StatusCode::BAD_REQUEST), e.message()),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
     }
 }

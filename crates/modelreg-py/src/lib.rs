@@ -26,6 +26,7 @@ mod classifier;
 mod errors;
 mod follow;
 mod registry;
+mod serve;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -33,6 +34,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<follow::FollowState>()?;
     m.add_class::<classifier::TextClassifier>()?;
     m.add_function(wrap_pyfunction!(errors::error_classes, m)?)?;
+    m.add_function(wrap_pyfunction!(serve::serve, m)?)?;
     m.add("TEXTCLF_MODEL_TYPE", textclf::model_type())?;
     m.add("S3_SUPPORT", cfg!(feature = "s3"))?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

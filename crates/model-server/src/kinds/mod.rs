@@ -31,6 +31,45 @@ pub struct Prediction {
     pub probabilities: Option<Vec<f64>>,
 }
 
+/// Why a prediction failed: the request (a 4xx; the model is fine) or
+/// the model itself (a 500: it raised, or gave what it declares it does
+/// not).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    Request(ProtocolError),
+    Model(String),
+}
+
+impl Failure {
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Request(e) => &e.0,
+            Failure::Model(m) => m,
+        }
+    }
+
+    /// The HTTP status it deserves; `request` is the one for a request's
+    /// fault (400 or 422, by route).
+    pub fn status(&self, request: axum::http::StatusCode) -> axum::http::StatusCode {
+        match self {
+            Failure::Request(_) => request,
+            Failure::Model(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<ProtocolError> for Failure {
+    fn from(e: ProtocolError) -> Failure {
+        Failure::Request(e)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
 /// A loaded, validated model the server can answer with.
 pub trait ServedModel: Send + Sync + std::fmt::Debug {
     /// The registry's model type it was loaded as.
@@ -43,10 +82,16 @@ pub trait ServedModel: Send + Sync + std::fmt::Debug {
     fn labels(&self) -> &[String];
     /// Predictions for a batch of texts, in order (an error for a model
     /// that does not take texts). CPU work: called off the async threads.
-    fn predict(&self, texts: &[String], probabilities: bool) -> Result<Vec<Prediction>, ProtocolError>;
+    fn predict(&self, texts: &[String], probabilities: bool) -> Result<Vec<Prediction>, Failure>;
     /// The Open Inference Protocol's view: input tensors in, output tensors
     /// out, each checked against [`ServedModel::inputs`]. CPU work.
-    fn infer(&self, inputs: Vec<InputTensor>) -> Result<Vec<OutputTensor>, ProtocolError>;
+    fn infer(&self, inputs: Vec<InputTensor>) -> Result<Vec<OutputTensor>, Failure>;
+    /// Whether a call may wait on others (a batching model holds a call
+    /// until its batch is full or its wait is over): such a model is never
+    /// run on the threads that read requests, whatever the body's size.
+    fn waits(&self) -> bool {
+        false
+    }
 }
 
 /// The texts of a text model's one `BYTES` input (`spec`), shaped `[N]` or
@@ -114,13 +159,43 @@ pub trait ModelKind: Sync {
 /// Every kind this build serves, tried in order.
 pub static KINDS: &[&dyn ModelKind] = &[&textclf::TextClf, &onnx::Onnx];
 
-/// Loads `metadata`'s version with the first kind that accepts it; a
+/// The kinds a server tries, in order: [`KINDS`], then those the program
+/// embedding the server adds (the Python package adds Python objects), so
+/// a version the built-in kinds serve is served by them wherever it is.
+#[derive(Clone, Default)]
+pub struct Kinds {
+    added: Vec<std::sync::Arc<dyn ModelKind + Send>>,
+}
+
+impl Kinds {
+    /// These kinds and `kind`, tried after them.
+    pub fn with(mut self, kind: std::sync::Arc<dyn ModelKind + Send>) -> Kinds {
+        self.added.push(kind);
+        self
+    }
+
+    fn all(&self) -> impl Iterator<Item = &dyn ModelKind> {
+        KINDS
+            .iter()
+            .copied()
+            .chain(self.added.iter().map(|k| k.as_ref() as &dyn ModelKind))
+    }
+}
+
+impl std::fmt::Debug for Kinds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.all().map(|k| k.model_type())).finish()
+    }
+}
+
+/// Loads `metadata`'s version with the first of `kinds` that accepts it; a
 /// version no kind serves is refused by name, before any byte is read.
 pub fn load(
     registry: &AnyRegistry,
+    kinds: &Kinds,
     metadata: ModelMetadata,
 ) -> Result<(Box<dyn ServedModel>, ModelMetadata), RegistryError> {
-    if let Some(kind) = KINDS.iter().find(|k| k.accepts(&metadata)) {
+    if let Some(kind) = kinds.all().find(|k| k.accepts(&metadata)) {
         return kind.load(registry, metadata);
     }
     Err(RegistryError::WrongModelType {
@@ -130,6 +205,6 @@ pub fn load(
             .map_or(ModelName::DEFAULT, ModelName::as_str)
             .to_string(),
         held: metadata.holds(),
-        expected: KINDS.iter().map(|k| k.model_type()).collect::<Vec<_>>().join(" or "),
+        expected: kinds.all().map(|k| k.model_type()).collect::<Vec<_>>().join(" or "),
     })
 }

@@ -13,7 +13,7 @@
 //! would exhaust memory or loop costs a refused version, not the server.
 //! Panics in tract are caught at load and at every run.
 
-use super::{ModelKind, Prediction, ServedModel, TensorSpec};
+use super::{Failure, ModelKind, Prediction, ServedModel, TensorSpec};
 use crate::oip::{InputTensor, OutputTensor, ProtocolError, TensorData};
 use onnx_graph::{Output, onnx_file, prepare, shape_of};
 use registry_core::{ModelMetadata, RegistryError};
@@ -390,7 +390,7 @@ impl ServedModel for OnnxModel {
         &self.labels
     }
 
-    fn predict(&self, _texts: &[String], _probabilities: bool) -> Result<Vec<Prediction>, ProtocolError> {
+    fn predict(&self, _texts: &[String], _probabilities: bool) -> Result<Vec<Prediction>, Failure> {
         Err(ProtocolError(format!(
             "this is an ONNX model: it takes tensors ({}), not texts; send them to /v2/models/NAME/infer",
             self.inputs
@@ -398,55 +398,59 @@ impl ServedModel for OnnxModel {
                 .map(|i| format!("{} {} {}", i.name, protocol_type(i.datatype), shape_text(&i.shape)))
                 .collect::<Vec<_>>()
                 .join(", ")
-        )))
+        ))
+        .into())
     }
 
-    fn infer(&self, inputs: Vec<InputTensor>) -> Result<Vec<OutputTensor>, ProtocolError> {
-        if inputs.len() != self.inputs.len() {
-            return Err(ProtocolError(format!(
-                "{} inputs; this model takes {}: {}",
-                inputs.len(),
-                self.inputs.len(),
-                self.inputs
-                    .iter()
-                    .map(|i| i.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        let mut given: Vec<Option<InputTensor>> = inputs.into_iter().map(Some).collect();
-        let mut values = TVec::new();
-        for input in &self.inputs {
-            let found = given
-                .iter_mut()
-                .find(|t| t.as_ref().is_some_and(|t| t.name == input.name))
-                .and_then(Option::take)
-                .ok_or_else(|| {
-                    ProtocolError(format!(
-                        "no input {:?} (this model takes {})",
-                        input.name,
-                        self.inputs
-                            .iter()
-                            .map(|i| i.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                })?;
-            values.push(tensor_of(input, found)?.into_tvalue());
-        }
-        let outputs = match catch_unwind(AssertUnwindSafe(|| self.plan.run(values))) {
-            Ok(Ok(outputs)) => outputs,
-            Ok(Err(e)) => return Err(ProtocolError(format!("the model cannot run on this input: {e}"))),
-            Err(_) => {
-                return Err(ProtocolError(
-                    "the model stopped on this input (a panic in tract, caught)".into(),
-                ));
+    fn infer(&self, inputs: Vec<InputTensor>) -> Result<Vec<OutputTensor>, Failure> {
+        let checked = || -> Result<_, ProtocolError> {
+            if inputs.len() != self.inputs.len() {
+                return Err(ProtocolError(format!(
+                    "{} inputs; this model takes {}: {}",
+                    inputs.len(),
+                    self.inputs.len(),
+                    self.inputs
+                        .iter()
+                        .map(|i| i.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
             }
+            let mut given: Vec<Option<InputTensor>> = inputs.into_iter().map(Some).collect();
+            let mut values = TVec::new();
+            for input in &self.inputs {
+                let found = given
+                    .iter_mut()
+                    .find(|t| t.as_ref().is_some_and(|t| t.name == input.name))
+                    .and_then(Option::take)
+                    .ok_or_else(|| {
+                        ProtocolError(format!(
+                            "no input {:?} (this model takes {})",
+                            input.name,
+                            self.inputs
+                                .iter()
+                                .map(|i| i.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    })?;
+                values.push(tensor_of(input, found)?.into_tvalue());
+            }
+            let outputs = match catch_unwind(AssertUnwindSafe(|| self.plan.run(values))) {
+                Ok(Ok(outputs)) => outputs,
+                Ok(Err(e)) => return Err(ProtocolError(format!("the model cannot run on this input: {e}"))),
+                Err(_) => {
+                    return Err(ProtocolError(
+                        "the model stopped on this input (a panic in tract, caught)".into(),
+                    ));
+                }
+            };
+            outputs
+                .iter()
+                .zip(&self.outputs)
+                .map(|(t, o)| output_of(t, o))
+                .collect()
         };
-        outputs
-            .iter()
-            .zip(&self.outputs)
-            .map(|(t, o)| output_of(t, o))
-            .collect()
+        checked().map_err(Failure::from)
     }
 }

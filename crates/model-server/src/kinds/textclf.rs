@@ -1,7 +1,7 @@
 //! textclf's text classifiers, loaded by textclf-registry.
 
-use super::{ModelKind, Prediction, ServedModel, TensorSpec};
-use crate::oip::{InputTensor, OutputTensor, ProtocolError, TensorData};
+use super::{Failure, ModelKind, Prediction, ServedModel, TensorSpec};
+use crate::oip::{InputTensor, OutputTensor, TensorData};
 use registry_core::{ModelMetadata, RegistryError};
 use registry_open::AnyRegistry;
 use std::cell::RefCell;
@@ -68,7 +68,7 @@ impl ServedModel for Classifier {
         self.0.labels()
     }
 
-    fn infer(&self, inputs: Vec<InputTensor>) -> Result<Vec<OutputTensor>, ProtocolError> {
+    fn infer(&self, inputs: Vec<InputTensor>) -> Result<Vec<OutputTensor>, Failure> {
         let spec = &self.inputs()[0];
         let texts = super::texts_of(inputs, spec)?;
         let n = texts.len() as u64;
@@ -98,7 +98,7 @@ impl ServedModel for Classifier {
         ])
     }
 
-    fn predict(&self, texts: &[String], probabilities: bool) -> Result<Vec<Prediction>, ProtocolError> {
+    fn predict(&self, texts: &[String], probabilities: bool) -> Result<Vec<Prediction>, Failure> {
         Ok(SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
             texts

@@ -19,6 +19,7 @@ TEXTCLF_MODEL_TYPE: str
 S3_SUPPORT: bool
 
 def error_classes() -> List[str]: ...
+def serve(argv: List[str]) -> int: ...
 
 @final
 class FollowState:

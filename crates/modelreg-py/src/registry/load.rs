@@ -22,28 +22,13 @@ impl NativeRegistry {
         }
         let loaded = py.detach(|| -> Result<(Loaded, ModelMetadata)> {
             let metadata = self.target_metadata(target)?;
-            let version = metadata.version.to_string();
             if textclf_registry::is_classifier(&metadata) {
                 let (model, metadata) = textclf_registry::load_classifier(&self.reg, metadata)?;
                 return Ok((Loaded::Classifier(Box::new(model)), metadata));
             }
-            if metadata.artifact.is_some() {
-                // Copied once, straight from the checked (mapped) file into
-                // a Python bytes object: the GIL is taken for the copy only.
-                let (bytes, metadata) = self.reg.decode_verified(metadata, |bytes| {
-                    Python::attach(|py| PyBytes::new(py, bytes).into_any().unbind())
-                })?;
-                return Ok((Loaded::Bytes(bytes), metadata));
-            }
-            let files = metadata.stored_files();
-            let [only] = files.as_slice() else {
-                return Err(RegistryError::NoArtifact {
-                    version,
-                    files: files.iter().map(|f| f.path.to_string()).collect(),
-                });
-            };
-            let path = only.path.to_string();
-            let bytes = self.reg.read_version_file(&metadata, &path, |bytes| {
+            // Copied once, straight from the checked (mapped) file into a
+            // Python bytes object: the GIL is taken for the copy only.
+            let (bytes, metadata) = model_bytes(&self.reg, metadata, |bytes| {
                 Python::attach(|py| PyBytes::new(py, bytes).into_any().unbind())
             })?;
             Ok((Loaded::Bytes(bytes), metadata))
@@ -76,4 +61,26 @@ impl NativeRegistry {
             .map_err(errors::registry)?;
         Ok((exported.path, exported.files, exported.bytes))
     }
+}
+
+/// `decode` of the bytes of `metadata`'s model: its artifact (a save from
+/// Python), else its single file, checked against their digests first.
+pub(crate) fn model_bytes<T>(
+    reg: &registry_open::AnyRegistry,
+    metadata: ModelMetadata,
+    decode: impl FnOnce(&[u8]) -> T,
+) -> Result<(T, ModelMetadata)> {
+    if metadata.artifact.is_some() {
+        return reg.decode_verified(metadata, decode);
+    }
+    let files = metadata.stored_files();
+    let [only] = files.as_slice() else {
+        return Err(RegistryError::NoArtifact {
+            version: metadata.version.to_string(),
+            files: files.iter().map(|f| f.path.to_string()).collect(),
+        });
+    };
+    let path = only.path.to_string();
+    let decoded = reg.read_version_file(&metadata, &path, decode)?;
+    Ok((decoded, metadata))
 }

@@ -24,7 +24,7 @@ use crate::errors;
 mod aliases;
 mod integrity;
 mod list;
-mod load;
+pub(crate) mod load;
 mod retire;
 mod save;
 
