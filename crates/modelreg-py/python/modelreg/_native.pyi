@@ -12,6 +12,7 @@ __all__ = [
     "TextClassifier",
     "__version__",
     "error_classes",
+    "serve",
 ]
 
 __version__: str

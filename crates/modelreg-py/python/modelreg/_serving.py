@@ -14,6 +14,7 @@ let the alias (or version) through; see docs/SECURITY.md.
 """
 
 import json
+import operator
 from typing import Any, List, Optional, Tuple
 
 from . import serializers
@@ -46,11 +47,12 @@ def describe(model: Any) -> Tuple[Optional[List[str]], bool, Optional[int], str]
     classes = getattr(model, "classes_", None)
     labels = [str(c) for c in classes] if classes is not None else None
     probabilities = labels is not None and callable(getattr(model, "predict_proba", None))
+    declared: Any
     try:
-        features = getattr(model, "n_features_in_", None)
+        declared = getattr(model, "n_features_in_", None)
     except Exception:  # a pipeline whose first step has none raises
-        features = None
-    features = int(features) if isinstance(features, int) or hasattr(features, "__index__") else None
+        declared = None
+    features = operator.index(declared) if hasattr(declared, "__index__") else None
     kind = type(model)
     return labels, probabilities, features, f"{kind.__module__}.{kind.__qualname__}"
 
