@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Register a model file or directory (sklearn, ONNX, PyTorch, ...) as a new version.
-    Add(register::AddArgs),
+    Add(Box<register::AddArgs>),
     /// Write a version's file(s) out, every digest checked first.
     Get {
         /// A version, an alias, or models:/NAME@ALIAS / models:/NAME/VERSION.

@@ -281,6 +281,9 @@ pub fn show(registry: &AnyRegistry, target: &str, card: bool, json: bool) -> Res
             format!("{serializer} (saved from Python: modelreg loads it)"),
         );
     }
+    if let Some(env) = &md.info.environment {
+        environment_lines(env, &mut line);
+    }
     let hp: Vec<String> = md
         .info
         .hyperparameters
@@ -532,5 +535,38 @@ pub fn signature_line(registry: &AnyRegistry, metadata: &ModelMetadata) -> Strin
         Ok(Some(_)) => format!("signed (model.sig; {binding}; not checked: give --trusted-key PUB.pem to verify it)"),
         Ok(None) => "unsigned (`registry sign` signs it)".into(),
         Err(e) => format!("unreadable: {e}"),
+    }
+}
+
+/// `registry show`'s lines for what a version was saved under.
+fn environment_lines(env: &registry_core::Environment, line: &mut impl FnMut(&str, String)) {
+    let saved_with: Vec<&str> = [env.python.as_deref(), env.platform.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !saved_with.is_empty() {
+        line("saved with", saved_with.join(" on "));
+    }
+    if !env.requirements.is_empty() {
+        let from = env
+            .source
+            .as_deref()
+            .map(|s| format!(" (from {s})"))
+            .unwrap_or_default();
+        line("requirements", format!("{}{from}", env.requirements.join(" ")));
+    }
+    if !env.local_modules.is_empty() {
+        line(
+            "local modules",
+            format!("{} (not from any installed package)", env.local_modules.join(" ")),
+        );
+    }
+    if let Some(script) = &env.script {
+        let commit = match (&env.git_commit, env.git_dirty) {
+            (Some(c), Some(true)) => format!(" at {c} (with uncommitted changes)"),
+            (Some(c), _) => format!(" at {c}"),
+            _ => String::new(),
+        };
+        line("saved by", format!("{script}{commit}"));
     }
 }

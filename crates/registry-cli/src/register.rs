@@ -55,6 +55,9 @@ pub struct AddArgs {
     /// How the file was written (pickle or joblib), recorded so that Python's `load()` returns the model, not its bytes (a single file only; this tool never unpickles anything).
     #[arg(long, value_parser = ["pickle", "joblib"])]
     pub serializer: Option<String>,
+    /// The model's requirements.txt: its lines (and pinned versions) are recorded as the version's environment, as Python's save_model records them.
+    #[arg(long, value_name = "FILE")]
+    pub requirements: Option<PathBuf>,
     /// Register it even though its --type differs from the model's latest version's.
     #[arg(long)]
     pub force: bool,
@@ -98,6 +101,16 @@ fn model_info(args: &AddArgs) -> Result<ModelInfo, Failure> {
         info.lineage.data = Some(fingerprint(data)?);
     }
     info.serializer = args.serializer.clone();
+    if let Some(path) = &args.requirements {
+        let text = registry_core::local_files::read_small_text(path, 1 << 20)
+            .map_err(|e| Failure::usage(format!("--requirements {}: {e}", path.display())))?;
+        let name = path
+            .file_name()
+            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let environment = registry_core::Environment::from_requirements(&text, &name)
+            .map_err(|e| Failure::usage(format!("--requirements {}: {e}", path.display())))?;
+        info.environment = Some(environment);
+    }
     Ok(info)
 }
 

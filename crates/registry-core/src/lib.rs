@@ -79,7 +79,7 @@ pub mod store;
 pub use error::{RegistryError, Result};
 pub use error_kind::ErrorKind;
 pub use metadata::{
-    Actor, AliasAction, AliasRecord, ArtifactInfo, CANONICALIZATION, CodeInfo, DataFingerprint, Encoding,
+    Actor, AliasAction, AliasRecord, ArtifactInfo, CANONICALIZATION, CodeInfo, DataFingerprint, Encoding, Environment,
     FILLED_METADATA_KEYS, FORMAT_VERSION, FileInfo, Lineage, MAX_FILES, METADATA_FILE, ModelInfo, ModelMetadata,
     SIGNATURE_FILE, StoredFile, USER_METADATA_KEYS, canonical_bytes, json_kind,
 };

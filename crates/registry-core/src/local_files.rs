@@ -190,6 +190,27 @@ fn open_regular(path: &Path, no_follow: bool) -> Result<(File, u64)> {
     Ok((file, meta.len()))
 }
 
+/// The text of a small regular file given by a person (`--requirements
+/// FILE`), or why it cannot be read: not a regular file, more than
+/// `max_bytes` (nothing past that is read) or not UTF-8.
+pub fn read_small_text(path: &Path, max_bytes: u64) -> std::result::Result<String, String> {
+    let (file, size) = open_regular(path, false).map_err(|e| match e {
+        RegistryError::InvalidFiles { reason, .. } => reason,
+        other => other.to_string(),
+    })?;
+    if size > max_bytes {
+        return Err(format!("it holds {size} bytes, more than the {max_bytes} it may"));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(format!("it grew past {max_bytes} bytes while read"));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("it is not UTF-8 text ({e})"))
+}
+
 /// Fingerprints a data file without keeping it: its path as given, base
 /// name, size, sha256 (read in 64 KB blocks, so any size fits in memory),
 /// and its rows where the format says what a row is: a header line, then

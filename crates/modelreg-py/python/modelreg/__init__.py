@@ -16,6 +16,7 @@ from ._native import TextClassifier
 from ._native import __version__
 from .errors import (
     AliasConflict,
+    EnvironmentMismatchError,
     IntegrityError,
     InvalidInput,
     InvalidName,

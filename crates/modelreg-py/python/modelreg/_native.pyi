@@ -57,6 +57,7 @@ class NativeRegistry:
         data_path: Optional[str] = None,
         sign_key: Optional[str] = None,
         key_password: Optional[str] = None,
+        environment: Optional[str] = None,
     ) -> str: ...
     def save_classifier(
         self,
@@ -67,6 +68,7 @@ class NativeRegistry:
         data_path: Optional[str] = None,
         sign_key: Optional[str] = None,
         key_password: Optional[str] = None,
+        environment: Optional[str] = None,
     ) -> str: ...
     def save_path(
         self,
@@ -77,6 +79,7 @@ class NativeRegistry:
         data_path: Optional[str] = None,
         sign_key: Optional[str] = None,
         key_password: Optional[str] = None,
+        environment: Optional[str] = None,
     ) -> str: ...
     def load(self, target: str) -> Tuple[str, Any, str]: ...
     def metadata(self, target: str) -> str: ...

@@ -85,6 +85,13 @@ class NotFitted(RegistryError, ValueError):
     """A TextClassifier used before fit()."""
 
 
+class EnvironmentMismatchError(Refused):
+    """``get_model(..., strict_env=True)`` of a version saved under other
+    versions of the packages it needs (or another Python) than the running
+    ones; the message lists each difference. Without ``strict_env`` the
+    same differences are a warning (``modelreg.environment.EnvironmentMismatch``)."""
+
+
 __all__ = [
     "RegistryError",
     "Refused",
@@ -102,4 +109,5 @@ __all__ = [
     "Unsupported",
     "StoreError",
     "NotFitted",
+    "EnvironmentMismatchError",
 ]

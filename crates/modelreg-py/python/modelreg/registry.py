@@ -5,10 +5,12 @@ import json
 import math
 import os
 import pathlib
+import warnings
 from typing import Any, Dict, List, Optional, Tuple, Union, cast
 
 from . import _native
-from . import serializers
+from . import environment, serializers
+from .errors import EnvironmentMismatchError
 from .errors import IntegrityError, InvalidInput, InvalidType
 from .follow import Follower
 
@@ -207,7 +209,13 @@ class Registry:
         info, data = _metadata_json(metadata, version)
         if isinstance(model, _native.TextClassifier) and serializer in (None, "textclf"):
             saved = self._native.save_classifier(
-                model, info, version=version, bump=bump, data_path=data, **_signing(sign_key, key_password)
+                model,
+                info,
+                version=version,
+                bump=bump,
+                data_path=data,
+                environment=json.dumps(environment.describe({"modelreg"}, "modelreg TextClassifier")),
+                **_signing(sign_key, key_password),
             )
             return _doc(saved)
         name, impl = serializers.for_saving(serializer)
@@ -223,12 +231,14 @@ class Registry:
             raise InvalidInput(f"serializer {name}'s dumps returned a {type(payload).__name__}, not bytes", "encode")
         extension = getattr(impl, "extension", "bin")
         model_type = _model_type(model)
+        recorded = environment.of_save(model, bytes(payload), name)
         saved = self._native.save_bytes(
             bytes(payload),
             extension,
             info,
             model_type,
             name,
+            environment=json.dumps(recorded),
             version=version,
             bump=bump,
             data_path=data,
@@ -253,33 +263,45 @@ class Registry:
         version = _version_arg(version)
         info, data = _metadata_json(metadata, version)
         saved = self._native.save_path(
-            os.fspath(path), info, version=version, bump=bump, data_path=data, **_signing(sign_key, key_password)
+            os.fspath(path),
+            info,
+            version=version,
+            bump=bump,
+            data_path=data,
+            environment=json.dumps(environment.describe(set(), "files")),
+            **_signing(sign_key, key_password),
         )
         return _doc(saved)
 
     # ---- loading --------------------------------------------------------
 
-    def get_latest_model(self, *, serializer: Any = None) -> Tuple[Any, Metadata]:
+    def get_latest_model(self, *, serializer: Any = None, strict_env: bool = False) -> Tuple[Any, Metadata]:
         """The newest release and its metadata: ``model, metadata = registry.get_latest_model()``."""
-        return self.load("latest", serializer=serializer)
+        return self.load("latest", serializer=serializer, strict_env=strict_env)
 
-    def get_model(self, version: str, *, serializer: Any = None) -> Tuple[Any, Metadata]:
+    def get_model(self, version: str, *, serializer: Any = None, strict_env: bool = False) -> Tuple[Any, Metadata]:
         """One version and its metadata."""
         if not isinstance(version, str):
             raise InvalidType(f"version must be a string such as '1.0.0', not a {type(version).__name__}")
-        return self.load(version, serializer=serializer)
+        return self.load(version, serializer=serializer, strict_env=strict_env)
 
-    def get_by_alias(self, alias: str, *, serializer: Any = None) -> Tuple[Any, Metadata]:
+    def get_by_alias(self, alias: str, *, serializer: Any = None, strict_env: bool = False) -> Tuple[Any, Metadata]:
         """The version an alias (``production``, ``staging``) names now."""
-        return self.load(alias, serializer=serializer)
+        return self.load(alias, serializer=serializer, strict_env=strict_env)
 
-    def load(self, target: str, *, serializer: Any = None) -> Tuple[Any, Metadata]:
+    def load(self, target: str, *, serializer: Any = None, strict_env: bool = False) -> Tuple[Any, Metadata]:
         """Any target: a version, an alias, or ``models:/NAME@ALIAS`` /
         ``models:/NAME/VERSION`` (of any model in this registry). Every
         byte is checked against the version's digests before it is
         decoded; the model is decoded with the serializer it was saved
         with (``serializer=`` overrides), and a version of files saved by
-        another tool comes back as its single file's bytes."""
+        another tool comes back as its single file's bytes.
+
+        A version saved under other versions of the packages its object
+        imports (``metadata["environment"]``) than the running ones loads
+        with an :class:`modelreg.environment.EnvironmentMismatch` warning
+        naming each; ``strict_env=True`` raises
+        :class:`EnvironmentMismatchError` instead, before unpickling."""
         if not isinstance(target, str):
             raise InvalidType(f"target must be a string, not a {type(target).__name__}")
         native = self._native_for(target)
@@ -292,6 +314,16 @@ class Registry:
             payload = payload.to_bytes()
         if impl is None:
             return payload, metadata
+        differences = environment.mismatches(metadata.get("environment"))
+        if differences:
+            message = (
+                f"version {metadata['version']} was saved under another environment: "
+                + "; ".join(differences)
+                + " (its requirements: metadata['environment']['requirements'])"
+            )
+            if strict_env:
+                raise EnvironmentMismatchError(message + "; nothing was unpickled", "environment_mismatch")
+            warnings.warn(message, environment.EnvironmentMismatch, stacklevel=3)
         try:
             return impl.loads(payload), metadata
         except Exception as e:  # every serializer's failure is a RegistryError

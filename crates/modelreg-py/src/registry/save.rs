@@ -15,7 +15,12 @@ use std::path::PathBuf;
 /// What the Python side passes about a new version: the user's metadata
 /// dict (as JSON), checked like `registry add --metadata`, plus what the
 /// package fills in itself.
-fn model_info(metadata: &str, model_type: Option<String>, serializer: Option<String>) -> PyResult<ModelInfo> {
+fn model_info(
+    metadata: &str,
+    model_type: Option<String>,
+    serializer: Option<String>,
+    environment: Option<&str>,
+) -> PyResult<ModelInfo> {
     let value: Value =
         serde_json::from_str(metadata).map_err(|e| errors::invalid(format!("metadata is not JSON: {e}")))?;
     let mut info = ModelInfo::from_user_json(value).map_err(|reason| errors::invalid(format!("metadata: {reason}")))?;
@@ -23,6 +28,10 @@ fn model_info(metadata: &str, model_type: Option<String>, serializer: Option<Str
         info.model_type = model_type;
     }
     info.serializer = serializer;
+    info.environment = environment
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| errors::invalid(format!("environment: {e}")))?;
     info.lineage.code = Some(CodeInfo {
         name: "modelreg-python".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -104,7 +113,7 @@ impl NativeRegistry {
 #[pymethods]
 impl NativeRegistry {
     /// Saves `data` as `model.<extension>` and returns the metadata (JSON).
-    #[pyo3(signature = (data, extension, metadata, model_type=None, serializer=None, version=None, bump=None, data_path=None, sign_key=None, key_password=None))]
+    #[pyo3(signature = (data, extension, metadata, model_type=None, serializer=None, version=None, bump=None, data_path=None, sign_key=None, key_password=None, environment=None))]
     #[allow(clippy::too_many_arguments)]
     fn save_bytes(
         &self,
@@ -119,8 +128,9 @@ impl NativeRegistry {
         data_path: Option<PathBuf>,
         sign_key: Option<PathBuf>,
         key_password: Option<String>,
+        environment: Option<&str>,
     ) -> PyResult<String> {
-        let info = model_info(metadata, model_type, serializer)?;
+        let info = model_info(metadata, model_type, serializer, environment)?;
         let to = self.destination(version, bump, data_path, sign_key, key_password)?;
         self.commit(py, to, info, |writer, v, info| {
             let artifact = Artifact {
@@ -135,7 +145,7 @@ impl NativeRegistry {
     /// Saves a trained classifier in the trainer's own format (what
     /// `predictor` and `model-server` load).
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (classifier, metadata, version=None, bump=None, data_path=None, sign_key=None, key_password=None))]
+    #[pyo3(signature = (classifier, metadata, version=None, bump=None, data_path=None, sign_key=None, key_password=None, environment=None))]
     fn save_classifier(
         &self,
         py: Python<'_>,
@@ -146,14 +156,16 @@ impl NativeRegistry {
         data_path: Option<PathBuf>,
         sign_key: Option<PathBuf>,
         key_password: Option<String>,
+        environment: Option<&str>,
     ) -> PyResult<String> {
         let (model, search) = classifier.fitted()?;
         let to = self.destination(version, bump, data_path, sign_key, key_password)?;
-        let user = model_info(metadata, None, Some("textclf".into()))?;
+        let user = model_info(metadata, None, Some("textclf".into()), environment)?;
         let mut info = search.map_or_else(ModelInfo::default, |s| s.info.clone());
         info.model_type = Some(textclf::model_type());
         info.serializer = user.serializer;
         info.lineage.code = user.lineage.code;
+        info.environment = user.environment;
         info.description = user.description.or(info.description);
         info.tags.extend(user.tags);
         if classifier.int_labels() {
@@ -169,7 +181,7 @@ impl NativeRegistry {
 
     /// Registers a file or a directory as it is (`registry add`).
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (path, metadata, version=None, bump=None, data_path=None, sign_key=None, key_password=None))]
+    #[pyo3(signature = (path, metadata, version=None, bump=None, data_path=None, sign_key=None, key_password=None, environment=None))]
     fn save_path(
         &self,
         py: Python<'_>,
@@ -180,8 +192,9 @@ impl NativeRegistry {
         data_path: Option<PathBuf>,
         sign_key: Option<PathBuf>,
         key_password: Option<String>,
+        environment: Option<&str>,
     ) -> PyResult<String> {
-        let info = model_info(metadata, None, None)?;
+        let info = model_info(metadata, None, None, environment)?;
         let to = self.destination(version, bump, data_path, sign_key, key_password)?;
         let files = py.detach(|| local_files::collect(&path)).map_err(errors::registry)?;
         self.commit(py, to, info, |writer, v, info| writer.save_files(v, &files, info))

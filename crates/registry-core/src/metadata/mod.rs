@@ -8,11 +8,13 @@
 
 mod digest;
 mod document;
+mod environment;
 mod user;
 
 pub use digest::{CANONICALIZATION, canonical_bytes};
 pub(crate) use digest::{blake3_hex, from_map, parse_versioned, sha256_hex};
 pub(crate) use document::check_file_path;
+pub use environment::Environment;
 pub use user::{FILLED_METADATA_KEYS, USER_METADATA_KEYS, json_kind};
 
 use crate::error::{RegistryError, Result};
@@ -170,6 +172,10 @@ pub struct ModelInfo {
     /// loads with it. Absent for everything else.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub serializer: Option<String>,
+    /// The Python, platform and packages it was saved with (Python saves;
+    /// `registry add --requirements`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
 }
 
 /// Where a model came from.

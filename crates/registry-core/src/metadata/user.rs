@@ -19,7 +19,7 @@ pub const USER_METADATA_KEYS: [&str; 8] = [
 
 /// The keys of a version's metadata the registry fills in itself: a
 /// person's metadata document naming one is refused with that reason.
-pub const FILLED_METADATA_KEYS: [&str; 10] = [
+pub const FILLED_METADATA_KEYS: [&str; 11] = [
     "version",
     "model",
     "timestamp",
@@ -30,6 +30,7 @@ pub const FILLED_METADATA_KEYS: [&str; 10] = [
     "artifact",
     "files",
     "serializer",
+    "environment",
 ];
 
 impl ModelInfo {
