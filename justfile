@@ -63,6 +63,10 @@ bench-scale:
 bench-python:
     python3 bench/python_api.py
 
+# python -m modelreg serve against FastAPI + uvicorn and MLServer (adaptive batching) serving the same scikit-learn pipeline (wrk, oha; installs into bench/python/.venv-serve).
+bench-python-serve:
+    python3 bench/serve_python.py
+
 # model-server against FastAPI + uvicorn + scikit-learn under wrk (apt-get install wrk; installs the Python side into bench/python/.venv-serve).
 bench-serve:
     python3 bench/serve.py

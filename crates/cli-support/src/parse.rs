@@ -20,18 +20,19 @@ pub fn age(text: &str) -> Result<Duration, String> {
 
 fn any_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let (number, unit) = t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len()));
+    let (number, unit) = t.split_at(t.find(|c: char| c.is_alphabetic()).unwrap_or(t.len()));
     let value: f64 = number
         .trim()
         .parse()
         .map_err(|_| format!("{text:?} is not a duration (90, 1.5s, 250ms, 15m, 1h, 2d)"))?;
     let scale = match unit {
+        "us" | "µs" => 0.000_001,
         "ms" => 0.001,
         "" | "s" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
         "d" => 86_400.0,
-        other => return Err(format!("unknown unit {other:?} in {text:?}: use ms, s, m, h or d")),
+        other => return Err(format!("unknown unit {other:?} in {text:?}: use us, ms, s, m, h or d")),
     };
     let seconds = value * scale;
     if !seconds.is_finite() || seconds < 0.0 {
@@ -48,7 +49,7 @@ fn any_duration(text: &str) -> Result<Duration, String> {
 /// A size in bytes: `2G`, `512M`, `100000K`, `64KiB`, or plain bytes.
 pub fn size(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let (number, unit) = t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len()));
+    let (number, unit) = t.split_at(t.find(|c: char| c.is_alphabetic()).unwrap_or(t.len()));
     let value: f64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a size (2G, 512M, bytes)"))?;
@@ -104,10 +105,12 @@ mod tests {
             assert_eq!(duration(text).unwrap(), Duration::from_millis(ms), "{text}");
         }
         assert_eq!(age("0").unwrap(), Duration::ZERO);
+        assert_eq!(duration("100us").unwrap(), Duration::from_micros(100));
+        assert_eq!(duration("2µs").unwrap(), Duration::from_micros(2));
         for (text, phrase) in [
             ("0", "must be positive"),
             ("-1s", "must be positive"),
-            ("2w", "use ms, s, m, h or d"),
+            ("2w", "use us, ms, s, m, h or d"),
             ("soon", "is not a duration"),
             ("", "is not a duration"),
             ("NaN", "is not a duration"),

@@ -165,7 +165,7 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answers_in_order(
     log = tmp_path / "batches"
     reg = modelreg.Registry(tmp_path / "registry")
     reg.save_model("1.0.0", Echo(log=str(log)), serializer="pickle")
-    with serve(tmp_path / "registry", "models:/default/1.0.0", extra=["--max-batch-wait", "20ms", "--max-batch-size", "32"]) as server:
+    with serve(tmp_path / "registry", "models:/default/1.0.0", extra=["--max-batch-wait", "20ms", "--batch-gap", "20ms", "--max-batch-size", "32"]) as server:
 
         def client(c):
             for r in range(10):
@@ -192,7 +192,7 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answers_in_order(
 def test_a_model_that_raises_fails_only_the_requests_it_raised_on(tmp_path):
     reg = modelreg.Registry(tmp_path / "registry")
     reg.save_model("1.0.0", Moody(), serializer="pickle")
-    with serve(tmp_path / "registry", "models:/default/1.0.0", extra=["--max-batch-wait", "30ms"]) as server:
+    with serve(tmp_path / "registry", "models:/default/1.0.0", extra=["--max-batch-wait", "30ms", "--batch-gap", "30ms"]) as server:
         texts = ["good", "bad", "fine", "boom", "good day"] * 4
 
         def one(text):

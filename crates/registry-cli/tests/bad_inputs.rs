@@ -325,7 +325,7 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
             "trainer",
             &["--time-budget", "2w"],
             2,
-            "use ms, s, m, h or d",
+            "use us, ms, s, m, h or d",
         ),
         case(
             "train with a memory limit in bananas",

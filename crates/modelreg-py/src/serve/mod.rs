@@ -31,6 +31,9 @@ struct Args {
     /// Longest a request waits for others to join its batch: 2ms, 0.005, 1ms.
     #[arg(long, default_value = "2ms", value_parser = cli_support::parse::duration)]
     max_batch_wait: Duration,
+    /// A batch also closes once no request has joined it for this long (at most --max-batch-wait): under load, requests come back in bursts.
+    #[arg(long, default_value = "100us", value_parser = cli_support::parse::duration)]
+    batch_gap: Duration,
 }
 
 /// Runs the server with `argv` (the arguments after `serve`) until SIGTERM
@@ -56,7 +59,7 @@ pub fn serve(py: Python<'_>, argv: Vec<String>) -> u8 {
     args.serve
         .prediction_threads
         .get_or_insert(4 * args.max_batch_size.max(1));
-    let batching = Batching::new(args.max_batch_size, args.max_batch_wait);
+    let batching = Batching::new(args.max_batch_size, args.max_batch_wait).with_gap(args.batch_gap);
     let kinds = Kinds::default().with(Arc::new(kind::PythonKind {
         batching: batching.clone(),
     }));
