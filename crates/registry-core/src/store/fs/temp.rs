@@ -51,7 +51,15 @@ impl FsStore {
                 }
                 Ok(())
             }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => match fs::symlink_metadata(dir) {
+                Ok(m) if m.is_dir() => Ok(()),
+                // Made by another and removed again since (a transient
+                // directory's parent, emptied by another's
+                // delete_transient): NotFound, which create_transient
+                // answers by trying again.
+                Err(gone) if gone.kind() == ErrorKind::NotFound => Err(self.io(dir)(gone)),
+                _ => Err(self.io(dir)(e)),
+            },
             Err(e) => Err(self.io(dir)(e)),
         }
     }
