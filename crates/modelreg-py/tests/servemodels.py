@@ -58,3 +58,21 @@ class Evil:
 
     def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))
+
+
+class JsonCodec:
+    """A custom serializer: an Echo as JSON (recorded as custom:json-echo)."""
+
+    name = "json-echo"
+
+    @staticmethod
+    def dumps(obj):
+        import json
+
+        return json.dumps({"suffix": obj.suffix}).encode()
+
+    @staticmethod
+    def loads(data):
+        import json
+
+        return Echo(suffix=json.loads(data)["suffix"])

@@ -24,7 +24,7 @@ from sklearn.pipeline import make_pipeline
 
 import modelreg
 from conftest import ROOT, read_tsv
-from servemodels import BrokenOnLoad, Echo, Evil, Moody
+from servemodels import BrokenOnLoad, Echo, Evil, JsonCodec, Moody
 
 HERE = pathlib.Path(__file__).resolve().parent
 KEYS = ROOT / "crates" / "model-sign" / "tests" / "keys"
@@ -294,6 +294,24 @@ def test_an_unsigned_pickle_is_refused_under_a_signature_policy_before_it_is_unp
     )
     assert done.returncode != 0 and "not signed" in done.stderr, done.stderr
     assert not marker.exists(), "the unsigned pickle ran"
+
+
+def test_a_custom_serializer_is_served_when_given(tmp_path):
+    root = tmp_path / "registry"
+    saved = modelreg.Registry(root).save_model("1.0.0", Echo(suffix="?"), serializer=JsonCodec)
+    assert saved["serializer"] == "custom:json-echo"
+    with serve(root, "models:/default/1.0.0", extra=["--serializer", "servemodels:JsonCodec"]) as server:
+        status, body = server.request("POST", "/v2/models/default/infer", texts_request(["why"]))
+        assert status == 200 and body["outputs"][0]["data"] == ["WHY?"], body
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "modelreg", "serve", "models:/default/1.0.0", "--registry", str(root),
+         "--listen", f"127.0.0.1:{free_port()}", *a],
+        env={**os.environ, "PYTHONPATH": str(HERE)}, capture_output=True, text=True, timeout=60,
+    )
+    done = run()
+    assert done.returncode != 0 and "--serializer MODULE:OBJECT" in done.stderr, done.stderr
+    done = run("--serializer", "servemodels:NoSuchCodec")
+    assert done.returncode != 0 and "NoSuchCodec" in done.stderr, done.stderr
 
 
 def test_the_command_line_explains_itself(tmp_path):

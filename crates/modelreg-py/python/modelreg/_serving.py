@@ -13,12 +13,36 @@ the digests sealed in its metadata and the registry's signature policy
 let the alias (or version) through; see docs/SECURITY.md.
 """
 
+import importlib
 import json
 import operator
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import serializers
 from .errors import InvalidInput
+
+
+# Custom serializers given with --serializer MODULE:OBJECT, by the name
+# their versions record (``custom:...``).
+_CUSTOM: Dict[str, Any] = {}
+
+
+def configure(specs: List[str]) -> List[str]:
+    """Imports each ``MODULE:OBJECT`` serializer and returns the names
+    (``custom:...``) of the versions it decodes."""
+    for spec in specs:
+        module, sep, attr = spec.partition(":")
+        if not sep or not module or not attr:
+            raise InvalidInput(f"--serializer {spec!r}: give MODULE:OBJECT (e.g. mypkg.codecs:Codec)", "invalid_serializer")
+        try:
+            found: Any = importlib.import_module(module)
+            for part in attr.split("."):
+                found = getattr(found, part)
+        except (ImportError, AttributeError) as e:
+            raise InvalidInput(f"--serializer {spec!r}: {type(e).__name__}: {e}", "invalid_serializer") from e
+        name, impl = serializers.for_saving(found)
+        _CUSTOM[name] = impl
+    return sorted(_CUSTOM)
 
 
 def decode(data: bytes, metadata_json: str) -> Any:
@@ -26,7 +50,8 @@ def decode(data: bytes, metadata_json: str) -> Any:
     decoded with the serializer its metadata records."""
     metadata = json.loads(metadata_json)
     recorded = metadata.get("serializer")
-    impl = serializers.for_loading(recorded, None, metadata["version"])
+    custom = _CUSTOM.get(recorded) if isinstance(recorded, str) else None
+    impl = custom if custom is not None else serializers.for_loading(recorded, None, metadata["version"])
     if impl is None:
         raise InvalidInput(f"version {metadata['version']} holds bytes, not a Python object", "not_an_object")
     model = impl.loads(data)

@@ -18,17 +18,24 @@ use registry_core::{ModelMetadata, RegistryError};
 use registry_open::AnyRegistry;
 use std::collections::HashMap;
 
-/// The serializers whose bytes this kind unpickles (a custom serializer's
-/// object is not known to a server).
+/// The serializers whose bytes this kind unpickles; a custom one's object
+/// is given with `--serializer MODULE:OBJECT`.
 const SERIALIZERS: &[&str] = &["pickle", "joblib"];
 
 pub struct PythonKind {
     pub batching: Batching,
+    /// The custom serializers given (`custom:...`, as versions record them).
+    pub custom: Vec<String>,
 }
 
 impl ModelKind for PythonKind {
     fn model_type(&self) -> String {
-        "a Python object saved with serializer pickle or joblib".into()
+        let mut known: Vec<&str> = SERIALIZERS.to_vec();
+        known.extend(self.custom.iter().map(String::as_str));
+        format!(
+            "a Python object saved with serializer {} (a custom one is served when given as --serializer MODULE:OBJECT)",
+            known.join(" or ")
+        )
     }
 
     fn accepts(&self, metadata: &ModelMetadata) -> bool {
@@ -36,7 +43,7 @@ impl ModelKind for PythonKind {
             .info
             .serializer
             .as_deref()
-            .is_some_and(|s| SERIALIZERS.contains(&s))
+            .is_some_and(|s| SERIALIZERS.contains(&s) || self.custom.iter().any(|c| c == s))
     }
 
     fn load(

@@ -34,6 +34,9 @@ struct Args {
     /// A batch also closes once no request has joined it for this long (at most --max-batch-wait): under load, requests come back in bursts.
     #[arg(long, default_value = "100us", value_parser = cli_support::parse::duration)]
     batch_gap: Duration,
+    /// A custom serializer to decode versions saved with it (an object with loads, as given to save_model's serializer=), imported as MODULE:OBJECT; repeatable.
+    #[arg(long = "serializer", value_name = "MODULE:OBJECT")]
+    serializers: Vec<String>,
 }
 
 /// Runs the server with `argv` (the arguments after `serve`) until SIGTERM
@@ -60,8 +63,20 @@ pub fn serve(py: Python<'_>, argv: Vec<String>) -> u8 {
         .prediction_threads
         .get_or_insert(4 * args.max_batch_size.max(1));
     let batching = Batching::new(args.max_batch_size, args.max_batch_wait).with_gap(args.batch_gap);
+    let custom = match py
+        .import("modelreg._serving")
+        .and_then(|serving| serving.call_method1("configure", (args.serializers.clone(),)))
+        .and_then(|names| names.extract::<Vec<String>>())
+    {
+        Ok(names) => names,
+        Err(e) => {
+            eprintln!("error: {}", e.value(py));
+            return 2;
+        }
+    };
     let kinds = Kinds::default().with(Arc::new(kind::PythonKind {
         batching: batching.clone(),
+        custom,
     }));
     // The GIL is free while the server runs: each batch takes it for its call.
     py.detach(|| cli_support::report(run(&args.serve, kinds, Some(batching))))
