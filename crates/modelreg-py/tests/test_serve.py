@@ -140,6 +140,20 @@ def test_a_scikit_learn_pipeline_answers_v1_triton_and_mlflow_as_scikit_learn_do
         assert status == 400 and "not a text" in body["message"], body
 
 
+def test_the_projects_text_classifier_is_served_by_the_rust_kind(tmp_path):
+    texts, labels = read_tsv("uci_sentiment_sentences.tsv", limit=600)
+    clf = modelreg.TextClassifier().fit(texts, labels)
+    reg = modelreg.Registry(tmp_path / "registry")
+    reg.save_model("1.0.0", clf)
+    with serve(tmp_path / "registry", "models:/default/1.0.0") as server:
+        status, body = server.request("POST", "/v1/predict", {"texts": texts[:5]})
+        assert status == 200, body
+        assert [p["label"] for p in body["predictions"]] == list(clf.predict(texts[:5]))
+        status, meta = server.request("GET", "/v2/models/default")
+        assert meta["platform"].startswith("textclf"), meta
+        assert server.metric("modelserver_batches_total") == 0, "no Python, no batching"
+
+
 def test_numeric_models_take_rows_and_refuse_the_wrong_width(tmp_path):
     from sklearn.datasets import load_iris
 
