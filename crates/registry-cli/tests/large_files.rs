@@ -259,35 +259,6 @@ fn a_large_add_or_get_killed_mid_transfer_leaves_a_registry_that_verifies_and_no
     verifies(&reg);
 }
 
-/// Runs `cmd` with its standard output read as it comes: (status, the
-/// bytes it printed, its peak resident set in MB). The peak is the
-/// child's own `VmHWM`, sampled while it runs: wait4's `ru_maxrss` would
-/// count this test process too (Linux carries the pre-exec memory of a
-/// vforked child into it).
-fn run_measured(mut cmd: Command) -> (i32, Vec<u8>, f64) {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let status_path = format!("/proc/{}/status", child.id());
-    let sampler = std::thread::spawn(move || {
-        let mut peak_kb = 0u64;
-        // Until the child is a zombie (no VmHWM) or gone.
-        while let Some(kb) = std::fs::read_to_string(&status_path).ok().and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        }) {
-            peak_kb = peak_kb.max(kb);
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-        peak_kb
-    });
-    let mut printed = Vec::new();
-    std::io::Read::read_to_end(&mut child.stdout.take().unwrap(), &mut printed).unwrap();
-    let status = child.wait().unwrap();
-    let peak_kb = sampler.join().unwrap();
-    (status.code().unwrap_or(-1), printed, peak_kb as f64 / 1024.0)
-}
-
 #[test]
 fn get_to_standard_output_checks_a_large_file_without_holding_it_and_prints_nothing_if_damaged() {
     let dir = tempfile::tempdir().unwrap();
@@ -299,7 +270,7 @@ fn get_to_standard_output_checks_a_large_file_without_holding_it_and_prints_noth
     let mut cmd = command("registry", &reg);
     cmd.args(["get", "models:/big/1.0.0", "--out", "-"])
         .env("TMPDIR", dir.path());
-    let (code, printed, peak_mb) = run_measured(cmd);
+    let (code, printed, peak_mb) = common::run_measured(cmd);
     assert_eq!(code, 0);
     assert!(printed == std::fs::read(&file).unwrap(), "the printed bytes differ");
     // A whole-file read (or a mapping of it) would be 160 MB and more.
@@ -319,7 +290,7 @@ fn get_to_standard_output_checks_a_large_file_without_holding_it_and_prints_noth
     let mut cmd = command("registry", &reg);
     cmd.args(["get", "models:/big/1.0.0", "--out", "-"])
         .env("TMPDIR", dir.path());
-    let (code, printed, _) = run_measured(cmd);
+    let (code, printed, _) = common::run_measured(cmd);
     assert_eq!(code, 4);
     assert!(printed.is_empty(), "{} bytes of a damaged file printed", printed.len());
 }

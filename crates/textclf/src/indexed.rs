@@ -16,29 +16,67 @@ pub(crate) struct IndexedDocs {
     pub ids: Vec<u64>,
 }
 
-pub(crate) fn index_documents(docs: &[Vec<u64>]) -> IndexedDocs {
-    let mut index: IdMap<u32> = IdMap::default();
-    let mut ids = Vec::new();
-    // At most one entry per term occurrence.
-    let bound = docs.iter().map(Vec::len).sum();
-    let mut rows = Csr::with_capacity(0, docs.len(), bound);
-    let mut row = Vec::new();
-    for doc in docs {
-        row.clear();
-        for &id in doc {
-            let g = *index.entry(id).or_insert_with(|| {
-                ids.push(id);
-                (ids.len() - 1) as u32
-            });
-            row.push((g, 1.0f32));
+/// Documents indexed in arrival order, a chunk at a time: the term lists
+/// of one chunk are all that is held besides the index (tokenizing every
+/// text first held them all, about as large as the index itself: 130 MiB
+/// of a 180 MiB peak on Rotten Tomatoes + UCI).
+#[derive(Default)]
+pub(crate) struct IndexBuilder {
+    index: IdMap<u32>,
+    ids: Vec<u64>,
+    rows: Csr,
+    row: Vec<(u32, f32)>,
+}
+
+impl IndexBuilder {
+    pub(crate) fn add(&mut self, docs: &[Vec<u64>]) {
+        if self.rows.indptr.is_empty() {
+            self.rows.indptr.push(0);
         }
-        merge_counts(&mut row);
-        rows.push_row(&row);
+        for doc in docs {
+            self.row.clear();
+            for &id in doc {
+                let ids = &mut self.ids;
+                let g = *self.index.entry(id).or_insert_with(|| {
+                    ids.push(id);
+                    (ids.len() - 1) as u32
+                });
+                self.row.push((g, 1.0f32));
+            }
+            merge_counts(&mut self.row);
+            self.rows.push_row(&self.row);
+        }
     }
-    rows.n_cols = ids.len();
-    rows.fit_capacity();
-    ids.shrink_to_fit();
-    IndexedDocs { rows, ids }
+
+    pub(crate) fn finish(mut self) -> IndexedDocs {
+        if self.rows.indptr.is_empty() {
+            self.rows.indptr.push(0);
+        }
+        self.rows.n_cols = self.ids.len();
+        self.rows.fit_capacity();
+        self.ids.shrink_to_fit();
+        IndexedDocs {
+            rows: self.rows,
+            ids: self.ids,
+        }
+    }
+}
+
+/// Texts per chunk of [`index_texts`]: enough for every thread to tokenize
+/// in parallel, few enough that their term lists stay a few MiB.
+const INDEX_CHUNK: usize = 2048;
+
+/// `texts` tokenized by `tokenizer` and indexed, a chunk at a time.
+pub(crate) fn index_texts(tokenizer: &crate::Tokenizer, texts: &[&str]) -> IndexedDocs {
+    index_in_chunks(tokenizer, texts, INDEX_CHUNK)
+}
+
+fn index_in_chunks(tokenizer: &crate::Tokenizer, texts: &[&str], chunk: usize) -> IndexedDocs {
+    let mut builder = IndexBuilder::default();
+    for part in texts.chunks(chunk.max(1)) {
+        builder.add(&tokenizer.tokenize_all(part));
+    }
+    builder.finish()
 }
 
 /// The weighted matrices of `train_rows` and `val_rows` with a vocabulary
@@ -218,7 +256,8 @@ mod tests {
                     max_features,
                 };
                 let docs = config.tokenizer.tokenize_all(&texts);
-                let index = index_documents(&docs);
+                // In chunks of 3: the chunks' seams must not show.
+                let index = index_in_chunks(&config.tokenizer, &texts, 3);
                 let picked: Vec<&[u64]> = rows.iter().map(|&r| docs[r].as_slice()).collect();
                 let fitted = fit_vocabulary(&config, &picked);
                 let x = transform(&Vocabulary::new(&fitted.ids), &fitted.weighting, &picked);

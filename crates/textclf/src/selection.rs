@@ -155,6 +155,7 @@ pub struct SkippedForMemory {
     pub candidate: Candidate,
     /// The estimated peak of one of its fits, in bytes.
     pub needs: u64,
+    /// What the limit leaves for fits beside the data and its index.
     pub limit: u64,
 }
 
@@ -240,11 +241,26 @@ pub fn grid_search(
     for c in &candidates {
         indexed
             .entry(c.vectorizer.tokenizer)
-            .or_insert_with(|| vectorizer::index_documents(&c.vectorizer.tokenizer.tokenize_all(texts)));
+            .or_insert_with(|| vectorizer::index_texts(&c.vectorizer.tokenizer, texts));
     }
-    // The limit, read once: given, else what is available now.
+    // The limit, read once: given, else what is available now. A given
+    // limit bounds the whole process's peak, so the folds get what the
+    // texts and their index (resident now) leave of it.
     let limit = match config.max_memory {
-        Some(l) => Some((l, "the memory limit (--max-memory / max_memory)")),
+        Some(l) => {
+            let held = resident_bytes();
+            if held >= l {
+                return Err(TextClfError::InvalidInput(format!(
+                    "the data and its index take {} already, more than the memory limit of {}: raise --max-memory / max_memory, or train on less data",
+                    megabytes(held),
+                    megabytes(l)
+                )));
+            }
+            Some((
+                l - held,
+                "the memory limit (--max-memory / max_memory) less what the data and its index hold",
+            ))
+        }
         None => available_memory().map(|l| (l, "the memory available now (MemAvailable)")),
     };
     let (candidates, skipped_for_memory) = within_memory(candidates, limit, &y, k, &indexed, &train)?;
@@ -483,6 +499,18 @@ fn threads_within(limit: Option<u64>, task: u64) -> usize {
         return all;
     };
     all.min((limit / task.max(1)).max(1) as usize)
+}
+
+/// This process's resident set (`VmRSS` of /proc/self/status; 0 where
+/// there is none).
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 /// `MemAvailable` of /proc/meminfo, where there is one.

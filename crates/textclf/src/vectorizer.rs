@@ -372,7 +372,7 @@ pub(crate) fn transform(vocab: &Vocabulary, weighting: &Weighting, docs: &[&[u64
     m
 }
 
-pub(crate) use crate::indexed::{IndexedDocs, fit_transform_indexed, fold_matrices, index_documents};
+pub(crate) use crate::indexed::{IndexedDocs, fit_transform_indexed, fold_matrices, index_texts};
 
 /// Fits a vocabulary on `train` and returns the weighted matrices of
 /// `train` and `other`: the vectorizer alone, for tests that compare the

@@ -235,7 +235,7 @@ fn try_main(args: Args) -> Result<(), Failure> {
         if let Some(first) = report.skipped_for_memory.first() {
             let _ = writeln!(
                 out,
-                "  left out:        {} candidate(s) needing more than the {:.0} MiB memory limit (the largest {:.0} MiB: {})",
+                "  left out:        {} candidate(s) needing more than the {:.0} MiB the memory limit leaves beside the data (the largest {:.0} MiB: {})",
                 report.skipped_for_memory.len(),
                 first.limit as f64 / MIB,
                 report.skipped_for_memory.iter().map(|s| s.needs).max().unwrap_or(0) as f64 / MIB,

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 pub fn workspace() -> PathBuf {
@@ -123,4 +123,33 @@ pub fn limit_address_space(cmd: &mut Command, bytes: u64) {
             Ok(())
         });
     }
+}
+
+/// Runs `cmd` with its standard output read as it comes: (status, the
+/// bytes it printed, its peak resident set in MB). The peak is the
+/// child's own `VmHWM`, sampled while it runs: wait4's `ru_maxrss` would
+/// count this test process too (Linux carries the pre-exec memory of a
+/// vforked child into it).
+pub fn run_measured(mut cmd: Command) -> (i32, Vec<u8>, f64) {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let sampler = std::thread::spawn(move || {
+        let mut peak_kb = 0u64;
+        // Until the child is a zombie (no VmHWM) or gone.
+        while let Some(kb) = std::fs::read_to_string(&status_path).ok().and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        }) {
+            peak_kb = peak_kb.max(kb);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        peak_kb
+    });
+    let mut printed = Vec::new();
+    std::io::Read::read_to_end(&mut child.stdout.take().unwrap(), &mut printed).unwrap();
+    let status = child.wait().unwrap();
+    let peak_kb = sampler.join().unwrap();
+    (status.code().unwrap_or(-1), printed, peak_kb as f64 / 1024.0)
 }
