@@ -80,8 +80,9 @@ pub use error::{RegistryError, Result};
 pub use error_kind::ErrorKind;
 pub use metadata::{
     Actor, AliasAction, AliasRecord, ArtifactInfo, CANONICALIZATION, CodeInfo, DataFingerprint, Encoding, Environment,
-    FILLED_METADATA_KEYS, FORMAT_VERSION, FileInfo, Lineage, MAX_FILES, METADATA_FILE, ModelInfo, ModelMetadata,
-    SIGNATURE_FILE, StoredFile, USER_METADATA_KEYS, canonical_bytes, json_kind,
+    FILLED_METADATA_KEYS, FORMAT_VERSION, FileInfo, Lineage, MAX_FILES, MAX_REQUIREMENT_CHARS, MAX_REQUIREMENTS,
+    METADATA_FILE, ModelInfo, ModelMetadata, SIGNATURE_FILE, StoredFile, USER_METADATA_KEYS, canonical_bytes,
+    json_kind,
 };
 pub use names::{AliasName, Bump, ModelName, ModelVersion, VersionSlot};
 pub use registry::target::{Target, TargetSpec, URI_SCHEME, choose_model};

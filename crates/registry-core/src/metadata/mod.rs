@@ -14,7 +14,7 @@ mod user;
 pub use digest::{CANONICALIZATION, canonical_bytes};
 pub(crate) use digest::{blake3_hex, from_map, parse_versioned, sha256_hex};
 pub(crate) use document::check_file_path;
-pub use environment::Environment;
+pub use environment::{Environment, MAX_REQUIREMENT_CHARS, MAX_REQUIREMENTS};
 pub use user::{FILLED_METADATA_KEYS, USER_METADATA_KEYS, json_kind};
 
 use crate::error::{RegistryError, Result};
