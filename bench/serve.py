@@ -86,9 +86,10 @@ def post(url, body):
         return json.loads(response.read())
 
 
-def measure(cmd, env, ready, runs):
+def measure(cmd, env, ready, runs, rss=peak_rss_mb):
     """Starts a server, waits for `ready`, then runs each (name, url, body,
-    load) of `runs`; returns {name: result} and the peak memory."""
+    load) of `runs`; returns {name: result} and the peak memory (`rss` of
+    the server's pid: its main process by default)."""
     # Its own process group, so a server's workers (MLServer's inference
     # pool) stop with it.
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -99,7 +100,7 @@ def measure(cmd, env, ready, runs):
         for name, url, body, load in runs:
             post(url, body)
             results[name] = load(url, body)
-        results["rss_mb"] = peak_rss_mb(proc.pid)
+        results["rss_mb"] = rss(proc.pid)
         return results
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -26,12 +26,12 @@ the modelreg wheel (release) into it.
 import json
 import os
 import pathlib
-import signal
 import subprocess
 import tempfile
 
 from loadgen import oha_fixed_rate, wrk
-from serve import TEXT, TRAIN, post, python, wait_ready
+import serve
+from serve import TEXT, TRAIN, python
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -95,27 +95,23 @@ def group_peak_mb(pid):
     return total / 1024
 
 
+def saturate_then_half(tmp):
+    """A load: wrk at saturation, then oha at half the requests/s wrk
+    measured (its result under "fixed")."""
+
+    def load(url, body):
+        result = wrk(url, body, tmp, SECONDS)
+        result["fixed"] = oha_fixed_rate(url, body, max(1, int(result["rps"] / 2)), SECONDS)
+        return result
+
+    return load
+
+
 def measure(cmd, env, ready, runs, tmp):
-    """Starts a server in its own process group, waits for `ready`; each
-    run is (name, url, body): wrk at saturation, then oha at half the
-    requests/s wrk measured."""
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_ready(ready, proc, seconds=180)
-        results = {}
-        for name, url, body in runs:
-            post(url, body)
-            results[name] = wrk(url, body, tmp, SECONDS)
-            results[name]["fixed"] = oha_fixed_rate(url, body, max(1, int(results[name]["rps"] / 2)), SECONDS)
-        results["rss_mb"] = group_peak_mb(proc.pid)
-        return results
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    """serve.measure with each (name, url, body) of `runs` under
+    saturate_then_half, and the memory of the whole process group."""
+    load = saturate_then_half(tmp)
+    return serve.measure(cmd, env, ready, [(name, url, body, load) for name, url, body in runs], rss=group_peak_mb)
 
 
 def main():

@@ -158,19 +158,14 @@ pub fn report(outcome: Result<(), Failure>) -> u8 {
 /// "message": "..."}}`, so a script reads it the way it reads the output.
 pub fn finish_as(outcome: Result<(), Failure>, json: bool) -> ExitCode {
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) if failure.output_closed => ExitCode::SUCCESS,
-        Err(failure) if json => {
+        Err(failure) if json && !failure.output_closed => {
             let doc = serde_json::json!({"error": {
                 "code": failure.exit.name(), "exit": failure.exit as u8, "message": failure.message,
             }});
             eprintln!("{doc}");
             ExitCode::from(failure.exit as u8)
         }
-        Err(failure) => {
-            eprintln!("error: {}", printable(&failure.message, true));
-            ExitCode::from(failure.exit as u8)
-        }
+        outcome => ExitCode::from(report(outcome)),
     }
 }
 

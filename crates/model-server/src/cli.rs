@@ -62,7 +62,7 @@ pub struct ServeArgs {
     pub threads: Option<usize>,
 }
 
-pub fn failure(e: ServeError) -> Failure {
+fn failure(e: ServeError) -> Failure {
     match e {
         ServeError::Load { source, what } => match *source {
             LoadError::Registry(inner) => {
@@ -79,7 +79,7 @@ pub fn failure(e: ServeError) -> Failure {
 
 /// What `--serve` (or the `--model`/`--alias`/`--version` shorthand) asks
 /// to serve, each with the model it names.
-pub fn targets(args: &ServeArgs) -> Result<Vec<ServeTarget>, Failure> {
+fn targets(args: &ServeArgs) -> Result<Vec<ServeTarget>, Failure> {
     if args.serve.is_empty() {
         let alias = args.alias.as_deref().unwrap_or("production");
         let given = [alias].into_iter().chain(args.version.as_deref());

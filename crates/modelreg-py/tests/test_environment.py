@@ -68,7 +68,7 @@ def test_other_versions_warn_and_strict_env_refuses_before_unpickling(tmp_path, 
     marker = tmp_path / "ran"
     reg = modelreg.Registry(tmp_path / "registry")
     with monkeypatch.context() as m:
-        m.setattr(environment, "_distributions", lambda modules: {"scikit-learn": "0.0.1", "nowhere-pkg": "1.0"})
+        m.setattr(environment, "_distributions", lambda modules, mapping: {"scikit-learn": "0.0.1", "nowhere-pkg": "1.0"})
         reg.save_model("1.0.0", Evil(marker), serializer="pickle")
     with pytest.raises(modelreg.EnvironmentMismatchError) as e:
         reg.get_model("1.0.0", strict_env=True)

@@ -31,7 +31,7 @@ import pickletools
 import platform
 import subprocess
 import sys
-from typing import Any, Dict, Iterable, List, Optional, Set
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set
 
 # Modules every Python has: not requirements.
 _STDLIB: Set[str] = set(getattr(sys, "stdlib_module_names", ())) | {"builtins", "copyreg", "__builtin__"}
@@ -95,10 +95,9 @@ def object_modules(obj: Any) -> Set[str]:
     return noting.modules
 
 
-def _distributions(modules: Iterable[str]) -> Dict[str, str]:
+def _distributions(modules: Iterable[str], mapping: Mapping[str, List[str]]) -> Dict[str, str]:
     """The installed distribution (and its version) providing each module's
-    top-level package."""
-    mapping = importlib.metadata.packages_distributions()
+    top-level package, by ``mapping`` (``packages_distributions()``)."""
     found: Dict[str, str] = {}
     for module in modules:
         top = module.split(".", 1)[0]
@@ -142,8 +141,9 @@ def _script() -> Dict[str, Any]:
 def describe(modules: Iterable[str], source: str) -> Dict[str, Any]:
     """The ``environment`` of a save whose model imports ``modules``."""
     modules = set(modules)
-    packages = _distributions(modules)
+    # Scans every installed distribution's files: once per save.
     mapping = importlib.metadata.packages_distributions()
+    packages = _distributions(modules, mapping)
     # The saving project's own code (``__main__`` included: a class defined
     # in the script is found again only where that script is).
     local = sorted({m.split(".", 1)[0] for m in modules} - _STDLIB - set(mapping))
