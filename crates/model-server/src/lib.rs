@@ -52,7 +52,8 @@ pub mod batch;
 pub mod cli;
 pub mod follow;
 pub mod kinds;
-pub mod listen;
+/// Connection limits, shared with `registry serve` (the `http-listen` crate).
+pub use http_listen as listen;
 pub mod log;
 pub mod metrics;
 pub mod mlflow;
@@ -237,7 +238,7 @@ pub async fn run(
         limits,
         stop_rx,
         options.drain_timeout,
-        metrics,
+        metrics.connections.clone(),
     )
     .await;
     log::event(

@@ -48,8 +48,7 @@ pub struct Metrics {
     pub reloads: Family<ModelLabels, Counter>,
     pub failed_reloads: Family<ModelLabels, Counter>,
     pub reload_retries: Family<ModelLabels, Counter>,
-    pub connections_refused: Counter,
-    pub connections_open: Gauge,
+    pub connections: http_listen::ConnectionMetrics,
 }
 
 /// 50 µs to ~1.6 s, doubling: a prediction takes microseconds, a slow
@@ -68,8 +67,7 @@ impl Default for Metrics {
         let reloads = Family::<ModelLabels, Counter>::default();
         let failed_reloads = Family::<ModelLabels, Counter>::default();
         let reload_retries = Family::<ModelLabels, Counter>::default();
-        let connections_refused = Counter::default();
-        let connections_open = Gauge::default();
+        let connections = http_listen::ConnectionMetrics::default();
         registry.register("requests", "HTTP requests by route and status", requests.clone());
         registry.register(
             "request_duration_seconds",
@@ -100,12 +98,12 @@ impl Default for Metrics {
         registry.register(
             "connections_refused",
             "Connections answered 503 and closed because --max-connections were open",
-            connections_refused.clone(),
+            connections.refused.clone(),
         );
         registry.register(
             "connections_open",
             "Client connections open now",
-            connections_open.clone(),
+            connections.open.clone(),
         );
         Metrics {
             registry,
@@ -117,8 +115,7 @@ impl Default for Metrics {
             reloads,
             failed_reloads,
             reload_retries,
-            connections_refused,
-            connections_open,
+            connections,
         }
     }
 }

@@ -8,11 +8,12 @@
 //! connection holds a permit of a semaphore sized below the descriptor
 //! limit; a connection past the cap gets a `503` and is closed at once.
 
-use crate::metrics::Metrics;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,6 +23,14 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
+
+/// The connection series a server exports: open now, and refused past
+/// the cap (clones share their values, as prometheus-client's do).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionMetrics {
+    pub open: Gauge,
+    pub refused: Counter,
+}
 
 /// Connection limits.
 #[derive(Debug, Clone)]
@@ -76,7 +85,7 @@ pub async fn serve(
     limits: ConnectionLimits,
     mut stop: watch::Receiver<bool>,
     drain: Duration,
-    metrics: Arc<Metrics>,
+    metrics: ConnectionMetrics,
 ) -> bool {
     let max = limits.max_connections.max(1);
     let open = Arc::new(Semaphore::new(max));
@@ -104,15 +113,15 @@ pub async fn serve(
                 let limits = limits.clone();
                 let stop = stop.clone();
                 let metrics = metrics.clone();
-                metrics.connections_open.inc();
+                metrics.open.inc();
                 tokio::spawn(async move {
                     connection(stream, router, &limits, stop).await;
-                    metrics.connections_open.dec();
+                    metrics.open.dec();
                     drop(permit);
                 });
             }
             Err(_) => {
-                metrics.connections_refused.inc();
+                metrics.refused.inc();
                 if let Ok(permit) = refusing.clone().try_acquire_owned() {
                     tokio::spawn(async move {
                         refuse(stream).await;
