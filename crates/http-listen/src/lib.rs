@@ -136,6 +136,26 @@ pub async fn serve(
     tokio::time::timeout(drain, open.acquire_many(all)).await.is_ok()
 }
 
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
 /// The whole answer to a connection past the cap.
 fn refusal() -> String {
     let body = r#"{"error": {"code": "too_many_connections", "message": "the server has its most open connections: try again shortly"}}"#;

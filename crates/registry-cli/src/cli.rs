@@ -150,6 +150,8 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// Serve the MLflow REST API on this registry: point MLFLOW_TRACKING_URI at it (docs/MLFLOW.md).
+    Serve(crate::serve::ServeArgs),
     /// Signed webhooks for the registry's events: add, list, remove, test, deliver.
     #[cfg(feature = "webhooks")]
     Webhook {
@@ -237,6 +239,7 @@ impl Command {
                 | Command::Diff { .. }
                 | Command::Report { .. }
                 | Command::Models
+                | Command::Serve(_)
         )
     }
 

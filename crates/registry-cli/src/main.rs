@@ -15,6 +15,7 @@ mod manage;
 mod reclaim;
 mod register;
 mod retire;
+mod serve;
 mod signing;
 #[cfg(feature = "webhooks")]
 mod webhooks;
@@ -53,6 +54,12 @@ fn try_main(mut cli: Cli) -> Result<(), Failure> {
             registry = registry.with_signer(signer);
         }
         return register::add(&registry, args, json);
+    }
+    if let Command::Serve(args) = &cli.command {
+        // Serves every model, and may create the registry (its first
+        // registered version does).
+        let registry = cli.registry.open()?.with_validator(textclf_registry::validator());
+        return serve::serve(registry, args);
     }
     // Every other command reads first: a location with no registry, or a
     // model name that does not exist, is an error, not an empty registry.
@@ -129,7 +136,7 @@ fn try_main(mut cli: Cli) -> Result<(), Failure> {
             reclaim::retain(r, &how, json)
         }
         Command::Verify { repair, older_than } => manage::verify(r, all_models, repair.then_some(older_than), json),
-        Command::Copy { .. } | Command::Add(_) | Command::Cache { .. } => Ok(()),
+        Command::Copy { .. } | Command::Add(_) | Command::Cache { .. } | Command::Serve(_) => Ok(()),
     }
 }
 

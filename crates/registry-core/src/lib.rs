@@ -81,7 +81,7 @@ pub use error_kind::ErrorKind;
 pub use metadata::{
     Actor, AliasAction, AliasRecord, ArtifactInfo, CANONICALIZATION, CodeInfo, DataFingerprint, Encoding, Environment,
     FILLED_METADATA_KEYS, FORMAT_VERSION, FileInfo, Lineage, MAX_FILES, MAX_REQUIREMENT_CHARS, MAX_REQUIREMENTS,
-    METADATA_FILE, ModelInfo, ModelMetadata, SIGNATURE_FILE, StoredFile, USER_METADATA_KEYS, canonical_bytes,
+    METADATA_FILE, ModelInfo, ModelMetadata, RunRef, SIGNATURE_FILE, StoredFile, USER_METADATA_KEYS, canonical_bytes,
     json_kind,
 };
 pub use names::{AliasName, Bump, ModelName, ModelVersion, VersionSlot};
@@ -91,7 +91,8 @@ pub use registry::{
     DEFAULT_GC_AGE, DEFAULT_GRACE, DeletionRecord, DeprecationRecord, EVENT_GRACE, Event, EventListener, Expect,
     FileSource, Finding, GcReport, KeptVersion, LoadedArtifact, MAX_SIGNATURE_BYTES, Metric, ModelValidator, NewFile,
     Planned, PromotionGate, Registry, RepairReport, RetentionOutcome, RetentionPlan, RetentionPolicy, SignatureCheck,
-    SignaturePolicy, SignedVersion, StoredRetention, StoredVersion, VerifyReport, VersionSigner, read_events,
+    SignaturePolicy, SignedVersion, StoredRetention, StoredVersion, VerifyReport, VersionNumbers, VersionSigner,
+    read_events,
 };
 
 /// sha256 of `bytes` as lower-case hex, the digest format used throughout

@@ -201,6 +201,22 @@ pub struct Lineage {
     pub grid_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grid_sha256: Option<String>,
+    /// The MLflow run that logged it (versions registered through
+    /// `registry serve` or imported by `registry import-mlflow`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunRef>,
+}
+
+/// An MLflow run, by id and experiment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRef {
+    pub run_id: String,
+    pub experiment_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment_name: Option<String>,
+    /// Where the run was tracked, for imported versions (the MLflow server's URI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_uri: Option<String>,
 }
 
 /// Identifies the training data without storing it.

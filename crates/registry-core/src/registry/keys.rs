@@ -141,6 +141,11 @@ impl Keys {
         format!("{}policy.json", self.prefix)
     }
 
+    /// `version-numbers.json`: the model's integer version numbers (numbers.rs).
+    pub(crate) fn version_numbers(&self) -> String {
+        format!("{}version-numbers.json", self.prefix)
+    }
+
     /// `retention.json`: the model's retention policy (see retain.rs).
     pub(crate) fn retention(&self) -> String {
         format!("{}retention.json", self.prefix)
