@@ -5,7 +5,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use registry_core::{ErrorKind, RegistryError};
+use registry_core::RegistryError;
 use serde_json::json;
 
 /// A failed request: MLflow's error code, the HTTP status, and a message
@@ -69,26 +69,11 @@ impl ApiError {
     }
 }
 
-/// MLflow's `error_code` for each kind of registry failure.
-pub fn mlflow_code(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::InvalidName | ErrorKind::InvalidInput => "INVALID_PARAMETER_VALUE",
-        ErrorKind::VersionExists => "RESOURCE_ALREADY_EXISTS",
-        ErrorKind::AliasConflict => "ABORTED",
-        ErrorKind::PromotionRefused | ErrorKind::Refused | ErrorKind::OutputExists => "INVALID_STATE",
-        ErrorKind::NotFound | ErrorKind::Deleted => "RESOURCE_DOES_NOT_EXIST",
-        ErrorKind::SignatureRefused | ErrorKind::SignatureRequired => "PERMISSION_DENIED",
-        ErrorKind::Unsupported => "NOT_IMPLEMENTED",
-        ErrorKind::Integrity => "DATA_LOSS",
-        ErrorKind::Storage => "TEMPORARILY_UNAVAILABLE",
-    }
-}
-
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> ApiError {
         let kind = e.kind();
         let status = StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        ApiError::new(status, mlflow_code(kind), e.to_string())
+        ApiError::new(status, kind.mlflow_code(), e.to_string())
     }
 }
 

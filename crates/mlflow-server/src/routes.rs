@@ -57,6 +57,7 @@ pub fn router(state: Shared) -> Router {
         .route(&at("runs/log-metric"), w(post(op!(tracking::log_metric))))
         .route(&at("runs/set-tag"), w(post(op!(tracking::set_tag))))
         .route(&at("runs/outputs"), w(post(op!(tracking::log_outputs))))
+        .route(&at("runs/log-model"), w(post(op!(tracking::log_model))))
         .route(&at("metrics/get-history"), r(get(op!(tracking::get_metric_history))))
         // Logged models (MLflow 3's log_model).
         .route(&at("logged-models"), w(post(op!(logged::create_logged_model))))
@@ -144,6 +145,8 @@ pub fn router(state: Shared) -> Router {
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {
+    // For whoever runs the server: which call of a client is missing.
+    eprintln!("registry serve: no endpoint {method} {}", uri.path());
     ApiError::endpoint_not_found(method.as_str(), uri.path()).into_response()
 }
 

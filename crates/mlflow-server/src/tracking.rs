@@ -642,6 +642,42 @@ pub fn get_metric_history(s: &Server, r: GetMetricHistory) -> ApiResult<Value> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct LogModel {
+    run_id: String,
+    model_json: String,
+}
+
+/// The most bytes of `mlflow.log-model.history` a run keeps.
+const MAX_MODEL_HISTORY: usize = MAX_TAG_VALUE * 4;
+
+/// MLflow 2's `log_model` records the model's description in the run, as
+/// the tag `mlflow.log-model.history` (a JSON list), as MLflow's server does.
+pub fn log_model(s: &Server, r: LogModel) -> ApiResult<Value> {
+    let model: Value =
+        serde_json::from_str(&r.model_json).map_err(|e| ApiError::invalid(format!("model_json is not JSON: {e}")))?;
+    update_run(s, &r.run_id, |run| {
+        const KEY: &str = "mlflow.log-model.history";
+        let mut history: Vec<Value> = run
+            .data
+            .tags
+            .iter()
+            .find(|t| t.key == KEY)
+            .and_then(|t| serde_json::from_str(&t.value).ok())
+            .unwrap_or_default();
+        history.push(model.clone());
+        let value = serde_json::to_string(&history).unwrap_or_default();
+        if value.len() > MAX_MODEL_HISTORY {
+            return Err(ApiError::invalid(format!(
+                "the run's log-model history would exceed {MAX_MODEL_HISTORY} bytes: log further models in a new run"
+            )));
+        }
+        set_kv(&mut run.data.tags, &KeyValue { key: KEY.into(), value }, "tag", false)
+    })?;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogOutputs {
     run_id: String,
     #[serde(default)]

@@ -107,6 +107,22 @@ impl ErrorKind {
         }
     }
 
+    /// The `error_code` of MLflow's error shape that `registry serve`
+    /// answers with (the mlflow client raises `MlflowException` with it).
+    pub const fn mlflow_code(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidName | ErrorKind::InvalidInput => "INVALID_PARAMETER_VALUE",
+            ErrorKind::VersionExists => "RESOURCE_ALREADY_EXISTS",
+            ErrorKind::AliasConflict => "ABORTED",
+            ErrorKind::PromotionRefused | ErrorKind::Refused | ErrorKind::OutputExists => "INVALID_STATE",
+            ErrorKind::NotFound | ErrorKind::Deleted => "RESOURCE_DOES_NOT_EXIST",
+            ErrorKind::SignatureRefused | ErrorKind::SignatureRequired => "PERMISSION_DENIED",
+            ErrorKind::Unsupported => "NOT_IMPLEMENTED",
+            ErrorKind::Integrity => "DATA_LOSS",
+            ErrorKind::Storage => "TEMPORARILY_UNAVAILABLE",
+        }
+    }
+
     /// The HTTP status a server answers with. Only what the registry holds
     /// or the storage does can give a 5xx, never what a client sends.
     pub const fn http_status(self) -> u16 {

@@ -272,16 +272,17 @@ fn every_variant() -> Vec<RegistryError> {
 
 #[test]
 fn every_variant_has_a_kind_exit_code_python_class_and_http_status() {
-    let mut table = String::from("code | kind | exit | python | http\n");
+    let mut table = String::from("code | kind | exit | python | http | mlflow\n");
     for e in every_variant() {
         let k = e.kind();
         table.push_str(&format!(
-            "{} | {:?} | {} | {} | {}\n",
+            "{} | {:?} | {} | {} | {} | {}\n",
             e.code(),
             k,
             k.exit_code(),
             k.python_class(),
-            k.http_status()
+            k.http_status(),
+            k.mlflow_code()
         ));
     }
     insta::assert_snapshot!(table);
