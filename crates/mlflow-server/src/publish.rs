@@ -131,6 +131,15 @@ fn flavors(mlmodel: &str) -> Vec<String> {
     out
 }
 
+/// The model type a version with this `MLmodel` is recorded with:
+/// `mlflow.<flavor>`, the first flavor other than `python_function`
+/// (`mlflow.sklearn`), else `mlflow.python_function`.
+pub fn model_type_of(mlmodel: &str) -> String {
+    let flavors = flavors(mlmodel);
+    let main = flavors.iter().find(|f| *f != "python_function").or(flavors.first());
+    format!("mlflow.{}", main.map_or("model", String::as_str))
+}
+
 pub fn create_model_version(s: &Server, r: CreateModelVersion) -> ApiResult<Value> {
     let registry = model_handle(s, &r.name)?;
     if s.records()
@@ -193,9 +202,7 @@ pub fn create_model_version(s: &Server, r: CreateModelVersion) -> ApiResult<Valu
         .filter(|f| f.size <= 1024 * 1024)
         .and_then(|_| records.store().read(&root.file_key(&format!("{prefix}MLmodel"))).ok())
         .map(|b| String::from_utf8_lossy(&b).into_owned());
-    let flavors = mlmodel.as_deref().map(flavors).unwrap_or_default();
-    let main = flavors.iter().find(|f| *f != "python_function").or(flavors.first());
-    info.model_type = Some(format!("mlflow.{}", main.map_or("model", String::as_str)));
+    info.model_type = Some(mlmodel.as_deref().map_or_else(|| "mlflow.model".into(), model_type_of));
     if let Some(run) = &run {
         info.hyperparameters = run
             .data

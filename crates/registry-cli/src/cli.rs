@@ -150,6 +150,11 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// Copy a running MLflow server's registered models, versions and aliases here (idempotent; --model a,b for some).
+    ImportMlflow {
+        /// The MLflow server, e.g. http://127.0.0.1:5000 (MLFLOW_TRACKING_TOKEN, or _USERNAME and _PASSWORD, as the client takes them).
+        tracking_uri: String,
+    },
     /// Serve the MLflow REST API on this registry: point MLFLOW_TRACKING_URI at it (docs/MLFLOW.md).
     Serve(crate::serve::ServeArgs),
     /// Signed webhooks for the registry's events: add, list, remove, test, deliver.

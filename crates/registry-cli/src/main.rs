@@ -10,6 +10,7 @@
 mod cache;
 mod cli;
 mod events;
+mod import;
 mod inspect;
 mod manage;
 mod reclaim;
@@ -54,6 +55,12 @@ fn try_main(mut cli: Cli) -> Result<(), Failure> {
             registry = registry.with_signer(signer);
         }
         return register::add(&registry, args, json);
+    }
+    if let Command::ImportMlflow { tracking_uri } = &cli.command {
+        // Into the models of the same names (created by their first
+        // version); --model picks MLflow's models, not one of ours.
+        let registry = cli.registry.open()?.with_validator(textclf_registry::validator());
+        return import::import_mlflow(&registry, tracking_uri, cli.registry.model.as_deref(), json);
     }
     if let Command::Serve(args) = &cli.command {
         // Serves every model, and may create the registry (its first
@@ -136,7 +143,11 @@ fn try_main(mut cli: Cli) -> Result<(), Failure> {
             reclaim::retain(r, &how, json)
         }
         Command::Verify { repair, older_than } => manage::verify(r, all_models, repair.then_some(older_than), json),
-        Command::Copy { .. } | Command::Add(_) | Command::Cache { .. } | Command::Serve(_) => Ok(()),
+        Command::Copy { .. }
+        | Command::Add(_)
+        | Command::Cache { .. }
+        | Command::Serve(_)
+        | Command::ImportMlflow { .. } => Ok(()),
     }
 }
 

@@ -281,6 +281,9 @@ pub enum AliasAction {
     /// `latest` moved back because the version it named was deprecated (or
     /// forward again when it was restored).
     Deprecate,
+    /// Moved to where another registry's alias points (`registry
+    /// import-mlflow`). Written with format_version 2.
+    Import,
 }
 
 /// One state of an alias: the content of `aliases/<name>.json`, and of each

@@ -174,7 +174,7 @@ impl<S: Store> Registry<S> {
         let record = AliasRecord {
             // Older builds cannot read a deletion: they refuse it by format.
             format_version: match action {
-                AliasAction::Delete | AliasAction::Deprecate => FORMAT_VERSION,
+                AliasAction::Delete | AliasAction::Deprecate | AliasAction::Import => FORMAT_VERSION,
                 _ => BASE_FORMAT_VERSION,
             },
             alias: alias.clone(),
@@ -229,6 +229,13 @@ impl<S: Store> Registry<S> {
         self.move_alias(alias, version, expect, AliasAction::Promote)
     }
 
+    /// Points `alias` at `version` as an import records it: where the
+    /// alias of the registry imported from points (history action `import`).
+    pub fn import_alias(&self, alias: &AliasName, version: &ModelVersion) -> Result<AliasMove> {
+        self.check_alias_policy(alias)?;
+        self.move_alias(alias, version, Expect::Anything, AliasAction::Import)
+    }
+
     pub(super) fn move_alias(
         &self,
         alias: &AliasName,
@@ -249,7 +256,10 @@ impl<S: Store> Registry<S> {
         // whose model does not decode as the type it claims (where a
         // validator knows it).
         self.check_content(&metadata, false)?;
-        let promotion = matches!(action, AliasAction::Promote | AliasAction::Rollback);
+        let promotion = matches!(
+            action,
+            AliasAction::Promote | AliasAction::Rollback | AliasAction::Import
+        );
         let verb = if action == AliasAction::Rollback {
             "rollback"
         } else {

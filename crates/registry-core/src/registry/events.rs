@@ -88,7 +88,7 @@ pub(super) struct NewEvent {
 /// What an alias record's change is called.
 pub(super) fn alias_kind(record: &AliasRecord) -> &'static str {
     match record.action {
-        AliasAction::Promote => "promote",
+        AliasAction::Promote | AliasAction::Import => "promote",
         AliasAction::Rollback => "rollback",
         AliasAction::Delete => "alias_delete",
         AliasAction::Save | AliasAction::Repair | AliasAction::Deprecate => "latest",

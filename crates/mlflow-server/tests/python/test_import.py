@@ -1,0 +1,141 @@
+"""`registry import-mlflow` from a real `mlflow server` on sqlite: the
+versions, aliases, params and metrics, the files identical to MLflow's own
+download; idempotent, incremental, and resumable after SIGKILL."""
+
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+from serving import BIN, free_port, registry, registry_json, run_flow, serve
+
+
+@contextmanager
+def mlflow_server(root: Path) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+            "--artifacts-destination", str(root / "artifacts"),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=1)
+                break
+            except OSError:
+                assert proc.poll() is None, "mlflow server exited"
+                assert time.time() < deadline, "mlflow server did not start"
+                time.sleep(0.2)
+        yield url
+    finally:
+        import os
+
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def import_mlflow(reg: Path, url: str, *args: str) -> dict:
+    return registry_json(reg, "import-mlflow", url, *args)
+
+
+def tree(root: Path) -> dict[str, str]:
+    skip = {".modelreg-get.json", "registered_model_meta"}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file() and p.name not in skip
+    }
+
+
+def verify_clean(reg: Path) -> None:
+    report = registry_json(reg, "verify")
+    assert all(not m["problems"] for m in report["models"]), report
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("mlflow")
+    with mlflow_server(root) as url:
+        run_flow(url)
+        yield url
+
+
+def test_import_copies_versions_aliases_runs_and_files(source: str, tmp_path: Path) -> None:
+    reg = tmp_path / "reg"
+    report = import_mlflow(reg, source)
+    assert sorted((m, n) for m, n, _ in report["added"]) == [("spam", 1), ("spam", 2), ("spam-upper", 1)]
+    assert report["aliases_moved"] == [["spam", "production", "1.0.0"]]
+    history = registry_json(reg, "--model", "spam", "history", "production")
+    assert [(h["action"], h["version"]) for h in history] == [("import", "1.0.0")]
+    shown = registry_json(reg, "show", "models:/spam/1.0.0")
+    assert shown["hyperparameters"] == {"C": "1.0", "vectorizer": "tfidf", "solver": "lbfgs"}
+    assert shown["metrics"]["accuracy"] == pytest.approx(0.91)
+    assert shown["tags"]["team"] == "fraud" and shown["tags"]["validated"] == "yes"
+    assert shown["description"] == "first try"
+    assert shown["lineage"]["run"]["tracking_uri"] == source
+    assert shown["model_type"] == "mlflow.sklearn"
+    mlflow.set_tracking_uri(source)
+    for model, number in (("spam", 1), ("spam", 2), ("spam-upper", 1)):
+        theirs = Path(mlflow.artifacts.download_artifacts(f"models:/{model}/{number}", dst_path=str(tmp_path / f"{model}{number}")))
+        ours = tmp_path / f"ours-{model}{number}"
+        registry(reg, "get", f"models:/{model}/{number}.0.0", "--out", str(ours))
+        assert tree(ours) == tree(theirs) and tree(ours), (model, number)
+    verify_clean(reg)
+    # The same numbers through `registry serve`.
+    with serve(reg) as url:
+        client = MlflowClient(url, url)
+        assert client.get_model_version_by_alias("spam", "production").version == "1"
+        assert client.get_model_version("spam", "2").description == ""
+
+
+def test_a_second_run_adds_nothing_and_a_later_one_only_what_is_new(source: str, tmp_path: Path) -> None:
+    reg = tmp_path / "reg"
+    import_mlflow(reg, source)
+    again = import_mlflow(reg, source)
+    assert again["added"] == [] and again["aliases_moved"] == [] and again["present"] == 3
+    client = MlflowClient(source, source)
+    mlflow.set_tracking_uri(source)
+    v2 = client.get_model_version("spam", "2")
+    v3 = mlflow.register_model(v2.source, "spam")
+    client.set_registered_model_alias("spam", "production", v3.version)
+    later = import_mlflow(reg, source, "--model", "spam")
+    assert later["added"] == [["spam", int(v3.version), f"{v3.version}.0.0"]]
+    assert later["aliases_moved"] == [["spam", "production", f"{v3.version}.0.0"]]
+    history = registry_json(reg, "--model", "spam", "history", "production")
+    assert [h["version"] for h in history] == ["1.0.0", f"{v3.version}.0.0"]
+    client.set_registered_model_alias("spam", "production", "1")
+
+
+def test_an_import_killed_at_any_instant_leaves_a_registry_that_verifies(source: str, tmp_path: Path) -> None:
+    reg = tmp_path / "reg"
+    command = [str(BIN / "registry"), "--registry", str(reg), "import-mlflow", source]
+    for delay in (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4):
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if reg.exists():
+            verify_clean(reg)
+    final = import_mlflow(reg, source)
+    listed = {m["model"]: m["versions"] for m in registry_json(reg, "models")}
+    assert listed["spam"] >= 2 and listed["spam-upper"] == 1, (listed, final)
+    assert import_mlflow(reg, source)["added"] == []
+    verify_clean(reg)
