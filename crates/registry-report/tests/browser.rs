@@ -8,170 +8,20 @@
 
 mod common;
 
+use test_support::browser::Browser;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use base64::Engine;
 use registry_report::{ReportData, render_html, render_html_models};
-use serde_json::{Value, json};
+use serde_json::json;
 
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-struct Browser {
-    driver: Child,
-    base: String,
-    session: String,
-    agent: ureq::Agent,
-    _profile: tempfile::TempDir,
-}
-
-fn find(env: &str, default: &str) -> Option<PathBuf> {
-    let path = std::env::var_os(env)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| default.into());
-    path.exists().then_some(path)
-}
-
-impl Browser {
-    /// Starts chromedriver and a headless Chromium session, or `None` (with
-    /// a message) when they are not installed and not required.
-    fn start() -> Option<Browser> {
-        let chromium = find("MODELREG_CHROMIUM", "/usr/bin/chromium");
-        let driver = find("MODELREG_CHROMEDRIVER", "/usr/bin/chromedriver");
-        let (Some(chromium), Some(driver)) = (chromium, driver) else {
-            let required = std::env::var("MODELREG_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "MODELREG_REQUIRE_BROWSER=1 but chromium/chromedriver are missing: apt-get install chromium chromium-driver"
-            );
-            eprintln!(
-                "SKIPPED: the browser tests need chromium and chromium-driver (apt-get install chromium chromium-driver)"
-            );
-            return None;
-        };
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        };
-        let child = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        let base = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        while agent.get(format!("{base}/status")).call().is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "chromedriver did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let profile = tempfile::tempdir().unwrap();
-        let capabilities = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-quic", "--window-size=1200,1500",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }
-        }}});
-        let mut browser = Browser {
-            driver: child,
-            base,
-            session: String::new(),
-            agent,
-            _profile: profile,
-        };
-        let created = browser.call("POST", "/session", Some(capabilities));
-        browser.session = created["sessionId"].as_str().expect("session id").to_string();
-        Some(browser)
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let url = if path == "/session" {
-            format!("{}{path}", self.base)
-        } else {
-            format!("{}/session/{}{path}", self.base, self.session)
-        };
-        let response = match (method, body) {
-            ("GET", _) => self.agent.get(&url).call(),
-            ("DELETE", _) => self.agent.delete(&url).call(),
-            (_, body) => self.agent.post(&url).send_json(body.unwrap_or(json!({}))),
-        };
-        let mut response = response.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let value: Value = response.body_mut().read_json().unwrap();
-        assert!(
-            value["value"].get("error").is_none(),
-            "{method} {path}: {}",
-            value["value"]
-        );
-        value["value"].clone()
-    }
-
-    fn open(&self, file: &Path) {
-        self.call(
-            "POST",
-            "/url",
-            Some(json!({"url": format!("file://{}", file.display())})),
-        );
-    }
-
-    fn eval(&self, script: &str) -> Value {
-        self.call("POST", "/execute/sync", Some(json!({"script": script, "args": []})))
-    }
-
-    fn click(&self, css: &str) {
-        let element = self.call("POST", "/element", Some(json!({"using": "css selector", "value": css})));
-        let id = element[ELEMENT_KEY].as_str().unwrap().to_string();
-        self.call("POST", &format!("/element/{id}/click"), Some(json!({})));
-    }
-
-    fn screenshot(&self, name: &str) -> PathBuf {
-        let encoded = self.call("GET", "/screenshot", None);
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(encoded.as_str().unwrap())
-            .unwrap();
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/report-screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, png).unwrap();
-        println!("screenshot: {}", path.display());
-        path
-    }
-
-    /// Versions of the table's rows, top to bottom; `visible`: only shown ones.
-    fn row_versions(&self, visible: bool) -> Vec<String> {
-        let filter = if visible { ".filter(r => !r.hidden)" } else { "" };
-        let script = format!(
-            "return Array.from(document.querySelectorAll('#versions tbody tr')){filter}.map(r => r.dataset.version);"
-        );
-        serde_json::from_value(self.eval(&script)).unwrap()
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        if !self.session.is_empty() {
-            let _ = self
-                .agent
-                .delete(format!("{}/session/{}", self.base, self.session))
-                .call();
-        }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
+/// Versions of the table's rows, top to bottom; `visible`: only shown ones.
+fn row_versions(browser: &Browser, visible: bool) -> Vec<String> {
+    let filter = if visible { ".filter(r => !r.hidden)" } else { "" };
+    let script = format!(
+        "return Array.from(document.querySelectorAll('#versions tbody tr')){filter}.map(r => r.dataset.version);"
+    );
+    serde_json::from_value(browser.eval(&script)).unwrap()
 }
 
 fn write_report(count: u64, dir: &Path) -> (PathBuf, ReportData) {
@@ -191,11 +41,11 @@ fn the_report_renders_sorts_and_loads_nothing() {
 
     let newest_first: Vec<String> = data.versions.iter().rev().map(|m| m.version.to_string()).collect();
     assert_eq!(
-        browser.row_versions(false),
+        row_versions(&browser, false),
         newest_first,
         "one row per version, newest first"
     );
-    assert_eq!(browser.row_versions(true).len(), 12, "12 rows fit on one page");
+    assert_eq!(row_versions(&browser, true).len(), 12, "12 rows fit on one page");
     let points = |class: &str| {
         browser.eval(&format!(
             "return document.querySelectorAll('#chart .{class}[data-version]').length;"
@@ -216,7 +66,7 @@ fn the_report_renders_sorts_and_loads_nothing() {
     by_score.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let ascending: Vec<String> = by_score.iter().map(|(_, i)| format!("1.0.{i}")).collect();
     browser.click("#versions th:nth-child(3)");
-    assert_eq!(browser.row_versions(false), ascending);
+    assert_eq!(row_versions(&browser, false), ascending);
     assert_eq!(
         browser.eval("return document.querySelector('#versions th:nth-child(3)').getAttribute('aria-sort');"),
         json!("ascending")
@@ -231,10 +81,10 @@ fn the_report_renders_sorts_and_loads_nothing() {
             .map(|v| common::test_score(v.rsplit('.').next().unwrap().parse().unwrap()))
             .collect()
     };
-    assert_eq!(scores_of(&browser.row_versions(false)), scores_of(&descending));
+    assert_eq!(scores_of(&row_versions(&browser, false)), scores_of(&descending));
     browser.click("#versions th:nth-child(1)");
     let oldest_first: Vec<String> = newest_first.iter().rev().cloned().collect();
-    assert_eq!(browser.row_versions(false), oldest_first);
+    assert_eq!(row_versions(&browser, false), oldest_first);
 
     // Alias timelines and a model card with its confusion grid.
     let moves = browser.eval("return document.querySelectorAll('.timeline[data-alias=production] li').length;");
@@ -261,8 +111,8 @@ fn a_thousand_versions_stay_paginated_and_quick() {
     let (path, _) = write_report(1000, dir.path());
     let bytes = std::fs::metadata(&path).unwrap().len();
     browser.open(&path);
-    assert_eq!(browser.row_versions(false).len(), 1000, "every version has a row");
-    let visible = browser.row_versions(true);
+    assert_eq!(row_versions(&browser, false).len(), 1000, "every version has a row");
+    let visible = row_versions(&browser, true);
     assert_eq!(visible.len(), 50, "the table shows one page");
     assert_eq!(visible[0], "1.0.999");
     assert_eq!(
@@ -270,7 +120,7 @@ fn a_thousand_versions_stay_paginated_and_quick() {
         json!("page 1 of 20 (1000 versions)")
     );
     browser.click("#next");
-    assert_eq!(browser.row_versions(true)[0], "1.0.949");
+    assert_eq!(row_versions(&browser, true)[0], "1.0.949");
     assert_eq!(
         browser.eval("return document.querySelectorAll('#chart .pt-test[data-version]').length;"),
         json!(1000)

@@ -9,6 +9,7 @@
 //! assert!(a.starts_with("story-") && a != b);
 //! ```
 
+pub mod browser;
 pub mod disk;
 
 use std::sync::atomic::{AtomicU64, Ordering};
