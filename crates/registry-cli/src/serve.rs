@@ -51,6 +51,11 @@ fn read_token(path: &std::path::Path) -> Result<String, Failure> {
 
 pub fn serve(registry: AnyRegistry, args: &ServeArgs) -> Result<(), Failure> {
     let token = args.token_file.as_deref().map(read_token).transpose()?;
+    if !args.read_only {
+        // Runs and uploads are written before any version: the location
+        // must be a registry (verify, gc) from the first of them.
+        registry.create_if_absent().map_err(Failure::from)?;
+    }
     let options = mlflow_server::Options {
         read_only: args.read_only,
         token,

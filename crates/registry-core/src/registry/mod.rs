@@ -417,6 +417,13 @@ impl<S: Store> Registry<S> {
         }
     }
 
+    /// Creates the registry (its format marker) if it does not exist yet:
+    /// for a front end that writes records of its own before any save
+    /// (`registry serve`), so that the location is a registry from then on.
+    pub fn create_if_absent(&self) -> Result<()> {
+        self.ensure_marker()
+    }
+
     fn ensure_marker(&self) -> Result<()> {
         if self.check_marker()? {
             return Ok(());
