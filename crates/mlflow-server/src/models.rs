@@ -79,12 +79,14 @@ pub struct ModelState {
 
 impl ModelState {
     pub fn load(s: &Server, name: &str) -> ApiResult<ModelState> {
-        let registry = require(s, name)?;
-        let numbers = registry.version_numbers(!s.options.read_only)?;
-        let mut rows: Vec<(u64, CatalogRow)> = registry
-            .catalog()?
+        let registry = model_handle(s, name)?;
+        let catalog: Vec<CatalogRow> = registry.catalog()?.into_iter().filter_map(Result::ok).collect();
+        if catalog.is_empty() && s.records().read::<ModelRecord>(&record_key(name))?.is_none() {
+            return Err(ApiError::not_found(format!("registered model {name:?} not found")));
+        }
+        let numbers = registry.number_rows(&catalog, !s.options.read_only)?;
+        let mut rows: Vec<(u64, CatalogRow)> = catalog
             .into_iter()
-            .filter_map(Result::ok)
             .filter_map(|row| numbers.number(&row.version).map(|n| (n, row)))
             .collect();
         rows.sort_by_key(|(n, _)| *n);
@@ -113,9 +115,8 @@ impl ModelState {
 /// One version, from its metadata (so the signature policy and the
 /// metadata's own description apply).
 pub fn version_json(s: &Server, name: &str, version: &str) -> ApiResult<Value> {
-    let registry = require(s, name)?;
-    let numbers = registry.version_numbers(!s.options.read_only)?;
-    let (number, semver) = resolve_version(name, &numbers, version)?;
+    let registry = model_handle(s, name)?;
+    let (number, semver) = resolve_version(&registry, name, version, !s.options.read_only)?;
     let metadata = registry.metadata(&semver)?;
     let row = CatalogRow::of(&metadata);
     let notes: ModelNotes = s.records().read(&notes_key(name))?.unwrap_or_default();
@@ -470,9 +471,8 @@ pub fn get_model_version(s: &Server, r: ByVersion) -> ApiResult<Value> {
 }
 
 pub fn get_download_uri(s: &Server, r: ByVersion) -> ApiResult<Value> {
-    let registry = require(s, &r.name)?;
-    let numbers = registry.version_numbers(!s.options.read_only)?;
-    let (_, semver) = resolve_version(&r.name, &numbers, &r.version)?;
+    let registry = model_handle(s, &r.name)?;
+    let (_, semver) = resolve_version(&registry, &r.name, &r.version, !s.options.read_only)?;
     // Through the read path: a version the policy refuses has no URI.
     registry.metadata(&semver)?;
     Ok(json!({"artifact_uri": download_uri(&r.name, &semver)}))
@@ -496,9 +496,8 @@ pub fn update_model_version(s: &Server, r: UpdateModelVersion) -> ApiResult<Valu
 }
 
 fn numbered(s: &Server, name: &str, version: &str) -> ApiResult<(u64, registry_core::ModelVersion)> {
-    let registry = require(s, name)?;
-    let numbers = registry.version_numbers(!s.options.read_only)?;
-    resolve_version(name, &numbers, version)
+    let registry = model_handle(s, name)?;
+    resolve_version(&registry, name, version, !s.options.read_only)
 }
 
 #[derive(Deserialize)]
@@ -581,7 +580,7 @@ pub fn delete_alias(s: &Server, r: SetAlias) -> ApiResult<Value> {
 
 pub fn get_by_alias(s: &Server, r: SetAlias) -> ApiResult<Value> {
     let alias = alias_name(&r.alias)?;
-    let registry = require(s, &r.name)?;
+    let registry = model_handle(s, &r.name)?;
     let record = registry.resolve(&alias)?;
     Ok(json!({"model_version": version_json(s, &r.name, &record.version.to_string())?}))
 }

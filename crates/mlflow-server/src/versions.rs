@@ -6,7 +6,7 @@
 use crate::Server;
 use crate::error::{ApiError, ApiResult};
 use crate::records::{PREFIX, now_ms};
-use registry_core::{CatalogRow, ModelName, ModelVersion, VersionNumbers};
+use registry_core::{CatalogRow, ModelName, ModelVersion};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -107,23 +107,31 @@ pub fn download_uri(model: &str, version: &ModelVersion) -> String {
 }
 
 /// The version an MLflow version string names: its number (`2`), or a
-/// semver (`1.0.2`, for versions the registry named itself).
-pub fn resolve_version(name: &str, numbers: &VersionNumbers, version: &str) -> ApiResult<(u64, ModelVersion)> {
+/// semver (`1.0.2`, for versions the registry named itself), and its number.
+pub fn resolve_version(
+    registry: &registry_open::AnyRegistry,
+    name: &str,
+    version: &str,
+    persist: bool,
+) -> ApiResult<(u64, ModelVersion)> {
+    let missing =
+        |v: &dyn std::fmt::Display| ApiError::not_found(format!("Model Version (name={name}, version={v}) not found"));
     if let Ok(n) = version.trim().parse::<u64>() {
-        return numbers
-            .version(n)
-            .map(|v| (n, v.clone()))
-            .ok_or_else(|| ApiError::not_found(format!("registered model {name:?} has no version {n}")));
+        return match registry.version_by_number(n, persist) {
+            Ok(v) => Ok((n, v)),
+            Err(registry_core::RegistryError::VersionNotFound { .. }) => Err(missing(&n)),
+            Err(e) => Err(e.into()),
+        };
     }
     let semver: ModelVersion = version.parse().map_err(|_| {
         ApiError::invalid(format!(
             "version {version:?} is neither a version number (1, 2, ...) nor a semver version (1.0.2)"
         ))
     })?;
-    numbers
-        .number(&semver)
-        .map(|n| (n, semver.clone()))
-        .ok_or_else(|| ApiError::not_found(format!("registered model {name:?} has no version {semver}")))
+    match registry.number_of(&semver, persist)? {
+        Some(n) => Ok((n, semver)),
+        None => Err(missing(&semver)),
+    }
 }
 
 /// The aliases naming each version (not `latest`, which MLflow reserves).

@@ -9,6 +9,7 @@
 //! an alias, and only ever grow: a number once given is never changed,
 //! and never given again, even after gc removed its version.
 
+use super::CatalogRow;
 use super::Registry;
 use crate::error::{RegistryError, Result};
 use crate::metadata::{FORMAT_VERSION, from_map, parse_versioned};
@@ -68,26 +69,21 @@ impl<S: Store> Registry<S> {
     /// as a read-only server shows them: the numbers the next recording
     /// will give, unless a save lands first).
     pub fn version_numbers(&self, persist: bool) -> Result<VersionNumbers> {
+        let rows: Vec<CatalogRow> = self.catalog()?.into_iter().filter_map(|e| e.ok()).collect();
+        self.number_rows(&rows, persist)
+    }
+
+    /// [`Registry::version_numbers`] for the versions of `rows` (the
+    /// caller's [`Registry::catalog`], read once for both).
+    pub fn number_rows(&self, rows: &[CatalogRow], persist: bool) -> Result<VersionNumbers> {
         let key = self.keys.version_numbers();
         loop {
-            let current = self.store.read_pointer_limited(&key, MAX_NUMBERS_BYTES)?;
-            let mut doc = match &current {
-                None => NumbersDoc {
-                    format_version: FORMAT_VERSION,
-                    numbers: BTreeMap::new(),
-                },
-                Some(p) => {
-                    let location = self.store.location(&key);
-                    from_map::<NumbersDoc>(parse_versioned(&p.bytes, &location)?, &location)?
-                }
-            };
+            let (current, mut doc) = self.read_numbers()?;
             let known = VersionNumbers::from_doc(&doc);
-            let mut missing: Vec<_> = self
-                .catalog()?
-                .into_iter()
-                .filter_map(|entry| entry.ok())
+            let mut missing: Vec<_> = rows
+                .iter()
                 .filter(|row| known.number(&row.version).is_none())
-                .map(|row| (row.timestamp, row.version))
+                .map(|row| (row.timestamp, row.version.clone()))
                 .collect();
             if missing.is_empty() {
                 return Ok(known);
@@ -114,8 +110,42 @@ impl<S: Store> Registry<S> {
         }
     }
 
+    /// The numbers as recorded, without numbering anything: the fast path
+    /// of a look-up, which needs the whole catalog only for a version
+    /// saved since the last numbering.
+    pub fn recorded_numbers(&self) -> Result<VersionNumbers> {
+        Ok(VersionNumbers::from_doc(&self.read_numbers()?.1))
+    }
+
+    fn read_numbers(&self) -> Result<(Option<crate::store::Pointer>, NumbersDoc)> {
+        let key = self.keys.version_numbers();
+        let current = self.store.read_pointer_limited(&key, MAX_NUMBERS_BYTES)?;
+        let doc = match &current {
+            None => NumbersDoc {
+                format_version: FORMAT_VERSION,
+                numbers: BTreeMap::new(),
+            },
+            Some(p) => {
+                let location = self.store.location(&key);
+                from_map::<NumbersDoc>(parse_versioned(&p.bytes, &location)?, &location)?
+            }
+        };
+        Ok((current, doc))
+    }
+
+    /// The number of `version`, numbering first if it has none yet.
+    pub fn number_of(&self, version: &ModelVersion, persist: bool) -> Result<Option<u64>> {
+        if let Some(n) = self.recorded_numbers()?.number(version) {
+            return Ok(Some(n));
+        }
+        Ok(self.version_numbers(persist)?.number(version))
+    }
+
     /// The version numbered `number`, with the numbers for the error.
     pub fn version_by_number(&self, number: u64, persist: bool) -> Result<ModelVersion> {
+        if let Some(v) = self.recorded_numbers()?.version(number) {
+            return Ok(v.clone());
+        }
         let numbers = self.version_numbers(persist)?;
         numbers
             .version(number)
