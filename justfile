@@ -63,6 +63,10 @@ bench-scale:
 bench-python:
     python3 bench/python_api.py
 
+# registry serve against mlflow server (sqlite), the same mlflow client script (installs mlflow into bench/python/.venv-mlflow).
+bench-mlflow:
+    python3 bench/mlflow_api.py
+
 # python -m modelreg serve against FastAPI + uvicorn and MLServer (adaptive batching) serving the same scikit-learn pipeline (wrk, oha; installs into bench/python/.venv-serve).
 bench-python-serve:
     python3 bench/serve_python.py

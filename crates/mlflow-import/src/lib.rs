@@ -407,9 +407,6 @@ fn version_info(
                     .filter_map(|m| Some((m["key"].as_str()?.to_string(), m["value"].clone())))
                     .filter(|(_, v)| v.is_number())
                     .collect();
-                for (k, v) in kv(&data["tags"]).filter(|(_, v)| v.len() <= 500) {
-                    info.tags.insert(k, v);
-                }
                 let experiment_id = run["run"]["info"]["experiment_id"].as_str().unwrap_or("").to_string();
                 let experiment_name = client
                     .get("experiments/get", &[("experiment_id", &experiment_id)])
@@ -420,6 +417,9 @@ fn version_info(
                     experiment_id,
                     experiment_name,
                     tracking_uri: Some(client.uri().to_string()),
+                    tags: kv(&data["tags"])
+                        .filter(|(k, _)| k != "mlflow.log-model.history")
+                        .collect(),
                 });
                 info.tags.insert(mlflow_server::RUN_TAG.into(), run_id.to_string());
             }

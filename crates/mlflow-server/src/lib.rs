@@ -64,9 +64,46 @@ impl Default for Options {
 pub struct Server {
     pub registry: AnyRegistry,
     pub options: Options,
+    /// Each model's recorded version numbers as last read, by the tag of
+    /// what was read: a look-up re-reads the record but parses it only
+    /// when it changed.
+    numbers: std::sync::Mutex<std::collections::HashMap<String, NumbersSeen>>,
 }
 
+type NumbersSeen = (
+    Option<registry_core::store::PointerTag>,
+    Arc<registry_core::VersionNumbers>,
+);
+
 impl Server {
+    fn new(registry: AnyRegistry, options: Options) -> Server {
+        Server {
+            registry,
+            options,
+            numbers: Default::default(),
+        }
+    }
+
+    /// `name`'s recorded version numbers (see [`Server::numbers`]).
+    fn recorded_numbers(&self, name: &str, registry: &AnyRegistry) -> ApiResult<Arc<registry_core::VersionNumbers>> {
+        let known = self
+            .numbers
+            .lock()
+            .map_err(|_| ApiError::internal("a request failed while holding the numbers"))?
+            .get(name)
+            .cloned();
+        match registry.recorded_numbers_if_changed(known.as_ref().and_then(|(t, _)| t.as_ref()))? {
+            None => Ok(known.map(|(_, n)| n).unwrap_or_default()),
+            Some((tag, numbers)) => {
+                let numbers = Arc::new(numbers);
+                if let Ok(mut map) = self.numbers.lock() {
+                    map.insert(name.to_string(), (tag, numbers.clone()));
+                }
+                Ok(numbers)
+            }
+        }
+    }
+
     fn records(&self) -> records::Records<'_> {
         records::Records::new(self.registry.store().as_ref())
     }
@@ -84,7 +121,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T> + Send + '
 
 /// The router, for tests that drive it without a socket.
 pub fn router(registry: AnyRegistry, options: Options) -> axum::Router {
-    routes::router(Arc::new(Server { registry, options }))
+    routes::router(Arc::new(Server::new(registry, options)))
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains.

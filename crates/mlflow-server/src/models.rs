@@ -9,8 +9,8 @@ use crate::records::{PREFIX, now_ms};
 use crate::request::{int64, next_token, page_offset, page_size, strings};
 use crate::tracking::KeyValue;
 use crate::versions::{
-    ModelNotes, VersionView, aliases_by_version, download_uri, model_handle, ms, notes_key, resolve_version,
-    update_notes,
+    ModelNotes, VersionOut, VersionView, aliases_by_version, download_uri, model_handle, ms, notes_key,
+    resolve_version, update_notes,
 };
 use registry_core::{AliasName, CatalogRow, Expect, ModelName, RegistryError};
 use registry_open::AnyRegistry;
@@ -116,7 +116,7 @@ impl ModelState {
 /// metadata's own description apply).
 pub fn version_json(s: &Server, name: &str, version: &str) -> ApiResult<Value> {
     let registry = model_handle(s, name)?;
-    let (number, semver) = resolve_version(&registry, name, version, !s.options.read_only)?;
+    let (number, semver) = resolve_version(s, &registry, name, version)?;
     let metadata = registry.metadata(&semver)?;
     let row = CatalogRow::of(&metadata);
     let notes: ModelNotes = s.records().read(&notes_key(name))?.unwrap_or_default();
@@ -402,7 +402,15 @@ fn page(
     Ok(out)
 }
 
-pub fn search_model_versions(s: &Server, r: Search) -> ApiResult<Value> {
+/// A page of versions, serialized as it is (no JSON tree in between).
+#[derive(Serialize)]
+pub struct VersionsPage {
+    model_versions: Vec<VersionOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+}
+
+pub fn search_model_versions(s: &Server, r: Search) -> ApiResult<VersionsPage> {
     let filter = Filter::parse(
         r.filter.as_deref(),
         &["name", "run_id", "source_path", "version_number"],
@@ -415,7 +423,7 @@ pub fn search_model_versions(s: &Server, r: Search) -> ApiResult<Value> {
         Some(name) => vec![name.to_string()],
         None => model_names(s)?,
     };
-    let mut versions = Vec::new();
+    let mut versions: Vec<(u64, VersionOut)> = Vec::new();
     for name in names {
         let state = match ModelState::load(s, &name) {
             Ok(state) => state,
@@ -423,40 +431,44 @@ pub fn search_model_versions(s: &Server, r: Search) -> ApiResult<Value> {
             Err(e) => return Err(e),
         };
         for (n, row) in &state.rows {
-            let v = state.view(*n, row).json();
-            let number = n.to_string();
+            let v = state.view(*n, row).out();
             let hit = filter.matches(|a| match a {
                 "name" => Some(name.as_str()),
-                "version_number" => Some(number.as_str()),
-                "run_id" => v["run_id"].as_str(),
-                "source_path" => v["source"].as_str(),
-                tag => {
-                    let key = tag.strip_prefix("tags.")?;
-                    v["tags"].as_array()?.iter().find(|t| t["key"] == key)?["value"].as_str()
-                }
+                "version_number" => Some(v.version.as_str()),
+                "run_id" => Some(v.run_id.as_str()),
+                "source_path" => Some(v.source.as_str()),
+                tag => v.tag(tag.strip_prefix("tags.")?),
             });
             if hit {
-                versions.push(v);
+                versions.push((*n, v));
             }
         }
     }
-    if order.is_empty() {
-        sort_values(
-            &mut versions,
-            &[("name".into(), false), ("version_number".into(), true)],
-            "name",
-        );
-    } else {
-        sort_values(&mut versions, &order, "name");
-    }
-    page(
-        versions,
-        "model_versions",
-        r.max_results,
-        r.page_token.as_deref(),
-        10_000,
-        200_000,
-    )
+    let default = [("name".to_string(), false), ("version_number".to_string(), true)];
+    let order = if order.is_empty() { &default[..] } else { &order[..] };
+    versions.sort_by(|(na, a), (nb, b)| {
+        for (field, desc) in order {
+            let c = match field.as_str() {
+                "name" => a.name.cmp(&b.name),
+                "version_number" => na.cmp(nb),
+                "creation_timestamp" => a.creation_timestamp.cmp(&b.creation_timestamp),
+                _ => a.last_updated_timestamp.cmp(&b.last_updated_timestamp),
+            };
+            let c = if *desc { c.reverse() } else { c };
+            if c.is_ne() {
+                return c;
+            }
+        }
+        std::cmp::Ordering::Equal
+    });
+    let offset = page_offset(r.page_token.as_deref())?;
+    let size = page_size(r.max_results, 10_000, 200_000)?;
+    let total = versions.len();
+    let model_versions: Vec<VersionOut> = versions.into_iter().skip(offset).take(size).map(|(_, v)| v).collect();
+    Ok(VersionsPage {
+        next_page_token: next_token(offset, model_versions.len(), total),
+        model_versions,
+    })
 }
 
 #[derive(Deserialize)]
@@ -472,7 +484,7 @@ pub fn get_model_version(s: &Server, r: ByVersion) -> ApiResult<Value> {
 
 pub fn get_download_uri(s: &Server, r: ByVersion) -> ApiResult<Value> {
     let registry = model_handle(s, &r.name)?;
-    let (_, semver) = resolve_version(&registry, &r.name, &r.version, !s.options.read_only)?;
+    let (_, semver) = resolve_version(s, &registry, &r.name, &r.version)?;
     // Through the read path: a version the policy refuses has no URI.
     registry.metadata(&semver)?;
     Ok(json!({"artifact_uri": download_uri(&r.name, &semver)}))
@@ -497,7 +509,7 @@ pub fn update_model_version(s: &Server, r: UpdateModelVersion) -> ApiResult<Valu
 
 fn numbered(s: &Server, name: &str, version: &str) -> ApiResult<(u64, registry_core::ModelVersion)> {
     let registry = model_handle(s, name)?;
-    resolve_version(&registry, name, version, !s.options.read_only)
+    resolve_version(s, &registry, name, version)
 }
 
 #[derive(Deserialize)]

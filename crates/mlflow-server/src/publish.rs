@@ -219,15 +219,20 @@ pub fn create_model_version(s: &Server, r: CreateModelVersion) -> ApiResult<Valu
                 serde_json::Number::from_f64(v).map(|n| (m.key.clone(), Value::Number(n)))
             })
             .collect();
-        for t in run.data.tags.iter().filter(|t| t.value.len() <= 500) {
-            info.tags.insert(t.key.clone(), t.value.clone());
-        }
         let experiment = tracking::experiment(&records, &run.info.experiment_id).ok();
         info.lineage.run = Some(RunRef {
             run_id: run.info.run_id.clone(),
             experiment_id: run.info.experiment_id.clone(),
             experiment_name: experiment.map(|e| e.name),
             tracking_uri: None,
+            tags: run
+                .data
+                .tags
+                .iter()
+                // The models logged in the run: MLflow's own bookkeeping, long.
+                .filter(|t| t.key != "mlflow.log-model.history")
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect(),
         });
         info.tags.insert(RUN_TAG.into(), run.info.run_id.clone());
     }

@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::records::{PREFIX, now_ms};
 use registry_core::{CatalogRow, ModelName, ModelVersion};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The tags this server records in a version's metadata for MLflow's own
@@ -56,8 +56,39 @@ pub struct VersionView<'a> {
     pub user: Option<&'a str>,
 }
 
+/// A model version as MLflow's JSON has it (typed: a search of thousands
+/// serializes straight into the response).
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionOut {
+    pub name: String,
+    pub version: String,
+    pub creation_timestamp: i64,
+    pub last_updated_timestamp: i64,
+    pub user_id: String,
+    pub current_stage: &'static str,
+    pub description: String,
+    pub source: String,
+    pub run_id: String,
+    pub status: &'static str,
+    pub tags: Vec<TagOut>,
+    pub run_link: &'static str,
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TagOut {
+    pub key: String,
+    pub value: String,
+}
+
+impl VersionOut {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+    }
+}
+
 impl VersionView<'_> {
-    pub fn json(&self) -> Value {
+    pub fn out(&self) -> VersionOut {
         let mut tags: BTreeMap<&str, &str> = self
             .row
             .tags
@@ -79,21 +110,36 @@ impl VersionView<'_> {
             .and_then(|n| n.description.as_deref())
             .or(self.description)
             .unwrap_or("");
-        json!({
-            "name": self.name,
-            "version": self.number.to_string(),
-            "creation_timestamp": created,
-            "last_updated_timestamp": self.notes.map_or(created, |n| n.last_updated.max(created)),
-            "user_id": self.user.unwrap_or(""),
-            "current_stage": "None",
-            "description": description,
-            "source": self.row.tags.get(SOURCE_TAG).cloned().unwrap_or_else(|| download_uri(self.name, &self.row.version)),
-            "run_id": self.row.tags.get(RUN_TAG).cloned().unwrap_or_default(),
-            "status": "READY",
-            "tags": tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
-            "run_link": "",
-            "aliases": self.aliases,
-        })
+        VersionOut {
+            name: self.name.to_string(),
+            version: self.number.to_string(),
+            creation_timestamp: created,
+            last_updated_timestamp: self.notes.map_or(created, |n| n.last_updated.max(created)),
+            user_id: self.user.unwrap_or("").to_string(),
+            current_stage: "None",
+            description: description.to_string(),
+            source: self
+                .row
+                .tags
+                .get(SOURCE_TAG)
+                .cloned()
+                .unwrap_or_else(|| download_uri(self.name, &self.row.version)),
+            run_id: self.row.tags.get(RUN_TAG).cloned().unwrap_or_default(),
+            status: "READY",
+            tags: tags
+                .iter()
+                .map(|(k, v)| TagOut {
+                    key: k.to_string(),
+                    value: v.to_string(),
+                })
+                .collect(),
+            run_link: "",
+            aliases: self.aliases.clone(),
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::to_value(self.out()).unwrap_or(Value::Null)
     }
 }
 
@@ -109,14 +155,19 @@ pub fn download_uri(model: &str, version: &ModelVersion) -> String {
 /// The version an MLflow version string names: its number (`2`), or a
 /// semver (`1.0.2`, for versions the registry named itself), and its number.
 pub fn resolve_version(
+    s: &Server,
     registry: &registry_open::AnyRegistry,
     name: &str,
     version: &str,
-    persist: bool,
 ) -> ApiResult<(u64, ModelVersion)> {
+    let persist = !s.options.read_only;
     let missing =
         |v: &dyn std::fmt::Display| ApiError::not_found(format!("Model Version (name={name}, version={v}) not found"));
+    let recorded = s.recorded_numbers(name, registry)?;
     if let Ok(n) = version.trim().parse::<u64>() {
+        if let Some(v) = recorded.version(n) {
+            return Ok((n, v.clone()));
+        }
         return match registry.version_by_number(n, persist) {
             Ok(v) => Ok((n, v)),
             Err(registry_core::RegistryError::VersionNotFound { .. }) => Err(missing(&n)),
@@ -128,6 +179,9 @@ pub fn resolve_version(
             "version {version:?} is neither a version number (1, 2, ...) nor a semver version (1.0.2)"
         ))
     })?;
+    if let Some(n) = recorded.number(&semver) {
+        return Ok((n, semver));
+    }
     match registry.number_of(&semver, persist)? {
         Some(n) => Ok((n, semver)),
         None => Err(missing(&semver)),

@@ -89,7 +89,7 @@ def main():
     client.set_model_version_tag(NAME, "1", "validated", "yes")
     client.update_model_version(NAME, "1", description="first try")
     got = client.get_model_version(NAME, "1")
-    assert got.tags.get("validated") == "yes", got.tags
+    assert got.tags == {"validated": "yes"}, got.tags
     assert got.description == "first try", got.description
 
     prod = mlflow.pyfunc.load_model(f"models:/{NAME}@production")

@@ -55,7 +55,8 @@ def test_the_flow_lands_as_registry_versions(tmp_path: Path) -> None:
     info = shown
     assert info["hyperparameters"]["C"] == "1.0"
     assert info["metrics"]["accuracy"] == pytest.approx(0.91)
-    assert info["tags"]["team"] == "fraud"
+    assert info["lineage"]["run"]["tags"]["team"] == "fraud"
+    assert "team" not in info["tags"], "the run's tags are the run's, not the version's"
     assert info["lineage"]["run"]["run_id"] == seen["run1"]
     assert info["lineage"]["run"]["experiment_name"] == "spam-detection"
 

@@ -88,7 +88,7 @@ def test_import_copies_versions_aliases_runs_and_files(source: str, tmp_path: Pa
     shown = registry_json(reg, "show", "models:/spam/1.0.0")
     assert shown["hyperparameters"] == {"C": "1.0", "vectorizer": "tfidf", "solver": "lbfgs"}
     assert shown["metrics"]["accuracy"] == pytest.approx(0.91)
-    assert shown["tags"]["team"] == "fraud" and shown["tags"]["validated"] == "yes"
+    assert shown["lineage"]["run"]["tags"]["team"] == "fraud" and shown["tags"]["validated"] == "yes"
     assert shown["description"] == "first try"
     assert shown["lineage"]["run"]["tracking_uri"] == source
     assert shown["model_type"] == "mlflow.sklearn"

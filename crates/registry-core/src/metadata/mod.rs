@@ -217,6 +217,9 @@ pub struct RunRef {
     /// Where the run was tracked, for imported versions (the MLflow server's URI).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_uri: Option<String>,
+    /// The run's tags (the version's own are the metadata's `tags`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// Identifies the training data without storing it.

@@ -120,17 +120,45 @@ impl<S: Store> Registry<S> {
     fn read_numbers(&self) -> Result<(Option<crate::store::Pointer>, NumbersDoc)> {
         let key = self.keys.version_numbers();
         let current = self.store.read_pointer_limited(&key, MAX_NUMBERS_BYTES)?;
-        let doc = match &current {
-            None => NumbersDoc {
+        let doc = self.parse_numbers(current.as_ref())?;
+        Ok((current, doc))
+    }
+
+    fn parse_numbers(&self, pointer: Option<&crate::store::Pointer>) -> Result<NumbersDoc> {
+        let Some(p) = pointer else {
+            return Ok(NumbersDoc {
                 format_version: FORMAT_VERSION,
                 numbers: BTreeMap::new(),
-            },
-            Some(p) => {
-                let location = self.store.location(&key);
-                from_map::<NumbersDoc>(parse_versioned(&p.bytes, &location)?, &location)?
-            }
+            });
         };
-        Ok((current, doc))
+        let location = self.store.location(&self.keys.version_numbers());
+        // Straight into the document (a look-up's hot path); what does not
+        // parse so, or is of a newer format, goes the checked way for its
+        // message.
+        match serde_json::from_slice::<NumbersDoc>(&p.bytes) {
+            Ok(doc) if doc.format_version <= FORMAT_VERSION => Ok(doc),
+            _ => from_map::<NumbersDoc>(parse_versioned(&p.bytes, &location)?, &location),
+        }
+    }
+
+    /// The recorded numbers if they changed since `known` (the tag this
+    /// returned before): `None` when unchanged, for a server that keeps
+    /// them between requests.
+    pub fn recorded_numbers_if_changed(
+        &self,
+        known: Option<&crate::store::PointerTag>,
+    ) -> Result<Option<(Option<crate::store::PointerTag>, VersionNumbers)>> {
+        let key = self.keys.version_numbers();
+        // (Not read_pointer_if_changed: its default reads at most a
+        // small pointer, and the numbers of 2,000 versions are larger.)
+        let pointer = self.store.read_pointer_limited(&key, MAX_NUMBERS_BYTES)?;
+        if let (Some(p), Some(k)) = (&pointer, known)
+            && p.tag == *k
+        {
+            return Ok(None);
+        }
+        let doc = self.parse_numbers(pointer.as_ref())?;
+        Ok(Some((pointer.map(|p| p.tag), VersionNumbers::from_doc(&doc))))
     }
 
     /// The number of `version`, numbering first if it has none yet.
