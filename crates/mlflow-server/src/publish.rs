@@ -246,10 +246,7 @@ pub fn create_model_version(s: &Server, r: CreateModelVersion) -> ApiResult<Valu
     let _ = &r.run_link;
     info.description = r.description.clone().filter(|d| !d.is_empty());
     let metadata = registry.save_files_next(Bump::Major, &files, info)?;
-    let numbers = registry.version_numbers(true)?;
-    let number = numbers
-        .number(&metadata.version)
-        .ok_or_else(|| ApiError::internal(format!("version {} was saved but got no number", metadata.version)))?;
+    let number = registry.number_saved(&metadata.version)?;
     if let Some(d) = info_description(&r) {
         crate::versions::update_notes(s, &r.name, &metadata.version, |n| n.description = Some(d.clone()))?;
     }

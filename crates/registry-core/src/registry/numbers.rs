@@ -161,6 +161,31 @@ impl<S: Store> Registry<S> {
         Ok(Some((pointer.map(|p| p.tag), VersionNumbers::from_doc(&doc))))
     }
 
+    /// Gives `version` (just saved) the next number, unless it has one,
+    /// without the catalog: a version registered through an API takes its
+    /// number as it is saved. (Versions saved meanwhile without a number
+    /// get theirs at the next [`Registry::version_numbers`].)
+    pub fn number_saved(&self, version: &ModelVersion) -> Result<u64> {
+        let key = self.keys.version_numbers();
+        loop {
+            let (current, mut doc) = self.read_numbers()?;
+            if let Some((n, _)) = doc.numbers.iter().find(|(_, v)| *v == version) {
+                return Ok(*n);
+            }
+            let next = doc.numbers.keys().next_back().copied().unwrap_or(0) + 1;
+            doc.numbers.insert(next, version.clone());
+            let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| RegistryError::Encode {
+                version: "version-numbers.json".into(),
+                reason: e.to_string(),
+            })?;
+            match self.store.swap_pointer(&key, current.as_ref().map(|p| &p.tag), &bytes) {
+                Ok(_) => return Ok(next),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// The number of `version`, numbering first if it has none yet.
     pub fn number_of(&self, version: &ModelVersion, persist: bool) -> Result<Option<u64>> {
         if let Some(n) = self.recorded_numbers()?.number(version) {
