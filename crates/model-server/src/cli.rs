@@ -87,6 +87,7 @@ fn targets(args: &ServeArgs) -> Result<Vec<ServeTarget>, Failure> {
         let target = match &args.version {
             Some(v) => match v.parse::<TargetSpec>()?.target {
                 Target::Version(v) => Target::Version(v),
+                Target::Number(n) => Target::Number(n),
                 Target::Alias(a) => {
                     return Err(Failure::usage(format!("--version {a} is an alias: use --alias {a}")));
                 }
@@ -95,6 +96,11 @@ fn targets(args: &ServeArgs) -> Result<Vec<ServeTarget>, Failure> {
                 Target::Alias(a) => Target::Alias(a),
                 Target::Version(v) => {
                     return Err(Failure::usage(format!("--alias {v} is a version: use --version {v}")));
+                }
+                Target::Number(n) => {
+                    return Err(Failure::usage(format!(
+                        "--alias {alias} names version number {n}: use --version"
+                    )));
                 }
             },
         };

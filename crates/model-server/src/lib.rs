@@ -277,6 +277,12 @@ fn initial(registry: &AnyRegistry, options: &Options) -> Result<Vec<Loaded>, Ser
                 let served = served::load(&handle, &options.kinds, v, None, None).map_err(failed)?;
                 loaded.push((target.clone(), handle, served, None));
             }
+            // A number names one version, fixed as it is resolved here.
+            Target::Number(n) => {
+                let v = handle.version_by_number(*n, false).map_err(|e| failed(e.into()))?;
+                let served = served::load(&handle, &options.kinds, &v, None, None).map_err(failed)?;
+                loaded.push((target.clone(), handle, served, None));
+            }
             Target::Alias(alias) => {
                 let (state, first) = registry_core::follow::AliasFollower::start(&handle, alias.clone())
                     .map_err(|e| failed(e.into()))?;

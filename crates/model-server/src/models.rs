@@ -29,6 +29,7 @@ impl std::fmt::Display for ServeTarget {
         match &self.target {
             Target::Alias(a) => write!(f, "models:/{}@{a}", self.model_label()),
             Target::Version(v) => write!(f, "models:/{}/{v}", self.model_label()),
+            Target::Number(n) => write!(f, "models:/{}/{n}", self.model_label()),
         }
     }
 }
@@ -62,7 +63,7 @@ impl Slot {
             model: self.name().to_string(),
             alias: match &self.target.target {
                 Target::Alias(a) => a.to_string(),
-                Target::Version(_) => "-".into(),
+                Target::Version(_) | Target::Number(_) => "-".into(),
             },
         }
     }

@@ -71,11 +71,7 @@ fn load(args: &Args) -> Result<(TextClassifier, ModelMetadata), Failure> {
         (None, Some(a)) => a.parse::<TargetSpec>().map_err(explain)?.target,
         (None, None) => Target::Alias(AliasName::latest()),
     };
-    let metadata = match &target {
-        Target::Version(v) => registry.metadata(v),
-        Target::Alias(a) => registry.alias_metadata(a),
-    }
-    .map_err(explain)?;
+    let metadata = registry.target_metadata(&target).map_err(explain)?;
     textclf_registry::load_classifier(&registry, metadata).map_err(explain)
 }
 

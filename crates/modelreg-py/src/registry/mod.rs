@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use pyo3::prelude::*;
-use registry_core::{ModelMetadata, ModelName, RegistryError, Target, TargetSpec, choose_model};
+use registry_core::{ModelMetadata, ModelName, RegistryError, TargetSpec, choose_model};
 use registry_open::{AnyRegistry, OpenOptions};
 
 use crate::errors;
@@ -54,11 +54,9 @@ impl NativeRegistry {
         let this = self.reg.model_name().map_or(ModelName::DEFAULT, ModelName::as_str);
         choose_model(Some(this), [target])?;
         let spec: TargetSpec = target.parse()?;
-        let found = match spec.target {
-            Target::Alias(alias) => self.reg.alias_metadata(&alias),
-            Target::Version(v) => self.reg.metadata(&v),
-        };
-        found.map_err(|e| self.explain_missing(e))
+        self.reg
+            .target_metadata(&spec.target)
+            .map_err(|e| self.explain_missing(e))
     }
 
     pub(super) fn explain_missing(&self, e: RegistryError) -> RegistryError {

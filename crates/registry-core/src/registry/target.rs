@@ -15,6 +15,9 @@ pub const URI_SCHEME: &str = "models:/";
 pub enum Target {
     Version(ModelVersion),
     Alias(AliasName),
+    /// An MLflow-style version number (`models:/spam/2`): the version the
+    /// model's version numbers give it (numbers.rs).
+    Number(u64),
 }
 
 /// A parsed target: what it names, and for a `models:/` URI which model
@@ -44,8 +47,15 @@ impl std::str::FromStr for TargetSpec {
             let alias: AliasName = alias.parse().map_err(|e: RegistryError| bad(e.to_string()))?;
             (name, Target::Alias(alias))
         } else if let Some((name, version)) = rest.split_once('/') {
-            let version: ModelVersion = version.parse().map_err(|e: RegistryError| bad(e.to_string()))?;
-            (name, Target::Version(version))
+            if !version.is_empty() && version.len() <= 19 && version.bytes().all(|b| b.is_ascii_digit()) {
+                let number = version
+                    .parse()
+                    .map_err(|_| bad(format!("{version} is too large a version number")))?;
+                (name, Target::Number(number))
+            } else {
+                let version: ModelVersion = version.parse().map_err(|e: RegistryError| bad(e.to_string()))?;
+                (name, Target::Version(version))
+            }
         } else {
             return Err(bad("no @ALIAS or /VERSION after the model name".into()));
         };
@@ -119,6 +129,17 @@ impl<S: Store> Registry<S> {
         match spec.target {
             Target::Version(v) => Ok(v),
             Target::Alias(alias) => Ok(self.resolve(&alias)?.version),
+            Target::Number(n) => self.version_by_number(n, false),
+        }
+    }
+
+    /// The metadata of what `target` names now (an alias: the version it
+    /// points to; a number: the version numbered so), through the read path.
+    pub fn target_metadata(&self, target: &Target) -> Result<crate::metadata::ModelMetadata> {
+        match target {
+            Target::Version(v) => self.metadata(v),
+            Target::Alias(a) => self.alias_metadata(a),
+            Target::Number(n) => self.metadata(&self.version_by_number(*n, false)?),
         }
     }
 }
@@ -138,6 +159,12 @@ mod tests {
         let uri = spec("models:/spam@production");
         assert_eq!(uri.model, Some(Some("spam".parse().unwrap())));
         assert_eq!(uri.target, Target::Alias("production".parse().unwrap()));
+        assert_eq!(
+            spec("models:/spam/2").target,
+            Target::Number(2),
+            "MLflow's integer form"
+        );
+        assert!("models:/spam/99999999999999999999".parse::<TargetSpec>().is_err());
         let uri = spec("models:/spam/2.0.0-rc.1");
         assert_eq!(uri.target, Target::Version("2.0.0-rc.1".parse().unwrap()));
         assert_eq!(spec("models:/default@latest").model, Some(None));
