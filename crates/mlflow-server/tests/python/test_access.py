@@ -135,3 +135,31 @@ def test_artifact_paths_cannot_leave_the_staging_area(tmp_path: Path) -> None:
         assert requests.get(f"{root}/{base}/model/MLmodel").content == b"flavors: {}\n"
         listing = requests.get(root, params={"path": f"{base}/model"}).json()
         assert listing["files"] == [{"path": "MLmodel", "is_dir": False, "file_size": 12}]
+
+
+def test_trusted_keys_apply_to_loads_through_the_api(tmp_path: Path) -> None:
+    import subprocess
+
+    from serving import registry, run_flow
+
+    reg = tmp_path / "reg"
+    with serve(reg) as url:
+        run_flow(url)
+    key, pub = tmp_path / "key.pem", tmp_path / "pub.pem"
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)], check=True)
+    subprocess.run(["openssl", "ec", "-in", str(key), "-pubout", "-out", str(pub)], check=True, capture_output=True)
+    with serve(reg, "--trusted-key", str(pub)) as url:
+        mlflow.set_tracking_uri(url)
+        with pytest.raises(MlflowException) as e:
+            mlflow.pyfunc.load_model("models:/spam@production")
+        assert e.value.error_code == "PERMISSION_DENIED", e.value
+        assert "unsigned" in str(e.value) or "sign" in str(e.value)
+        # The files themselves are refused too, not only the URI.
+        error(
+            requests.get(f"{url}/api/2.0/mlflow-artifacts/artifacts/registry/spam/1.0.0/MLmodel"),
+            403,
+            "PERMISSION_DENIED",
+        )
+        registry(reg, "--model", "spam", "sign", "1.0.0", "--key", str(key))
+        model = mlflow.pyfunc.load_model("models:/spam@production")
+        assert list(model.predict(["free money now"])) == [1]

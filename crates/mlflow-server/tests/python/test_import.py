@@ -139,3 +139,19 @@ def test_an_import_killed_at_any_instant_leaves_a_registry_that_verifies(source:
     assert listed["spam"] >= 2 and listed["spam-upper"] == 1, (listed, final)
     assert import_mlflow(reg, source)["added"] == []
     verify_clean(reg)
+
+
+def test_the_import_sends_the_token_as_the_client_does(tmp_path: Path, monkeypatch) -> None:
+    token = tmp_path / "token"
+    token.write_text("tok-123\n")
+    with serve(tmp_path / "a", "--token-file", str(token)) as url:
+        monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-123")
+        run_flow(url)
+        monkeypatch.delenv("MLFLOW_TRACKING_TOKEN")
+        refused = registry(tmp_path / "b", "import-mlflow", url, check=False)
+        assert refused.returncode == 2, refused
+        assert "MLFLOW_TRACKING_TOKEN" in refused.stderr, refused.stderr
+        monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-123")
+        report = import_mlflow(tmp_path / "b", url)
+    assert sorted((m, n) for m, n, _ in report["added"]) == [("spam", 1), ("spam", 2), ("spam-upper", 1)]
+    verify_clean(tmp_path / "b")
