@@ -8,6 +8,7 @@
 
 mod artifacts;
 pub mod error;
+mod fields;
 mod filter;
 mod logged;
 mod models;
@@ -16,6 +17,7 @@ mod publish;
 pub mod records;
 mod request;
 mod routes;
+mod search;
 mod staging;
 mod tracking;
 mod versions;

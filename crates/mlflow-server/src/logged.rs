@@ -4,12 +4,13 @@
 
 use crate::Server;
 use crate::error::{ApiError, ApiResult};
+use crate::fields::{
+    KeyValue, MAX_KEYS, MAX_PARAM_VALUE, Metric, check_experiment_id, check_id, check_key, check_tags, check_value,
+    set_kv,
+};
 use crate::records::{PREFIX, Records, now_ms, random_id};
 use crate::request::{int64, next_token, page_offset, page_size, strings};
-use crate::tracking::{
-    KeyValue, MAX_KEYS, MAX_PARAM_VALUE, Metric, check_experiment_id, check_id, check_key, check_tags, check_value,
-    experiment, read_run, set_kv,
-};
+use crate::tracking::{experiment, read_run};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -250,4 +251,41 @@ pub fn search_logged_models(s: &Server, r: SearchLoggedModels) -> ApiResult<Valu
         out["next_page_token"] = Value::String(t);
     }
     Ok(out)
+}
+
+/// `runs/outputs`: the logged models a run produced (MLflow 3's log_model
+/// links them so).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogOutputs {
+    run_id: String,
+    #[serde(default)]
+    models: Vec<ModelOutputRequest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelOutputRequest {
+    model_id: String,
+    #[serde(default, deserialize_with = "int64")]
+    step: Option<i64>,
+}
+
+pub fn log_outputs(s: &Server, r: LogOutputs) -> ApiResult<Value> {
+    let records = s.records();
+    for m in &r.models {
+        read_logged_model(&records, &m.model_id)?;
+    }
+    crate::tracking::update_run(s, &r.run_id, |run| {
+        for m in &r.models {
+            if !run.model_outputs.iter().any(|o| o.model_id == m.model_id) {
+                run.model_outputs.push(crate::tracking::ModelOutput {
+                    model_id: m.model_id.clone(),
+                    step: m.step.unwrap_or(0),
+                });
+            }
+        }
+        Ok(())
+    })?;
+    Ok(json!({}))
 }

@@ -4,13 +4,12 @@
 
 use crate::Server;
 use crate::error::{ApiError, ApiResult};
-use crate::filter::Filter;
 use crate::records::{PREFIX, now_ms};
-use crate::request::{int64, next_token, page_offset, page_size, strings};
+use crate::request::strings;
 use crate::tracking::KeyValue;
 use crate::versions::{
-    ModelNotes, VersionOut, VersionView, aliases_by_version, download_uri, model_handle, ms, notes_key,
-    resolve_version, update_notes,
+    ModelNotes, VersionView, aliases_by_version, download_uri, model_handle, ms, notes_key, resolve_version,
+    update_notes,
 };
 use registry_core::{AliasName, CatalogRow, Expect, ModelName, RegistryError};
 use registry_open::AnyRegistry;
@@ -133,7 +132,7 @@ pub fn version_json(s: &Server, name: &str, version: &str) -> ApiResult<Value> {
     Ok(view.json())
 }
 
-fn model_json(s: &Server, name: &str) -> ApiResult<Value> {
+pub(crate) fn model_json(s: &Server, name: &str) -> ApiResult<Value> {
     let state = ModelState::load(s, name)?;
     let record: Option<ModelRecord> = s.records().read(&record_key(name))?;
     let first = state.rows.first().map(|(_, r)| ms(r.timestamp));
@@ -283,192 +282,6 @@ pub fn set_registered_model_tag(s: &Server, r: ModelTag) -> ApiResult<Value> {
 pub fn delete_registered_model_tag(s: &Server, r: ModelTag) -> ApiResult<Value> {
     change_record(s, &r.name, |m| m.tags.retain(|t| t.key != r.key))?;
     Ok(json!({}))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Search {
-    #[serde(default)]
-    filter: Option<String>,
-    #[serde(default, deserialize_with = "int64")]
-    max_results: Option<i64>,
-    #[serde(default, deserialize_with = "strings")]
-    order_by: Vec<String>,
-    #[serde(default)]
-    page_token: Option<String>,
-}
-
-fn check_order(order_by: &[String], allowed: &[&str]) -> ApiResult<Vec<(String, bool)>> {
-    order_by
-        .iter()
-        .map(|o| {
-            let mut parts = o.split_whitespace();
-            let field = parts.next().unwrap_or("").to_string();
-            let desc = match parts.next().map(str::to_ascii_uppercase).as_deref() {
-                None | Some("ASC") => false,
-                Some("DESC") => true,
-                Some(other) => {
-                    return Err(ApiError::invalid(format!(
-                        "order_by {o:?}: {other:?} is not ASC or DESC"
-                    )));
-                }
-            };
-            if !allowed.contains(&field.as_str()) || parts.next().is_some() {
-                return Err(ApiError::invalid(format!(
-                    "order_by {o:?}: order by one of {} with ASC or DESC",
-                    allowed.join(", ")
-                )));
-            }
-            Ok((field, desc))
-        })
-        .collect()
-}
-
-pub fn search_registered_models(s: &Server, r: Search) -> ApiResult<Value> {
-    let filter = Filter::parse(r.filter.as_deref(), &["name"])?;
-    let order = check_order(&r.order_by, &["name", "creation_timestamp", "last_updated_timestamp"])?;
-    let mut models = Vec::new();
-    for name in model_names(s)? {
-        let record: Option<ModelRecord> = s.records().read(&record_key(&name))?;
-        let tags: BTreeMap<String, String> = record
-            .iter()
-            .flat_map(|r| r.tags.iter().map(|t| (format!("tags.{}", t.key), t.value.clone())))
-            .collect();
-        if filter.matches(|a| {
-            if a == "name" {
-                Some(name.as_str())
-            } else {
-                tags.get(a).map(String::as_str)
-            }
-        }) {
-            models.push(model_json(s, &name)?);
-        }
-    }
-    sort_values(&mut models, &order, "name");
-    page(
-        models,
-        "registered_models",
-        r.max_results,
-        r.page_token.as_deref(),
-        100,
-        1000,
-    )
-}
-
-fn sort_values(values: &mut [Value], order: &[(String, bool)], default: &str) {
-    let default = [(default.to_string(), false)];
-    let order = if order.is_empty() { &default[..] } else { order };
-    values.sort_by(|a, b| {
-        for (field, desc) in order {
-            let key = |v: &Value| -> (i64, String) {
-                let f = if field == "version_number" {
-                    "version"
-                } else {
-                    field.as_str()
-                };
-                match &v[f] {
-                    Value::Number(n) => (n.as_i64().unwrap_or(0), String::new()),
-                    Value::String(s) if f == "version" => (s.parse().unwrap_or(0), String::new()),
-                    Value::String(s) => (0, s.clone()),
-                    _ => (0, String::new()),
-                }
-            };
-            let c = key(a).cmp(&key(b));
-            let c = if *desc { c.reverse() } else { c };
-            if c.is_ne() {
-                return c;
-            }
-        }
-        std::cmp::Ordering::Equal
-    });
-}
-
-fn page(
-    all: Vec<Value>,
-    field: &str,
-    max: Option<i64>,
-    token: Option<&str>,
-    default: usize,
-    cap: usize,
-) -> ApiResult<Value> {
-    let offset = page_offset(token)?;
-    let size = page_size(max, default, cap)?;
-    let total = all.len();
-    let items: Vec<Value> = all.into_iter().skip(offset).take(size).collect();
-    let mut out = json!({ field: items });
-    if let Some(t) = next_token(offset, out[field].as_array().map_or(0, Vec::len), total) {
-        out["next_page_token"] = Value::String(t);
-    }
-    Ok(out)
-}
-
-/// A page of versions, serialized as it is (no JSON tree in between).
-#[derive(Serialize)]
-pub struct VersionsPage {
-    model_versions: Vec<VersionOut>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_page_token: Option<String>,
-}
-
-pub fn search_model_versions(s: &Server, r: Search) -> ApiResult<VersionsPage> {
-    let filter = Filter::parse(
-        r.filter.as_deref(),
-        &["name", "run_id", "source_path", "version_number"],
-    )?;
-    let order = check_order(
-        &r.order_by,
-        &["name", "version_number", "creation_timestamp", "last_updated_timestamp"],
-    )?;
-    let names = match filter.equal("name") {
-        Some(name) => vec![name.to_string()],
-        None => model_names(s)?,
-    };
-    let mut versions: Vec<(u64, VersionOut)> = Vec::new();
-    for name in names {
-        let state = match ModelState::load(s, &name) {
-            Ok(state) => state,
-            Err(e) if e.code == "RESOURCE_DOES_NOT_EXIST" => continue,
-            Err(e) => return Err(e),
-        };
-        for (n, row) in &state.rows {
-            let v = state.view(*n, row).out();
-            let hit = filter.matches(|a| match a {
-                "name" => Some(name.as_str()),
-                "version_number" => Some(v.version.as_str()),
-                "run_id" => Some(v.run_id.as_str()),
-                "source_path" => Some(v.source.as_str()),
-                tag => v.tag(tag.strip_prefix("tags.")?),
-            });
-            if hit {
-                versions.push((*n, v));
-            }
-        }
-    }
-    let default = [("name".to_string(), false), ("version_number".to_string(), true)];
-    let order = if order.is_empty() { &default[..] } else { &order[..] };
-    versions.sort_by(|(na, a), (nb, b)| {
-        for (field, desc) in order {
-            let c = match field.as_str() {
-                "name" => a.name.cmp(&b.name),
-                "version_number" => na.cmp(nb),
-                "creation_timestamp" => a.creation_timestamp.cmp(&b.creation_timestamp),
-                _ => a.last_updated_timestamp.cmp(&b.last_updated_timestamp),
-            };
-            let c = if *desc { c.reverse() } else { c };
-            if c.is_ne() {
-                return c;
-            }
-        }
-        std::cmp::Ordering::Equal
-    });
-    let offset = page_offset(r.page_token.as_deref())?;
-    let size = page_size(r.max_results, 10_000, 200_000)?;
-    let total = versions.len();
-    let model_versions: Vec<VersionOut> = versions.into_iter().skip(offset).take(size).map(|(_, v)| v).collect();
-    Ok(VersionsPage {
-        next_page_token: next_token(offset, model_versions.len(), total),
-        model_versions,
-    })
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,7 @@
 
 use crate::error::ApiError;
 use crate::request::Req;
-use crate::{Shared, artifacts, logged, models, page, publish, tracking};
+use crate::{Shared, artifacts, logged, models, page, publish, search, tracking};
 use axum::Router;
 use axum::extract::{Path, Request, State};
 use axum::http::{Method, Uri, header};
@@ -56,7 +56,7 @@ pub fn router(state: Shared) -> Router {
         .route(&at("runs/log-parameter"), w(post(op!(tracking::log_param))))
         .route(&at("runs/log-metric"), w(post(op!(tracking::log_metric))))
         .route(&at("runs/set-tag"), w(post(op!(tracking::set_tag))))
-        .route(&at("runs/outputs"), w(post(op!(tracking::log_outputs))))
+        .route(&at("runs/outputs"), w(post(op!(logged::log_outputs))))
         .route(&at("runs/log-model"), w(post(op!(tracking::log_model))))
         .route(&at("metrics/get-history"), r(get(op!(tracking::get_metric_history))))
         // Logged models (MLflow 3's log_model).
@@ -87,7 +87,7 @@ pub fn router(state: Shared) -> Router {
         .route(&at("registered-models/get"), r(get(op!(models::get_registered_model))))
         .route(
             &at("registered-models/search"),
-            r(get(op!(models::search_registered_models))),
+            r(get(op!(search::search_registered_models))),
         )
         .route(
             &at("registered-models/update"),
@@ -116,7 +116,7 @@ pub fn router(state: Shared) -> Router {
             w(post(op!(publish::create_model_version))),
         )
         .route(&at("model-versions/get"), r(get(op!(models::get_model_version))))
-        .route(&at("model-versions/search"), r(get(op!(models::search_model_versions))))
+        .route(&at("model-versions/search"), r(get(op!(search::search_model_versions))))
         .route(
             &at("model-versions/update"),
             w(patch(op!(models::update_model_version))),

@@ -1,44 +1,16 @@
-//! Experiments, runs and logged models: only what the mlflow client needs
+//! Experiments and runs: only what the mlflow client needs
 //! to log a model and register it (this is not a tracking server). A
 //! run's params, metrics and tags become the hyperparameters, metrics and
 //! tags of the versions registered from it.
 
 use crate::Server;
 use crate::error::{ApiError, ApiResult};
+pub use crate::fields::{KeyValue, MAX_KEYS, MAX_PARAM_VALUE, MAX_TAG_VALUE, Metric};
+use crate::fields::{check_experiment_id, check_id, check_key, check_tags, check_value, set_kv};
 use crate::records::{PREFIX, Records, hex_segment, now_ms, random_id};
 use crate::request::{double, int64, next_token, page_offset, page_size};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-
-/// A tag or a param.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyValue {
-    pub key: String,
-    #[serde(default)]
-    pub value: String,
-}
-
-/// A metric as the client logs it and reads it back.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Metric {
-    pub key: String,
-    #[serde(default, deserialize_with = "double")]
-    pub value: Option<f64>,
-    #[serde(default, deserialize_with = "int64")]
-    pub timestamp: Option<i64>,
-    #[serde(default, deserialize_with = "int64")]
-    pub step: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dataset_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dataset_digest: Option<String>,
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Experiment {
@@ -97,14 +69,6 @@ pub struct Run {
 /// each key is always kept): runs are kept for registration, not for
 /// training curves.
 pub const MAX_HISTORY: usize = 10_000;
-/// The most params, tags or metric keys a run or logged model may have.
-pub const MAX_KEYS: usize = 1_000;
-/// The longest param value MLflow accepts.
-pub const MAX_PARAM_VALUE: usize = 6_000;
-/// The longest tag value MLflow accepts.
-pub const MAX_TAG_VALUE: usize = 8_000;
-const MAX_KEY: usize = 250;
-
 fn experiment_key(id: &str) -> String {
     format!("{PREFIX}experiments/{id}")
 }
@@ -113,52 +77,6 @@ fn experiment_name_key(name: &str) -> String {
 }
 pub fn run_key(id: &str) -> String {
     format!("{PREFIX}runs/{id}")
-}
-
-/// A run or logged-model id as this server makes them (32 hex digits;
-/// `m-` and 32 for a logged model); anything else names nothing here, and
-/// never reaches a key.
-pub(crate) fn check_id(id: &str, what: &str, logged: bool) -> ApiResult<()> {
-    let hex = if logged { id.strip_prefix("m-") } else { Some(id) };
-    match hex {
-        Some(h) if h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(()),
-        _ => Err(ApiError::not_found(format!(
-            "no {what} {id:?}: ids here are {} (as MLflow makes them)",
-            if logged {
-                "m- and 32 hex digits"
-            } else {
-                "32 hex digits"
-            }
-        ))),
-    }
-}
-
-pub(crate) fn check_experiment_id(id: &str) -> ApiResult<()> {
-    if id.is_empty() || id.len() > 19 || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::invalid(format!(
-            "experiment_id {id:?} is not an experiment id (a decimal number)"
-        )));
-    }
-    Ok(())
-}
-
-pub(crate) fn check_key(key: &str, what: &str) -> ApiResult<()> {
-    if key.is_empty() || key.len() > MAX_KEY || key.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!(
-            "{what} key {key:?} must be 1 to {MAX_KEY} characters without control characters"
-        )));
-    }
-    Ok(())
-}
-
-pub(crate) fn check_value(key: &str, value: &str, max: usize, what: &str) -> ApiResult<()> {
-    if value.len() > max {
-        return Err(ApiError::invalid(format!(
-            "{what} {key:?} has a value of {} bytes, more than the {max} MLflow allows",
-            value.len()
-        )));
-    }
-    Ok(())
 }
 
 /// The experiment MLflow always has, which runs go to without `set_experiment`.
@@ -359,7 +277,7 @@ pub fn read_run(records: &Records<'_>, id: &str) -> ApiResult<Run> {
         .ok_or_else(|| ApiError::not_found(format!("no run with id {id}")))
 }
 
-fn update_run(s: &Server, id: &str, change: impl FnMut(&mut Run) -> ApiResult<()>) -> ApiResult<Run> {
+pub(crate) fn update_run(s: &Server, id: &str, change: impl FnMut(&mut Run) -> ApiResult<()>) -> ApiResult<Run> {
     check_id(id, "run", false)?;
     s.records()
         .update(&run_key(id), change)?
@@ -427,36 +345,6 @@ pub fn update_run_request(s: &Server, r: UpdateRun) -> ApiResult<Value> {
         Ok(())
     })?;
     Ok(json!({"run_info": run.info}))
-}
-
-pub(crate) fn check_tags(tags: &[KeyValue]) -> ApiResult<()> {
-    if tags.len() > MAX_KEYS {
-        return Err(ApiError::invalid(format!("{} tags, more than {MAX_KEYS}", tags.len())));
-    }
-    for t in tags {
-        check_key(&t.key, "tag")?;
-        check_value(&t.key, &t.value, MAX_TAG_VALUE, "tag")?;
-    }
-    Ok(())
-}
-
-pub(crate) fn set_kv(list: &mut Vec<KeyValue>, kv: &KeyValue, what: &str, immutable: bool) -> ApiResult<()> {
-    let full = list.len() >= MAX_KEYS;
-    match list.iter_mut().find(|x| x.key == kv.key) {
-        Some(old) if immutable && old.value != kv.value => Err(ApiError::invalid(format!(
-            "param {:?} was logged as {:?}; a run's params cannot change (log it in a new run)",
-            kv.key, old.value
-        ))),
-        Some(old) => {
-            old.value = kv.value.clone();
-            Ok(())
-        }
-        None if full => Err(ApiError::invalid(format!("more than {MAX_KEYS} {what}s"))),
-        None => {
-            list.push(kv.clone());
-            Ok(())
-        }
-    }
 }
 
 fn add_metric(run: &mut Run, m: &Metric) -> ApiResult<()> {
@@ -672,41 +560,6 @@ pub fn log_model(s: &Server, r: LogModel) -> ApiResult<Value> {
             )));
         }
         set_kv(&mut run.data.tags, &KeyValue { key: KEY.into(), value }, "tag", false)
-    })?;
-    Ok(json!({}))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogOutputs {
-    run_id: String,
-    #[serde(default)]
-    models: Vec<ModelOutputRequest>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelOutputRequest {
-    model_id: String,
-    #[serde(default, deserialize_with = "int64")]
-    step: Option<i64>,
-}
-
-pub fn log_outputs(s: &Server, r: LogOutputs) -> ApiResult<Value> {
-    let records = s.records();
-    for m in &r.models {
-        crate::logged::read_logged_model(&records, &m.model_id)?;
-    }
-    update_run(s, &r.run_id, |run| {
-        for m in &r.models {
-            if !run.model_outputs.iter().any(|o| o.model_id == m.model_id) {
-                run.model_outputs.push(ModelOutput {
-                    model_id: m.model_id.clone(),
-                    step: m.step.unwrap_or(0),
-                });
-            }
-        }
-        Ok(())
     })?;
     Ok(json!({}))
 }
