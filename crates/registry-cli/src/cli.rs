@@ -151,11 +151,13 @@ pub enum Command {
         follow: bool,
     },
     /// Copy a running MLflow server's registered models, versions and aliases here (idempotent; --model a,b for some).
+    #[cfg(feature = "mlflow")]
     ImportMlflow {
         /// The MLflow server, e.g. http://127.0.0.1:5000 (MLFLOW_TRACKING_TOKEN, or _USERNAME and _PASSWORD, as the client takes them).
         tracking_uri: String,
     },
     /// Serve the MLflow REST API on this registry: point MLFLOW_TRACKING_URI at it (docs/MLFLOW.md).
+    #[cfg(feature = "mlflow")]
     Serve(crate::serve::ServeArgs),
     /// Signed webhooks for the registry's events: add, list, remove, test, deliver.
     #[cfg(feature = "webhooks")]
@@ -244,8 +246,16 @@ impl Command {
                 | Command::Diff { .. }
                 | Command::Report { .. }
                 | Command::Models
-                | Command::Serve(_)
-        )
+        ) || self.serves()
+    }
+
+    /// `registry serve`, which reads versions through the cache too.
+    fn serves(&self) -> bool {
+        #[cfg(feature = "mlflow")]
+        if let Command::Serve(_) = self {
+            return true;
+        }
+        false
     }
 
     /// The versions and aliases this command names (the model a `models:/`

@@ -10,12 +10,14 @@
 mod cache;
 mod cli;
 mod events;
+#[cfg(feature = "mlflow")]
 mod import;
 mod inspect;
 mod manage;
 mod reclaim;
 mod register;
 mod retire;
+#[cfg(feature = "mlflow")]
 mod serve;
 mod signing;
 #[cfg(feature = "webhooks")]
@@ -56,12 +58,14 @@ fn try_main(mut cli: Cli) -> Result<(), Failure> {
         }
         return register::add(&registry, args, json);
     }
+    #[cfg(feature = "mlflow")]
     if let Command::ImportMlflow { tracking_uri } = &cli.command {
         // Into the models of the same names (created by their first
         // version); --model picks MLflow's models, not one of ours.
         let registry = cli.registry.open()?.with_validator(textclf_registry::validator());
         return import::import_mlflow(&registry, tracking_uri, cli.registry.model.as_deref(), json);
     }
+    #[cfg(feature = "mlflow")]
     if let Command::Serve(args) = &cli.command {
         // Serves every model, and may create the registry (its first
         // registered version does).
@@ -143,11 +147,9 @@ fn try_main(mut cli: Cli) -> Result<(), Failure> {
             reclaim::retain(r, &how, json)
         }
         Command::Verify { repair, older_than } => manage::verify(r, all_models, repair.then_some(older_than), json),
-        Command::Copy { .. }
-        | Command::Add(_)
-        | Command::Cache { .. }
-        | Command::Serve(_)
-        | Command::ImportMlflow { .. } => Ok(()),
+        Command::Copy { .. } | Command::Add(_) | Command::Cache { .. } => Ok(()),
+        #[cfg(feature = "mlflow")]
+        Command::Serve(_) | Command::ImportMlflow { .. } => Ok(()),
     }
 }
 

@@ -3,6 +3,8 @@
 //! half-uploaded file is listed or served, and every listed version loads
 //! whole.
 
+#![cfg(feature = "mlflow")]
+
 mod common;
 
 use serde_json::{Value, json};
