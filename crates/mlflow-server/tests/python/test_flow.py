@@ -79,3 +79,37 @@ def test_numbers_are_stable_and_both_forms_load(tmp_path: Path) -> None:
         # models:/spam/1.0.0 (a semver, which the client takes for a stage) loads too.
         model = mlflow.sklearn.load_model("models:/spam/1.0.0")
         assert list(model.predict(["free money now"])) == [1]
+
+
+def test_the_flow_beside_gc_verify_and_a_reader(tmp_path: Path) -> None:
+    """gc, verify and `registry list` in a loop while the client logs,
+    registers, moves aliases and loads: the flow passes, and so does verify."""
+    import threading
+
+    reg = tmp_path / "reg"
+    stop = threading.Event()
+    failures: list[str] = []
+    rounds = [0]
+
+    def beside() -> None:
+        while not stop.is_set():
+            for args in (("gc", "--older-than", "0s"), ("verify",), ("--model", "spam", "list")):
+                out = registry(reg, *args, check=False)
+                # Before the first version there is no model to list.
+                if out.returncode not in (0, 3):
+                    failures.append(f"{args}: {out.returncode} {out.stderr}")
+            rounds[0] += 1
+
+    with serve(reg) as url:
+        thread = threading.Thread(target=beside)
+        thread.start()
+        try:
+            seen = run_flow(url)
+        finally:
+            stop.set()
+            thread.join()
+    assert not failures, failures
+    assert rounds[0] > 3, rounds
+    assert seen["versions"] == [1, 2]
+    verify = registry_json(reg, "verify")
+    assert all(not m["problems"] for m in verify["models"]), verify
