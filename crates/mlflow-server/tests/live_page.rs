@@ -69,6 +69,13 @@ fn the_live_page_shows_every_model_and_follows_new_versions() {
     let card = browser.eval("return document.getElementById('spam-card-1.0.0') !== null;");
     assert_eq!(card, serde_json::json!(true));
     browser.screenshot("live-page.png");
+    let text = browser.eval("return document.body.innerText;");
+    let root = dir.path().to_str().unwrap();
+    assert!(
+        !text.as_str().unwrap().contains(root),
+        "the page shows the server's path {root}"
+    );
+    assert!(text.as_str().unwrap().contains("models:/spam"));
     // A version saved meanwhile is on the next load: the page is made per request.
     save(&registry, "ham", "1.1.0");
     browser.goto(&format!("{url}/"));
