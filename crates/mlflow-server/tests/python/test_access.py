@@ -52,12 +52,20 @@ def test_a_token_is_required_and_public_reads_open_reads_only(tmp_path: Path, mo
 
 
 def test_read_only_refuses_every_write(tmp_path: Path) -> None:
+    from serving import registry
+
     with serve(tmp_path / "reg") as url:
         MlflowClient(url, url).create_registered_model("ro")
+    # A version the API has never numbered: a read-only server shows the
+    # number it will get, and records nothing.
+    src = tmp_path / "m.bin"
+    src.write_bytes(b"bytes")
+    registry(tmp_path / "reg", "--model", "ro", "add", str(src), "--version", "0.3.0", "--type", "bytes")
     before = files_under(tmp_path / "reg")
     with serve(tmp_path / "reg", "--read-only") as url:
         client = MlflowClient(url, url)
         assert client.get_registered_model("ro").name == "ro"
+        assert client.get_model_version("ro", "1").source.endswith("/0.3.0")
         for write in (
             lambda: client.create_registered_model("x"),
             lambda: client.create_experiment("x"),
@@ -72,6 +80,19 @@ def test_read_only_refuses_every_write(tmp_path: Path) -> None:
             "PERMISSION_DENIED",
         )
     assert files_under(tmp_path / "reg") == before
+
+
+def test_an_upload_over_the_cap_is_refused_and_not_staged(tmp_path: Path) -> None:
+    with serve(tmp_path / "reg", "--max-artifact-bytes", "1KB") as url:
+        mlflow.set_tracking_uri(url)
+        with mlflow.start_run() as run:
+            pass
+        root = f"{url}/api/2.0/mlflow-artifacts/artifacts/0/{run.info.run_id}/artifacts"
+        error(requests.put(f"{root}/big.bin", data=b"x" * 2048), 413, "INVALID_PARAMETER_VALUE")
+        assert requests.put(f"{root}/small.bin", data=b"x" * 1000).status_code == 200
+        listing = requests.get(f"{url}/api/2.0/mlflow-artifacts/artifacts", params={"path": f"0/{run.info.run_id}/artifacts"})
+        assert listing.json()["files"] == [{"path": "small.bin", "is_dir": False, "file_size": 1000}]
+    assert not any("big.bin" in f for f in files_under(tmp_path / "reg"))
 
 
 def test_bad_requests_get_a_4xx_in_mlflows_shape(tmp_path: Path) -> None:
