@@ -155,3 +155,42 @@ def test_the_import_sends_the_token_as_the_client_does(tmp_path: Path, monkeypat
         report = import_mlflow(tmp_path / "b", url)
     assert sorted((m, n) for m, n, _ in report["added"]) == [("spam", 1), ("spam", 2), ("spam-upper", 1)]
     verify_clean(tmp_path / "b")
+
+
+def test_the_import_sends_basic_credentials_as_the_client_does(tmp_path: Path, monkeypatch) -> None:
+    """MLFLOW_TRACKING_USERNAME/PASSWORD go as HTTP basic auth: a stand-in
+    server that answers only with the right header."""
+    import base64
+    import http.server
+    import threading
+
+    wanted = "Basic " + base64.b64encode(b"ann:pw 1").decode()
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append(self.headers.get("Authorization", ""))
+            ok = self.headers.get("Authorization") == wanted
+            body = b'{"registered_models": []}' if ok else b'{"error_code": "UNAUTHENTICATED", "message": "who?"}'
+            self.send_response(200 if ok else 401)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
+        refused = registry(tmp_path / "reg", "import-mlflow", url, check=False)
+        assert refused.returncode == 2 and "MLFLOW_TRACKING_USERNAME" in refused.stderr, refused
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ann")
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "pw 1")
+        report = import_mlflow(tmp_path / "reg", url)
+        assert report["added"] == [] and seen[-1] == wanted
+    finally:
+        server.shutdown()
