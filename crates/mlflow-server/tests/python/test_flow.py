@@ -109,7 +109,7 @@ def test_the_flow_beside_gc_verify_and_a_reader(tmp_path: Path) -> None:
             stop.set()
             thread.join()
     assert not failures, failures
-    assert rounds[0] > 3, rounds
+    assert rounds[0] >= 2, rounds
     assert seen["versions"] == [1, 2]
     verify = registry_json(reg, "verify")
     assert all(not m["problems"] for m in verify["models"]), verify
