@@ -418,7 +418,7 @@ fn version_info(
                     experiment_name,
                     tracking_uri: Some(client.uri().to_string()),
                     tags: kv(&data["tags"])
-                        .filter(|(k, _)| k != "mlflow.log-model.history")
+                        .filter(|(k, _)| k != mlflow_server::LOG_MODEL_HISTORY_TAG)
                         .collect(),
                 });
                 info.tags.insert(mlflow_server::RUN_TAG.into(), run_id.to_string());

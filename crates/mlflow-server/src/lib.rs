@@ -30,7 +30,7 @@ use std::time::Duration;
 pub use http_listen::{ConnectionLimits, shutdown_signal};
 pub use models::{ModelRecord, record_key};
 pub use publish::model_type_of;
-pub use tracking::KeyValue;
+pub use tracking::{KeyValue, LOG_MODEL_HISTORY_TAG};
 pub use versions::{RUN_TAG, SOURCE_TAG};
 
 /// How the server runs.

@@ -52,7 +52,7 @@ pub fn model_names(s: &Server) -> ApiResult<Vec<String>> {
 }
 
 /// Whether the model exists for MLflow (a record, or versions).
-fn exists(s: &Server, name: &str, registry: &AnyRegistry) -> ApiResult<bool> {
+pub(crate) fn exists(s: &Server, name: &str, registry: &AnyRegistry) -> ApiResult<bool> {
     if s.records().read::<ModelRecord>(&record_key(name))?.is_some() {
         return Ok(true);
     }

@@ -10,13 +10,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::logged;
 use crate::models::version_json;
 use crate::staging::{self, Root, StagedFile};
-use crate::tracking::{self, KeyValue, Run};
+use crate::tracking::{self, KeyValue, LOG_MODEL_HISTORY_TAG, Run};
 use crate::versions::{MODEL_ID_TAG, RUN_TAG, SOURCE_TAG, model_handle};
-use registry_core::store::Store;
-use registry_core::{Bump, FileSource, ModelInfo, RunRef};
+use registry_core::{Bump, ModelInfo, RunRef, StoredSource};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use std::io::Read;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,35 +25,13 @@ pub struct CreateModelVersion {
     run_id: Option<String>,
     #[serde(default)]
     tags: Vec<KeyValue>,
-    #[serde(default)]
-    run_link: Option<String>,
+    /// A link to the run in MLflow's UI: accepted, not kept.
+    #[serde(default, rename = "run_link")]
+    _run_link: Option<String>,
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
     model_id: Option<String>,
-}
-
-/// A staged file, read from the store as the save copies it.
-struct StagedSource<'a> {
-    store: &'a dyn Store,
-    key: String,
-    path: String,
-    size: u64,
-}
-
-impl FileSource for StagedSource<'_> {
-    fn path(&self) -> &str {
-        &self.path
-    }
-    fn size(&self) -> u64 {
-        self.size
-    }
-    fn location(&self) -> String {
-        self.store.location(&self.key)
-    }
-    fn open(&self) -> registry_core::Result<Box<dyn Read + '_>> {
-        Ok(self.store.open_sized(&self.key, self.size)?)
-    }
 }
 
 /// Where `source` (or `model_id`) says the files are: a staged root and
@@ -142,11 +118,7 @@ pub fn model_type_of(mlmodel: &str) -> String {
 
 pub fn create_model_version(s: &Server, r: CreateModelVersion) -> ApiResult<Value> {
     let registry = model_handle(s, &r.name)?;
-    if s.records()
-        .read::<crate::models::ModelRecord>(&crate::models::record_key(&r.name))?
-        .is_none()
-        && registry.list_versions()?.is_empty()
-    {
+    if !crate::models::exists(s, &r.name, &registry)? {
         return Err(ApiError::not_found(format!(
             "registered model {:?} not found: create it first (create_registered_model)",
             r.name
@@ -175,9 +147,9 @@ pub fn create_model_version(s: &Server, r: CreateModelVersion) -> ApiResult<Valu
             }
         )));
     }
-    let files: Vec<StagedSource<'_>> = staged
+    let files: Vec<StoredSource<'_>> = staged
         .iter()
-        .map(|(p, f)| StagedSource {
+        .map(|(p, f)| StoredSource {
             store: records.store(),
             key: root.file_key(p),
             path: p[prefix.len()..].to_string(),
@@ -230,7 +202,7 @@ pub fn create_model_version(s: &Server, r: CreateModelVersion) -> ApiResult<Valu
                 .tags
                 .iter()
                 // The models logged in the run: MLflow's own bookkeeping, long.
-                .filter(|t| t.key != "mlflow.log-model.history")
+                .filter(|t| t.key != LOG_MODEL_HISTORY_TAG)
                 .map(|t| (t.key.clone(), t.value.clone()))
                 .collect(),
         });
@@ -243,18 +215,16 @@ pub fn create_model_version(s: &Server, r: CreateModelVersion) -> ApiResult<Valu
     if let Root::Model { model_id, .. } = &root {
         info.tags.insert(MODEL_ID_TAG.into(), model_id.clone());
     }
-    let _ = &r.run_link;
-    info.description = r.description.clone().filter(|d| !d.is_empty());
+    let description = r.description.clone().filter(|d| !d.is_empty());
+    info.description = description.clone();
     let metadata = registry.save_files_next(Bump::Major, &files, info)?;
     let number = registry.number_saved(&metadata.version)?;
-    if let Some(d) = info_description(&r) {
+    // Also in the notes: a search shows versions from catalog rows, which
+    // do not carry the metadata's description.
+    if let Some(d) = description {
         crate::versions::update_notes(s, &r.name, &metadata.version, |n| n.description = Some(d.clone()))?;
     }
     Ok(json!({"model_version": version_json(s, &r.name, &number.to_string())?}))
-}
-
-fn info_description(r: &CreateModelVersion) -> Option<String> {
-    r.description.clone().filter(|d| !d.is_empty())
 }
 
 #[cfg(test)]

@@ -535,6 +535,9 @@ pub struct LogModel {
     model_json: String,
 }
 
+/// The run tag where MLflow 2's `log_model` records the models logged.
+pub const LOG_MODEL_HISTORY_TAG: &str = "mlflow.log-model.history";
+
 /// The most bytes of `mlflow.log-model.history` a run keeps.
 const MAX_MODEL_HISTORY: usize = MAX_TAG_VALUE * 4;
 
@@ -544,7 +547,7 @@ pub fn log_model(s: &Server, r: LogModel) -> ApiResult<Value> {
     let model: Value =
         serde_json::from_str(&r.model_json).map_err(|e| ApiError::invalid(format!("model_json is not JSON: {e}")))?;
     update_run(s, &r.run_id, |run| {
-        const KEY: &str = "mlflow.log-model.history";
+        const KEY: &str = LOG_MODEL_HISTORY_TAG;
         let mut history: Vec<Value> = run
             .data
             .tags

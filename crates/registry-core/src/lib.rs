@@ -91,8 +91,8 @@ pub use registry::{
     DEFAULT_GC_AGE, DEFAULT_GRACE, DeletionRecord, DeprecationRecord, EVENT_GRACE, Event, EventListener, Expect,
     FileSource, Finding, GcReport, KeptVersion, LoadedArtifact, MAX_SIGNATURE_BYTES, Metric, ModelValidator, NewFile,
     Planned, PromotionGate, Registry, RepairReport, RetentionOutcome, RetentionPlan, RetentionPolicy, SignatureCheck,
-    SignaturePolicy, SignedVersion, StoredRetention, StoredVersion, VerifyReport, VersionNumbers, VersionSigner,
-    read_events,
+    SignaturePolicy, SignedVersion, StoredRetention, StoredSource, StoredVersion, VerifyReport, VersionNumbers,
+    VersionSigner, read_events,
 };
 
 /// sha256 of `bytes` as lower-case hex, the digest format used throughout

@@ -10,7 +10,6 @@ import time
 import mlflow
 import mlflow.pyfunc
 import mlflow.sklearn
-import numpy as np
 from mlflow import MlflowClient
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression

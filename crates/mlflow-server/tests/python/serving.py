@@ -34,6 +34,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_up(url: str, proc: subprocess.Popen, what: str, seconds: float) -> None:
+    """Returns once `url`/health answers; fails if `proc` exits first or
+    `seconds` pass."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=1)
+            return
+        except OSError:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else f"{what} exited"
+            assert time.time() < deadline, f"{what} did not answer"
+            time.sleep(0.05)
+
+
 @contextmanager
 def serve(reg: Path, *args: str) -> Iterator[str]:
     """`registry serve` on `reg` until the block ends; yields its URL once
@@ -45,15 +59,7 @@ def serve(reg: Path, *args: str) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=1)
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
-                assert time.time() < deadline, "registry serve did not answer"
-                time.sleep(0.05)
+        wait_until_up(url, proc, "registry serve", 30)
         yield url
     finally:
         proc.terminate()

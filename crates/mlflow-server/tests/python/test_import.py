@@ -3,12 +3,11 @@ versions, aliases, params and metrics, the files identical to MLflow's own
 download; idempotent, incremental, and resumable after SIGKILL."""
 
 import hashlib
-import json
+import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import mlflow
 import pytest
 from mlflow import MlflowClient
-from serving import BIN, free_port, registry, registry_json, run_flow, serve
+from serving import BIN, free_port, registry, registry_json, run_flow, serve, wait_until_up
 
 
 @contextmanager
@@ -35,19 +34,9 @@ def mlflow_server(root: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=1)
-                break
-            except OSError:
-                assert proc.poll() is None, "mlflow server exited"
-                assert time.time() < deadline, "mlflow server did not start"
-                time.sleep(0.2)
+        wait_until_up(url, proc, "mlflow server", 120)
         yield url
     finally:
-        import os
-
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
 

@@ -62,7 +62,7 @@ pub use retain::{Planned, RetentionOutcome, RetentionPlan, RetentionPolicy, Stor
 pub use signatures::{MAX_SIGNATURE_BYTES, SignatureCheck, SignaturePolicy, SignedVersion, VersionSigner};
 pub use validators::ModelValidator;
 pub use verify::{Finding, VerifyReport};
-pub use write::FileSource;
+pub use write::{FileSource, StoredSource};
 
 use crate::error::{RegistryError, Result};
 use crate::metadata::{

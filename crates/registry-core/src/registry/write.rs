@@ -64,8 +64,9 @@ impl FileSource for InMemory<'_> {
     }
 }
 
-/// A file of another registry's store (a copy's source).
-pub(super) struct StoredSource<'a> {
+/// A file already in a store, read as a save copies it: another
+/// registry's (a copy's source), or a front end's staging area.
+pub struct StoredSource<'a> {
     pub store: &'a dyn Store,
     pub key: String,
     pub path: String,
