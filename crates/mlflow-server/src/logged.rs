@@ -9,7 +9,7 @@ use crate::fields::{
     set_kv,
 };
 use crate::records::{PREFIX, Records, now_ms, random_id};
-use crate::request::{int64, next_token, page_offset, page_size, strings};
+use crate::request::{int64, page_range, strings};
 use crate::tracking::{experiment, read_run};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -243,11 +243,9 @@ pub fn search_logged_models(s: &Server, r: SearchLoggedModels) -> ApiResult<Valu
         }
     }
     models.sort_by_key(|m| std::cmp::Reverse(m.info.creation_timestamp_ms));
-    let offset = page_offset(r.page_token.as_deref())?;
-    let size = page_size(r.max_results, 100, 1000)?;
-    let page: Vec<_> = models.iter().skip(offset).take(size).collect();
-    let mut out = json!({"models": page});
-    if let Some(t) = next_token(offset, page.len(), models.len()) {
+    let (range, next) = page_range(models.len(), r.max_results, r.page_token.as_deref(), 100, 1000)?;
+    let mut out = json!({"models": &models[range]});
+    if let Some(t) = next {
         out["next_page_token"] = Value::String(t);
     }
     Ok(out)

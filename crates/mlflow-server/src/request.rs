@@ -147,8 +147,24 @@ pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
     })
 }
 
+/// Which items of a `total`-long list a page request (`max_results`,
+/// `page_token`) asks for, and the token of the page after them, if any.
+/// Every paginated endpoint goes through this one, so they agree on the
+/// token's form and the limits' errors.
+pub fn page_range(
+    total: usize,
+    max_results: Option<i64>,
+    page_token: Option<&str>,
+    default: usize,
+    cap: usize,
+) -> Result<(std::ops::Range<usize>, Option<String>), ApiError> {
+    let start = page_offset(page_token)?.min(total);
+    let end = start.saturating_add(page_size(max_results, default, cap)?).min(total);
+    Ok((start..end, next_token(end, total)))
+}
+
 /// A `max_results`: at most `cap`, `default` when absent or 0.
-pub fn page_size(asked: Option<i64>, default: usize, cap: usize) -> Result<usize, ApiError> {
+fn page_size(asked: Option<i64>, default: usize, cap: usize) -> Result<usize, ApiError> {
     match asked {
         None | Some(0) => Ok(default),
         Some(n) if n < 0 => Err(ApiError::invalid(format!("max_results must be positive, not {n}"))),
@@ -166,7 +182,7 @@ pub fn page_size(asked: Option<i64>, default: usize, cap: usize) -> Result<usize
 }
 
 /// The offset a page token stands for ("" or absent: the first page).
-pub fn page_offset(token: Option<&str>) -> Result<usize, ApiError> {
+fn page_offset(token: Option<&str>) -> Result<usize, ApiError> {
     use base64::Engine;
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Ok(0);
@@ -185,9 +201,41 @@ pub fn page_offset(token: Option<&str>) -> Result<usize, ApiError> {
         .ok_or_else(bad)
 }
 
-/// The token of the page after `offset + taken`, if there are more.
-pub fn next_token(offset: usize, taken: usize, total: usize) -> Option<String> {
+/// The token of the page starting at `next`, if there are more.
+fn next_token(next: usize, total: usize) -> Option<String> {
     use base64::Engine;
-    let next = offset + taken;
     (next < total).then(|| base64::engine::general_purpose::STANDARD.encode(format!("offset:{next}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_range;
+
+    #[test]
+    fn pages_walk_the_list_once_and_the_last_has_no_token() {
+        let mut token: Option<String> = None;
+        let mut seen = Vec::new();
+        loop {
+            let (range, next) = page_range(5, Some(2), token.as_deref(), 10, 10).expect("page");
+            seen.push(range);
+            match next {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        assert_eq!(seen, vec![0..2, 2..4, 4..5]);
+    }
+
+    #[test]
+    fn limits_and_tokens_are_checked() {
+        assert_eq!(page_range(3, None, None, 10, 10).expect("default").0, 0..3);
+        assert!(page_range(3, Some(11), None, 10, 10).is_err());
+        assert!(page_range(3, Some(-1), None, 10, 10).is_err());
+        assert!(page_range(3, None, Some("garbage"), 10, 10).is_err());
+        // A token past the end (the list shrank between pages): empty, no next.
+        let (_, far) = page_range(100, Some(50), None, 10, 100).expect("first");
+        let (range, next) = page_range(3, None, far.as_deref(), 10, 10).expect("past the end");
+        assert!(range.is_empty());
+        assert_eq!(next, None);
+    }
 }

@@ -6,7 +6,7 @@ use crate::Server;
 use crate::error::{ApiError, ApiResult};
 use crate::filter::Filter;
 use crate::models::{ModelRecord, ModelState, model_json, model_names, record_key};
-use crate::request::{int64, next_token, page_offset, page_size, strings};
+use crate::request::{int64, page_range, strings};
 use crate::versions::VersionOut;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -118,12 +118,9 @@ fn page(
     default: usize,
     cap: usize,
 ) -> ApiResult<Value> {
-    let offset = page_offset(token)?;
-    let size = page_size(max, default, cap)?;
-    let total = all.len();
-    let items: Vec<Value> = all.into_iter().skip(offset).take(size).collect();
-    let mut out = json!({ field: items });
-    if let Some(t) = next_token(offset, out[field].as_array().map_or(0, Vec::len), total) {
+    let (range, next) = page_range(all.len(), max, token, default, cap)?;
+    let mut out = json!({ field: &all[range] });
+    if let Some(t) = next {
         out["next_page_token"] = Value::String(t);
     }
     Ok(out)
@@ -188,12 +185,10 @@ pub fn search_model_versions(s: &Server, r: Search) -> ApiResult<VersionsPage> {
         }
         std::cmp::Ordering::Equal
     });
-    let offset = page_offset(r.page_token.as_deref())?;
-    let size = page_size(r.max_results, 10_000, 200_000)?;
-    let total = versions.len();
-    let model_versions: Vec<VersionOut> = versions.into_iter().skip(offset).take(size).map(|(_, v)| v).collect();
+    let (range, next_page_token) = page_range(versions.len(), r.max_results, r.page_token.as_deref(), 10_000, 200_000)?;
+    let model_versions: Vec<VersionOut> = versions.drain(range).map(|(_, v)| v).collect();
     Ok(VersionsPage {
-        next_page_token: next_token(offset, model_versions.len(), total),
+        next_page_token,
         model_versions,
     })
 }

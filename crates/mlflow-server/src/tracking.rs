@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 pub use crate::fields::{KeyValue, MAX_KEYS, MAX_PARAM_VALUE, MAX_TAG_VALUE, Metric};
 use crate::fields::{check_experiment_id, check_id, check_key, check_tags, check_value, set_kv};
 use crate::records::{PREFIX, Records, hex_segment, now_ms, random_id};
-use crate::request::{double, int64, next_token, page_offset, page_size};
+use crate::request::{double, int64, page_range};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -518,11 +518,9 @@ pub struct GetMetricHistory {
 pub fn get_metric_history(s: &Server, r: GetMetricHistory) -> ApiResult<Value> {
     let run = read_run(&s.records(), &one_id(r.run_id, r.run_uuid)?)?;
     let all: Vec<&Metric> = run.history.iter().filter(|m| m.key == r.metric_key).collect();
-    let offset = page_offset(r.page_token.as_deref())?;
-    let size = page_size(r.max_results, 25_000, 25_000)?;
-    let page: Vec<_> = all.iter().skip(offset).take(size).collect();
-    let mut out = json!({"metrics": page});
-    if let Some(t) = next_token(offset, page.len(), all.len()) {
+    let (range, next) = page_range(all.len(), r.max_results, r.page_token.as_deref(), 25_000, 25_000)?;
+    let mut out = json!({"metrics": &all[range]});
+    if let Some(t) = next {
         out["next_page_token"] = Value::String(t);
     }
     Ok(out)
